@@ -1,0 +1,246 @@
+package ratelimit
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// SlidingWindow is a strict in-process limiter: at most N requests start in
+// any window of Per, across every goroutine that shares it.
+//
+// Why a sliding window and not a token bucket: a bucket of N tokens refilled
+// at N per second lets a full bucket's N requests through at the end of one
+// second and N more at the start of the next, 2N in one second; servers such
+// as SEC EDGAR count requests in any window, so that is a violation. A bucket
+// with burst 1 (rate.NewLimiter(N, 1)) is strict but spaces every request by
+// 1/N, so a client that was idle cannot fire a burst of N parallel requests.
+// A sliding window remembers the start times of the last N admissions and
+// admits a request only when the oldest of them is at least Per (plus a
+// guard, see below) in the past: idle bursts of N are allowed, the window
+// guarantee holds, and a saturated client sustains N per Per.
+//
+// Admission times are taken when a request is let go, not planned ahead, so a
+// waiter that wakes late never squeezes a later request into its window.
+// Requests that cannot start wait in arrival order (FIFO); only the first of
+// them sleeps on a timer. A waiter whose context ends leaves the queue at once
+// and has reserved nothing, so nothing needs giving back.
+//
+// The guard: a request admitted at t reaches the origin a little later, and
+// that delay varies (a new connection, scheduling). Two requests admitted
+// exactly Per apart can therefore arrive less than Per apart. Each admission
+// keeps its slot for Per plus a guard (by default Per/40, 25 ms for one
+// second) so the limit also holds where the origin measures it; the cost is
+// about 2.5% of throughput.
+//
+// The zero value is not usable; build one with NewSlidingWindow. A
+// SlidingWindow is safe for concurrent use.
+type SlidingWindow struct {
+	n       int
+	per     time.Duration // period plus guard: the span each admission occupies
+	guard   time.Duration // -1 until set: then period/40
+	maxWait time.Duration
+	now     func() time.Time
+
+	base time.Time // starts are offsets from base: compact, and monotonic
+
+	mu     sync.Mutex
+	starts []time.Duration // ring of the last n admission times, oldest at head
+	head   int
+	count  int
+	queue  list.List // of *waiter, in arrival order
+}
+
+type waiter struct {
+	wake chan struct{} // buffered: a wake-up is never lost
+}
+
+// WindowOption configures a SlidingWindow.
+type WindowOption func(*SlidingWindow)
+
+// WithMaxWait makes Wait fail at once, with an error wrapping ErrMaxWait, when
+// a request would have to wait longer than d (the original Python package's
+// max_delay). Default: no maximum; 0 keeps the default.
+func WithMaxWait(d time.Duration) WindowOption {
+	return func(w *SlidingWindow) { w.maxWait = d }
+}
+
+// WithGuard sets the extra time each admission keeps its place in the window
+// (see SlidingWindow). Default: per/40. WithGuard(0) removes it.
+func WithGuard(d time.Duration) WindowOption {
+	return func(w *SlidingWindow) { w.guard = d }
+}
+
+// WithClock replaces time.Now, for tests. Waits still sleep on real timers.
+func WithClock(now func() time.Time) WindowOption {
+	return func(w *SlidingWindow) { w.now = now }
+}
+
+// NewSlidingWindow returns a limiter that starts at most n requests in any
+// window of per. n must be at least 1 and per positive.
+func NewSlidingWindow(n int, per time.Duration, opts ...WindowOption) (*SlidingWindow, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("ratelimit: sliding window of %d requests: need at least 1", n)
+	}
+	if per <= 0 {
+		return nil, fmt.Errorf("ratelimit: sliding window period %v: must be positive", per)
+	}
+	w := &SlidingWindow{n: n, guard: -1, now: time.Now, starts: make([]time.Duration, n)}
+	w.queue.Init()
+	for _, o := range opts {
+		o(w)
+	}
+	switch {
+	case w.guard == -1:
+		w.guard = per / 40
+	case w.guard < 0:
+		return nil, fmt.Errorf("ratelimit: negative guard %v", w.guard)
+	}
+	w.per = per + w.guard
+	w.base = w.now()
+	if w.maxWait < 0 {
+		return nil, fmt.Errorf("ratelimit: negative maximum wait %v", w.maxWait)
+	}
+	return w, nil
+}
+
+// Limit returns the number of requests and the span, guard included, that
+// the limiter enforces.
+func (w *SlidingWindow) Limit() (n int, per time.Duration) { return w.n, w.per }
+
+// Allow reports whether a request may start now, and if so counts it as
+// started. It never waits and never jumps the queue of waiting requests.
+func (w *SlidingWindow) Allow() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queue.Len() == 0 && w.admitLocked(w.now())
+}
+
+// Wait blocks until a request may start, the context ends, or it is clear the
+// wait would exceed the maximum wait or the context's deadline. Requests are
+// let go in the order they called Wait.
+func (w *SlidingWindow) Wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	now := w.now()
+	if w.queue.Len() == 0 && w.admitLocked(now) {
+		w.mu.Unlock()
+		return nil
+	}
+	if err := w.checkWaitLocked(ctx, now); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	me := &waiter{wake: make(chan struct{}, 1)}
+	elem := w.queue.PushBack(me)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var tick <-chan time.Time
+		if w.queue.Front() == elem {
+			now = w.now()
+			if w.admitLocked(now) {
+				w.queue.Remove(elem)
+				w.wakeFrontLocked()
+				w.mu.Unlock()
+				return nil
+			}
+			d := w.nextLocked().Sub(now)
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			tick = timer.C
+		}
+		w.mu.Unlock()
+		select {
+		case <-tick:
+		case <-me.wake:
+		case <-ctx.Done():
+			w.mu.Lock()
+			front := w.queue.Front() == elem
+			w.queue.Remove(elem)
+			if front {
+				w.wakeFrontLocked()
+			}
+			w.mu.Unlock()
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+}
+
+// checkWaitLocked fails fast when the projected wait is longer than allowed.
+func (w *SlidingWindow) checkWaitLocked(ctx context.Context, now time.Time) error {
+	at := w.projectLocked(now, w.queue.Len())
+	wait := at.Sub(now)
+	if w.maxWait > 0 && wait > w.maxWait {
+		return fmt.Errorf("%w: the request would wait %v for the limiter, more than the maximum of %v",
+			ErrMaxWait, wait.Round(time.Millisecond), w.maxWait)
+	}
+	if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) {
+		return fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
+			wait.Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// admitLocked records a start at now when the window has room.
+func (w *SlidingWindow) admitLocked(t time.Time) bool {
+	now := t.Sub(w.base)
+	if w.count < w.n {
+		w.starts[(w.head+w.count)%w.n] = now
+		w.count++
+		return true
+	}
+	if now-w.starts[w.head] < w.per {
+		return false
+	}
+	w.starts[w.head] = now
+	w.head = (w.head + 1) % w.n
+	return true
+}
+
+// nextLocked returns when the window next has room (the ring is full).
+func (w *SlidingWindow) nextLocked() time.Time {
+	return w.base.Add(w.starts[w.head] + w.per)
+}
+
+// projectLocked estimates when the request behind `ahead` waiting requests
+// can start, assuming they all start as early as the window allows.
+func (w *SlidingWindow) projectLocked(now time.Time, ahead int) time.Time {
+	// Future admission j sits at index count+j of the sequence of starts
+	// (history first); it can start Per after the one n places before it.
+	idx := w.count + ahead - w.n
+	rounds := 0
+	for idx >= w.count {
+		idx -= w.n
+		rounds++
+	}
+	at := now
+	if idx >= 0 {
+		at = w.base.Add(w.starts[(w.head+idx)%w.n] + w.per)
+		if at.Before(now) {
+			at = now
+		}
+	}
+	return at.Add(time.Duration(rounds) * w.per)
+}
+
+func (w *SlidingWindow) wakeFrontLocked() {
+	if e := w.queue.Front(); e != nil {
+		select {
+		case e.Value.(*waiter).wake <- struct{}{}:
+		default:
+		}
+	}
+}
