@@ -69,3 +69,17 @@ func (f *fakeTB) errors() []string {
 }
 
 var _ TB = (*testing.T)(nil)
+
+// cleanupTB is a fakeTB with a Cleanup method, like *testing.T.
+type cleanupTB struct {
+	fakeTB
+	cleanups []func()
+}
+
+func (c *cleanupTB) Cleanup(f func()) { c.cleanups = append(c.cleanups, f) }
+
+func (c *cleanupTB) finish() {
+	for i := len(c.cleanups) - 1; i >= 0; i-- {
+		c.cleanups[i]()
+	}
+}

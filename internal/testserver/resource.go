@@ -86,7 +86,8 @@ func WithGzip() ResourceOption {
 // compared weakly, or *) takes precedence over If-Modified-Since, as RFC 9110
 // requires. Every response carries Date; 200s carry Content-Length. The
 // body can be replaced while serving with [Resource.Set]. A Resource is safe
-// for concurrent use. Create one with [NewResource].
+// for concurrent use. Create one with [NewResource]; the zero value is not
+// usable.
 type Resource struct {
 	opts resourceOptions
 
@@ -231,7 +232,7 @@ func writeHead(w http.ResponseWriter, r *http.Request, o *resourceOptions, etag 
 		case "Content-Type", "Content-Length", "Content-Encoding", "Etag", "Last-Modified":
 			continue
 		}
-		h[k] = v
+		h[k] = v[:len(v):len(v)] // shared: an Add downstream must reallocate
 	}
 	if o.noValidators {
 		return false
@@ -253,7 +254,7 @@ func writeHead(w http.ResponseWriter, r *http.Request, o *resourceOptions, etag 
 func setContentHeaders(h http.Header, o *resourceOptions, contentType, coding string) {
 	h.Set("Content-Type", contentType)
 	if v, ok := o.header["Content-Type"]; ok {
-		h["Content-Type"] = v
+		h["Content-Type"] = v[:len(v):len(v)]
 	}
 	if coding != "" {
 		h.Set("Content-Encoding", coding)

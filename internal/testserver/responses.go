@@ -25,7 +25,7 @@ func Status(code int, body string, headers ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		for k, v := range hdr {
-			h[k] = v
+			h[k] = v[:len(v):len(v)] // shared: an Add downstream must reallocate
 		}
 		if bodyAllowed {
 			if _, ok := hdr["Content-Type"]; !ok {

@@ -152,12 +152,16 @@ func (s *Server) OnRequest(f func(r *http.Request)) {
 
 // MustNotHit makes every later arrival for path (any method) report an error
 // on t. Use it to assert that a cache answers without reaching the origin.
-// The hook stays for the life of the server, so close the server before t's
-// test ends.
+// If t has a Cleanup method, as *testing.T does, the check ends when t's
+// test does; otherwise it lasts as long as the server.
 func (s *Server) MustNotHit(t TB, path string) {
 	t.Helper()
+	var done atomic.Bool
+	if c, ok := t.(interface{ Cleanup(func()) }); ok {
+		c.Cleanup(func() { done.Store(true) })
+	}
 	s.OnRequest(func(r *http.Request) {
-		if r.URL.Path == path {
+		if r.URL.Path == path && !done.Load() {
 			t.Helper()
 			t.Errorf("testserver: unexpected request for %s (a cache hit reached the origin)", path)
 		}

@@ -267,6 +267,20 @@ func TestMustNotHit(t *testing.T) {
 	}
 }
 
+func TestMustNotHitEndsWithTest(t *testing.T) {
+	s := newServer(t)
+	s.Handle("/cached", Status(200, "c"))
+	c := rawClient(t)
+	fake := &cleanupTB{}
+	s.MustNotHit(fake, "/cached")
+	do(t, c, "GET", s.URL+"/cached")
+	fake.finish()
+	do(t, c, "GET", s.URL+"/cached")
+	if errs := fake.errors(); len(errs) != 1 {
+		t.Errorf("got %d errors, want 1: the check must end with the test", len(errs))
+	}
+}
+
 func TestCloseIdempotent(t *testing.T) {
 	s := New()
 	s.Handle("/a", Status(200, "a"))
