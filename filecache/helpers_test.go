@@ -1,0 +1,141 @@
+package filecache
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/rules"
+)
+
+// clock is a settable time source for freshness tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// localRules caches everything on the loopback origin for maxAge.
+func localRules(t testing.TB, maxAge time.Duration) *rules.Matcher {
+	t.Helper()
+	m, err := rules.Compile(rules.Rules{{Host: `127\.0\.0\.1`, Paths: []rules.Path{
+		{Match: `/nocache`, MaxAge: 0},
+		{Match: `/`, MaxAge: maxAge},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+type env struct {
+	srv   *testserver.Server
+	tr    *Transport
+	clock *clock
+	dir   string
+}
+
+// newEnv starts an origin and a Transport on a fresh folder; edit adjusts
+// the options.
+func newEnv(t testing.TB, edit ...func(*Options)) *env {
+	t.Helper()
+	srv := testserver.New()
+	t.Cleanup(srv.Close)
+	c := newClock()
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Rules: localRules(t, time.Hour), Now: c.Now}
+	for _, e := range edit {
+		e(&opts)
+	}
+	tr, err := New(srv.Client().Transport, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return &env{srv: srv, tr: tr, clock: c, dir: dir}
+}
+
+// reopen returns a second Transport on the same folder.
+func (e *env) reopen(t testing.TB, edit ...func(*Options)) *Transport {
+	t.Helper()
+	opts := Options{Dir: e.dir, Rules: localRules(t, time.Hour), Now: e.clock.Now}
+	for _, f := range edit {
+		f(&opts)
+	}
+	tr, err := New(e.srv.Client().Transport, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+type result struct {
+	status int
+	cache  string
+	body   []byte
+	header http.Header
+}
+
+// get sends a request through tr and reads the whole body.
+func get(t testing.TB, tr http.RoundTripper, method, u string, hdr ...string) result {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, u, err)
+	}
+	if method != "HEAD" && resp.ContentLength >= 0 && int64(len(body)) != resp.ContentLength {
+		t.Fatalf("%s %s: Content-Length %d, body %d bytes", method, u, resp.ContentLength, len(body))
+	}
+	return result{status: resp.StatusCode, cache: resp.Header.Get(Header), body: body, header: resp.Header}
+}
+
+// expect checks a result.
+func expect(t testing.TB, r result, status int, cache string, body []byte) {
+	t.Helper()
+	if r.status != status || r.cache != cache {
+		t.Fatalf("got %d %s, want %d %s", r.status, r.cache, status, cache)
+	}
+	if body != nil && !bytes.Equal(r.body, body) {
+		t.Fatalf("body: got %d bytes %.40q, want %d bytes %.40q", len(r.body), r.body, len(body), body)
+	}
+}
+
+func mustParse(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

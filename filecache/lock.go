@@ -1,0 +1,81 @@
+package filecache
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// entryLock is an exclusive lock on one entry, shared by every process
+// using the folder. Lock files are removed on release, so a locker checks,
+// once it holds the lock, that its file is still the one at the path; if the
+// previous holder removed it in between, it tries again.
+type entryLock struct {
+	f    *flock.Flock
+	path string
+}
+
+// tryLock takes the lock at path if it is free.
+func tryLock(path string) (*entryLock, bool, error) {
+	for range 16 {
+		f := flock.New(path)
+		ok, err := f.TryLock()
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return &entryLock{f: f, path: path}, true, nil
+		}
+		f.Unlock()
+	}
+	return nil, false, nil
+}
+
+// lockEntry waits for the lock at path until ctx is done.
+func lockEntry(ctx context.Context, path string) (*entryLock, error) {
+	delay := 500 * time.Microsecond
+	var timer *time.Timer
+	for {
+		l, ok, err := tryLock(path)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return l, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(delay)
+			defer timer.Stop()
+		} else {
+			timer.Reset(delay)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(2*delay, 25*time.Millisecond)
+	}
+}
+
+// release removes the lock file and unlocks it.
+func (l *entryLock) release() {
+	if l == nil {
+		return
+	}
+	os.Remove(l.path)
+	l.f.Unlock()
+}

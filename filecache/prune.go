@@ -1,0 +1,324 @@
+package filecache
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PruneResult tells what a prune removed and what is left.
+type PruneResult struct {
+	Removed      int   // entries removed
+	FreedBytes   int64 // bytes of bodies, sidecars and leftovers removed
+	Entries      int   // entries left
+	Bytes        int64 // bytes left (bodies and sidecars)
+	Busy         int   // entries over the cap that were being written and were kept
+	Leftovers    int   // orphaned bodies and temporary files removed
+	ReadFailures int   // files that could not be examined
+}
+
+// Summary describes a cache folder.
+type Summary struct {
+	Dir     string
+	Entries int
+	Bytes   int64     // bodies and sidecars of valid entries
+	Oldest  EntryInfo // the entry fetched longest ago; zero when there are none
+	Newest  EntryInfo // the entry fetched most recently
+	Damaged int       // sidecars that cannot be read
+	Pending int       // temporary files of downloads in progress (or left by crashes)
+}
+
+// EntryInfo describes one entry.
+type EntryInfo struct {
+	URL     string
+	Path    string // the body file
+	Size    int64
+	Fetched time.Time // when the origin last sent or confirmed it
+	Used    time.Time // last use, as eviction sees it
+}
+
+// entryStat is one entry found by a scan.
+type entryStat struct {
+	key, meta, body string
+	size            int64 // body and sidecar
+	used            time.Time
+}
+
+// scan lists the entries under dir, oldest use first. It also returns the
+// bodies that have no sidecar.
+func scan(ctx context.Context, dir string) (entries []entryStat, orphans []entryStat, failures int, err error) {
+	bodies := map[string]int64{}
+	metas := map[string]entryStat{}
+	err = filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if path == dir {
+				return err
+			}
+			failures++
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name := de.Name()
+		if de.IsDir() {
+			if path != dir && filepath.Dir(path) == dir && strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(name, "@") || !de.Type().IsRegular() {
+			return nil
+		}
+		fi, err := de.Info()
+		if err != nil {
+			failures++
+			return nil
+		}
+		if strings.HasSuffix(name, metaSuffix) && strings.Count(name, "@") >= 3 {
+			body := strings.TrimSuffix(path, metaSuffix)
+			metas[body] = entryStat{meta: path, body: body, size: fi.Size(), used: fi.ModTime()}
+		} else {
+			bodies[path] = fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, failures, err
+	}
+	for body, e := range metas {
+		sz, ok := bodies[body]
+		if ok {
+			e.size += sz
+			delete(bodies, body)
+		}
+		e.key = keyOf(dir, body)
+		entries = append(entries, e)
+	}
+	for body, sz := range bodies {
+		orphans = append(orphans, entryStat{key: keyOf(dir, body), body: body, size: sz})
+	}
+	slices.SortFunc(entries, func(a, b entryStat) int {
+		return cmp.Or(a.used.Compare(b.used), strings.Compare(a.key, b.key))
+	})
+	return entries, orphans, failures, nil
+}
+
+func keyOf(dir, body string) string {
+	rel, err := filepath.Rel(dir, body)
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+func lockPath(dir, key string) string {
+	return newLoc(dir, "", key).lock
+}
+
+// pruneDir removes least recently used entries under dir until it holds at
+// most maxBytes, skipping entries being written, and removes leftovers of
+// crashed writers.
+func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger) (PruneResult, error) {
+	var r PruneResult
+	if maxBytes < 0 {
+		return r, fmt.Errorf("filecache: prune: maxBytes %d is negative", maxBytes)
+	}
+	r.Leftovers += cleanTemps(dir, log)
+	entries, orphans, failures, err := scan(ctx, dir)
+	r.ReadFailures = failures
+	if err != nil {
+		return r, fmt.Errorf("filecache: prune %q: %w", dir, err)
+	}
+	var dirs []string
+	for _, o := range orphans {
+		lk, ok, _ := tryLock(lockPath(dir, o.key))
+		if !ok {
+			continue
+		}
+		if os.Remove(o.body) == nil {
+			r.Leftovers++
+			r.FreedBytes += o.size
+			dirs = append(dirs, filepath.Dir(o.body))
+		}
+		lk.release()
+	}
+	var total int64
+	for _, e := range entries {
+		total += e.size
+	}
+	for _, e := range entries {
+		if total <= maxBytes {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		lk, ok, _ := tryLock(lockPath(dir, e.key))
+		if !ok {
+			r.Busy++
+			continue
+		}
+		os.Remove(e.meta)
+		os.Remove(e.body)
+		lk.release()
+		total -= e.size
+		r.Removed++
+		r.FreedBytes += e.size
+		dirs = append(dirs, filepath.Dir(e.body))
+		log.Debug("filecache: pruned", "key", e.key, "bytes", e.size)
+	}
+	removeEmptyDirs(dir, dirs)
+	r.Entries = len(entries) - r.Removed
+	r.Bytes = total
+	return r, nil
+}
+
+// removeEmptyDirs removes each of dirs and its parents up to root while they
+// are empty.
+func removeEmptyDirs(root string, dirs []string) {
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	for _, d := range slices.Backward(dirs) {
+		for d != root && strings.HasPrefix(d, root+string(filepath.Separator)) {
+			if os.Remove(d) != nil {
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+}
+
+// cleanTemps removes temporary files whose writer is gone: their entry lock
+// is free, or, for names without an entry, they are over a day old.
+func cleanTemps(dir string, log *slog.Logger) int {
+	tmp := filepath.Join(dir, tmpDir)
+	des, err := os.ReadDir(tmp)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, de := range des {
+		name := de.Name()
+		path := filepath.Join(tmp, name)
+		base, _, found := strings.Cut(name, "-")
+		if found && len(base) == 32 {
+			lk, ok, _ := tryLock(filepath.Join(dir, locksDir, base+".lock"))
+			if !ok {
+				continue
+			}
+			if os.Remove(path) == nil {
+				n++
+			}
+			lk.release()
+			continue
+		}
+		if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			if os.Remove(path) == nil {
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		log.Debug("filecache: removed leftover temporary files", "count", n)
+	}
+	return n
+}
+
+// Prune removes least recently used entries until the folder holds at most
+// maxBytes (0 empties it), sparing entries being written, and removes
+// leftovers of crashed downloads. It returns what it did; an error means the
+// folder could not be listed or ctx ended.
+func (t *Transport) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
+	r, err := pruneDir(ctx, t.dir, maxBytes, t.log)
+	t.stats.evictions.Add(int64(r.Removed))
+	if err == nil && t.maxBytes > 0 {
+		t.usage.Store(r.Bytes)
+	}
+	return r, err
+}
+
+// PruneDir is [Transport.Prune] for a folder without a Transport, such as a
+// command-line tool's: it is safe while other processes use the folder.
+func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, error) {
+	if dir == "" {
+		return PruneResult{}, errors.New("filecache: prune: no folder")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return PruneResult{}, fmt.Errorf("filecache: prune: %w", err)
+	}
+	return pruneDir(ctx, dir, maxBytes, slog.New(slog.DiscardHandler))
+}
+
+// evict keeps the folder under MaxBytes: to 90% of it once over. When
+// measure is true it only measures the folder, evicting if already over.
+func (t *Transport) evict(measure bool) {
+	if !t.evicting.CompareAndSwap(false, true) {
+		return
+	}
+	defer t.evicting.Store(false)
+	ctx := context.Background()
+	if measure {
+		entries, _, _, err := scan(ctx, t.dir)
+		if err != nil {
+			return
+		}
+		var total int64
+		for _, e := range entries {
+			total += e.size
+		}
+		t.usage.Store(total)
+		if total <= t.maxBytes {
+			return
+		}
+	}
+	r, err := pruneDir(ctx, t.dir, t.maxBytes/10*9, t.log)
+	if err != nil {
+		t.log.Warn("filecache: eviction failed", "err", err)
+		return
+	}
+	t.stats.evictions.Add(int64(r.Removed))
+	t.usage.Store(r.Bytes)
+}
+
+// Inspect summarises the cache folder dir without changing it.
+func Inspect(dir string) (Summary, error) {
+	s := Summary{Dir: dir}
+	if des, err := os.ReadDir(filepath.Join(dir, tmpDir)); err == nil {
+		s.Pending = len(des)
+	}
+	entries, _, _, err := scan(context.Background(), dir)
+	if err != nil {
+		return s, fmt.Errorf("filecache: inspect %q: %w", dir, err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(e.meta)
+		if err != nil {
+			s.Damaged++
+			continue
+		}
+		m, err := parseMeta(data)
+		if err != nil || m.Key != e.key {
+			s.Damaged++
+			continue
+		}
+		info := EntryInfo{URL: m.URL, Path: e.body, Size: m.Size, Fetched: m.Fetched, Used: e.used}
+		if s.Entries == 0 || info.Fetched.Before(s.Oldest.Fetched) {
+			s.Oldest = info
+		}
+		if s.Entries == 0 || info.Fetched.After(s.Newest.Fetched) {
+			s.Newest = info
+		}
+		s.Entries++
+		s.Bytes += e.size
+	}
+	return s, nil
+}
