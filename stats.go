@@ -1,0 +1,73 @@
+package throttlecache
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a Manager's counters since New. Clients made by Wrap
+// count into the same Manager.
+type Stats struct {
+	// Requests is the number of requests the Manager's transports received.
+	Requests int64
+	// NetworkRequests is the number that reached the base transport: cache
+	// misses and revalidations, each of which spent a limiter token.
+	NetworkRequests int64
+	// NetworkErrors is the number of network requests that got no response.
+	NetworkErrors int64
+	// BytesReceived is the number of response body bytes read from the
+	// network (after transparent decompression by the base transport).
+	BytesReceived int64
+	// LimiterWaits is the number of requests the limiter held back for a
+	// millisecond or more.
+	LimiterWaits int64
+	// LimiterWaitTime is the total time requests spent in the limiter.
+	LimiterWaitTime time.Duration
+	// LimiterErrors is the number of requests the limiter refused: the
+	// maximum wait would be exceeded, or the context ended while waiting.
+	LimiterErrors int64
+
+	// Hits, Misses, Revalidated, Stale and Bypass count responses by their
+	// CacheStatusHeader value.
+	Hits, Misses, Revalidated, Stale, Bypass int64
+}
+
+type counters struct {
+	requests, network, networkErrors, bytes  atomic.Int64
+	waits, waitTime, limiterErrors           atomic.Int64
+	hits, misses, revalidated, stale, bypass atomic.Int64
+}
+
+func (c *counters) countCache(status string) {
+	switch status {
+	case CacheHit:
+		c.hits.Add(1)
+	case CacheMiss:
+		c.misses.Add(1)
+	case CacheRevalidated:
+		c.revalidated.Add(1)
+	case CacheStale:
+		c.stale.Add(1)
+	case CacheBypass:
+		c.bypass.Add(1)
+	}
+}
+
+// Stats returns a snapshot of the Manager's counters.
+func (m *Manager) Stats() Stats {
+	c := &m.stats
+	return Stats{
+		Requests:        c.requests.Load(),
+		NetworkRequests: c.network.Load(),
+		NetworkErrors:   c.networkErrors.Load(),
+		BytesReceived:   c.bytes.Load(),
+		LimiterWaits:    c.waits.Load(),
+		LimiterWaitTime: time.Duration(c.waitTime.Load()),
+		LimiterErrors:   c.limiterErrors.Load(),
+		Hits:            c.hits.Load(),
+		Misses:          c.misses.Load(),
+		Revalidated:     c.revalidated.Load(),
+		Stale:           c.stale.Load(),
+		Bypass:          c.bypass.Load(),
+	}
+}

@@ -1,0 +1,342 @@
+// Package throttlecache builds HTTP clients that stay under a server's
+// request-rate limit and never download the same bytes twice.
+//
+// A Manager assembles a chain of http.RoundTripper stages:
+//
+//	caller ─▶ User-Agent and default headers
+//	       ─▶ cache stage     (Disabled: pass-through, X-Cache: BYPASS)
+//	       ─▶ rate-limit stage (one shared limiter)
+//	       ─▶ base transport
+//
+// The limiter sits next to the network: cache hits never wait for it and only
+// requests that reach the network spend a token.
+//
+//	m, err := throttlecache.New(throttlecache.Config{
+//		UserAgent:         "Example Corp admin@example.com", // SEC EDGAR requires one
+//		RequestsPerSecond: 10,
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer m.Close()
+//	resp, err := m.Client().Get("https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent")
+//
+// The base transport is a clone of http.DefaultTransport, so it honours the
+// HTTPS_PROXY, HTTP_PROXY and NO_PROXY environment variables.
+package throttlecache
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rules"
+)
+
+// CacheMode selects the cache stage of a Manager's chain.
+type CacheMode string
+
+// The cache modes. The empty CacheMode means Disabled.
+const (
+	Disabled  CacheMode = "disabled"  // rate limiting only
+	RFCFile   CacheMode = "rfc-file"  // RFC 9111 caching on local files
+	RFCS3     CacheMode = "rfc-s3"    // RFC 9111 caching on S3
+	FileCache CacheMode = "filecache" // rule-driven freshness, Last-Modified/ETag revalidation
+)
+
+var cacheModes = []CacheMode{Disabled, RFCFile, RFCS3, FileCache}
+
+// CacheStatusHeader is the response header that tells where a response came
+// from: HIT, MISS, REVALIDATED, STALE or BYPASS. Every response that passed a
+// Manager's cache stage carries it; in Disabled mode it is BYPASS.
+const CacheStatusHeader = "X-Cache"
+
+// The values of CacheStatusHeader.
+const (
+	CacheHit         = "HIT"
+	CacheMiss        = "MISS"
+	CacheRevalidated = "REVALIDATED"
+	CacheStale       = "STALE"
+	CacheBypass      = "BYPASS"
+)
+
+// DefaultRequestsPerSecond is the rate used when Config.RequestsPerSecond is
+// 0: SEC EDGAR's published limit.
+const DefaultRequestsPerSecond = 10
+
+// ErrNotImplemented is returned by New for a cache mode that this version
+// validates but cannot run yet.
+var ErrNotImplemented = errors.New("throttlecache: not implemented in this version")
+
+// ErrClosed is returned for requests made through a Manager after Close.
+var ErrClosed = errors.New("throttlecache: manager is closed")
+
+// Config configures a Manager. The zero value is valid: no cache, 10 requests
+// per second, Go's default User-Agent.
+type Config struct {
+	// CacheMode selects the cache stage. Default: Disabled.
+	CacheMode CacheMode
+	// CacheDir holds the cache for RFCFile and FileCache, which require it.
+	// New creates it when missing.
+	CacheDir string
+	// Rules override what servers say about freshness (site regex → path
+	// regex → max-age). Default: none.
+	Rules rules.Rules
+	// RequestsPerSecond is a hard ceiling: at most this many requests start
+	// in any one-second window. A fractional rate r ≥ 1 is rounded down (9.5
+	// allows 9 in any second); a rate below 1 allows one request every 1/r
+	// seconds. Default: 10.
+	RequestsPerSecond float64
+	// DisableRateLimit removes the limit: the limiter lets every request go.
+	DisableRateLimit bool
+	// Limiter replaces the limiter built from RequestsPerSecond, for shared,
+	// per-host or distributed limits. Default: nil.
+	Limiter ratelimit.Limiter
+	// MaxWait makes a request fail, with an error wrapping
+	// ratelimit.ErrMaxWait, instead of waiting longer than this for the
+	// limiter (the original's max_delay). With a custom Limiter the request
+	// waits at most MaxWait and then fails. Default: 0, no maximum.
+	MaxWait time.Duration
+	// UserAgent is set on every request that has no User-Agent. SEC EDGAR
+	// rejects requests without a descriptive one ("Company admin@company.com").
+	// Default: Go's.
+	UserAgent string
+	// Header holds default headers, set on every request that lacks them.
+	Header http.Header
+	// S3Client is the client for RFCS3. Default: loaded from the default AWS
+	// configuration.
+	S3Client *s3.Client
+	// S3Bucket is the bucket for RFCS3, which requires it.
+	S3Bucket string
+	// S3Prefix is prepended to every key RFCS3 stores. Default: none.
+	S3Prefix string
+	// Base sends the requests that reach the network. Default: a clone of
+	// http.DefaultTransport (proxies from the environment, HTTP/2 when the
+	// server offers it) with more idle connections per host.
+	Base http.RoundTripper
+	// ForceHTTP1 makes the default base transport speak HTTP/1.1 only. Long
+	// fan-out jobs have seen HTTP/2 connection resets against EDGAR. It is an
+	// error together with Base.
+	ForceHTTP1 bool
+	// Logger receives warnings and debug lines. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Manager owns one chain of stages, the state they share (limiter, cache,
+// counters) and a long-lived client. It is safe for concurrent use.
+type Manager struct {
+	cfg      Config
+	logger   *slog.Logger
+	limiter  ratelimit.Limiter
+	base     http.RoundTripper
+	ownsBase bool
+	stats    counters
+	cache    http.RoundTripper // the cache stage over the limiter and the network
+	client   *http.Client
+	closed   atomic.Bool
+}
+
+// New validates cfg and builds a Manager. Every configuration error names the
+// field and value at fault.
+func New(cfg Config) (*Manager, error) {
+	if cfg.CacheMode == "" {
+		cfg.CacheMode = Disabled
+	}
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, logger: cfg.Logger}
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
+	if _, err := rules.Compile(cfg.Rules); err != nil {
+		return nil, fmt.Errorf("throttlecache: Config.Rules: %w", err)
+	}
+	switch cfg.CacheMode {
+	case RFCFile, FileCache:
+		if err := prepareDir(cfg.CacheDir); err != nil {
+			return nil, err
+		}
+	}
+	switch cfg.CacheMode {
+	case Disabled:
+	default:
+		return nil, fmt.Errorf("%w: cache mode %q", ErrNotImplemented, cfg.CacheMode)
+	}
+
+	l, err := buildLimiter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.limiter = &measuredLimiter{l: l, stats: &m.stats}
+
+	m.base = cfg.Base
+	if m.base == nil {
+		m.base = defaultBase(cfg.ForceHTTP1)
+		m.ownsBase = true
+	}
+	m.cache = m.cacheStage(ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter))
+	m.client = &http.Client{Transport: &headerStage{m: m}}
+	return m, nil
+}
+
+func validate(cfg *Config) error {
+	if !isCacheMode(cfg.CacheMode) {
+		valid := make([]string, len(cacheModes))
+		for i, c := range cacheModes {
+			valid[i] = fmt.Sprintf("%q", c)
+		}
+		return fmt.Errorf("throttlecache: Config.CacheMode %q is not a cache mode; use one of %s",
+			cfg.CacheMode, strings.Join(valid, ", "))
+	}
+	switch cfg.CacheMode {
+	case RFCFile, FileCache:
+		if cfg.CacheDir == "" {
+			return fmt.Errorf("throttlecache: Config.CacheDir is required for cache mode %q", cfg.CacheMode)
+		}
+	case RFCS3:
+		if cfg.S3Bucket == "" {
+			return fmt.Errorf("throttlecache: Config.S3Bucket is required for cache mode %q", cfg.CacheMode)
+		}
+	}
+	r := cfg.RequestsPerSecond
+	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: must be a positive number of requests per second, or 0 for the default of %d",
+			r, DefaultRequestsPerSecond)
+	}
+	if cfg.MaxWait < 0 {
+		return fmt.Errorf("throttlecache: Config.MaxWait %v: must not be negative", cfg.MaxWait)
+	}
+	if cfg.ForceHTTP1 && cfg.Base != nil {
+		return errors.New("throttlecache: Config.ForceHTTP1 applies to the default base transport; configure HTTP/1.1 on Config.Base instead")
+	}
+	for k := range cfg.Header {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			return fmt.Errorf("throttlecache: Config.Header: %q is not a header name", k)
+		}
+	}
+	if strings.ContainsAny(cfg.UserAgent, "\r\n") {
+		return fmt.Errorf("throttlecache: Config.UserAgent %q contains a line break", cfg.UserAgent)
+	}
+	return nil
+}
+
+func isCacheMode(c CacheMode) bool {
+	for _, v := range cacheModes {
+		if c == v {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareDir creates dir and checks that files can be created in it.
+func prepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("throttlecache: Config.CacheDir %q: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".throttlecache-probe-*")
+	if err != nil {
+		return fmt.Errorf("throttlecache: Config.CacheDir %q is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("throttlecache: Config.CacheDir %q: %w", filepath.Clean(dir), err)
+	}
+	return nil
+}
+
+// buildLimiter returns the limiter the configuration asks for.
+func buildLimiter(cfg Config) (ratelimit.Limiter, error) {
+	switch {
+	case cfg.DisableRateLimit:
+		return ratelimit.Unlimited(), nil
+	case cfg.Limiter != nil:
+		if cfg.MaxWait > 0 {
+			return &boundedLimiter{l: cfg.Limiter, max: cfg.MaxWait}, nil
+		}
+		return cfg.Limiter, nil
+	}
+	n, per := windowFor(cfg.RequestsPerSecond)
+	var opts []ratelimit.WindowOption
+	if cfg.MaxWait > 0 {
+		opts = append(opts, ratelimit.WithMaxWait(cfg.MaxWait))
+	}
+	l, err := ratelimit.NewSlidingWindow(n, per, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
+	}
+	return l, nil
+}
+
+// windowFor turns a rate into a strict window: whole requests per second,
+// rounded down, or one request per 1/r seconds below one per second.
+func windowFor(r float64) (int, time.Duration) {
+	if r == 0 {
+		r = DefaultRequestsPerSecond
+	}
+	if r >= 1 {
+		return int(min(math.Floor(r), math.MaxInt32)), time.Second
+	}
+	return 1, time.Duration(float64(time.Second) / r)
+}
+
+// defaultBase returns the default base transport: http.DefaultTransport's
+// settings, with enough idle connections per host for batch fan-out.
+func defaultBase(forceHTTP1 bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	if forceHTTP1 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+	}
+	return t
+}
+
+// Client returns the Manager's long-lived client. It is the same client on
+// every call and is safe for concurrent use.
+func (m *Manager) Client() *http.Client { return m.client }
+
+// Transport returns the assembled chain over the Manager's base transport.
+func (m *Manager) Transport() http.RoundTripper { return m.client.Transport }
+
+// Wrap returns a copy of c whose transport is the Manager's chain over
+// c.Transport (http.DefaultTransport when nil). Timeout, Jar and
+// CheckRedirect are kept, and c is not modified. The copy shares the
+// Manager's limiter, cache and counters. A nil c is treated as a zero client.
+func (m *Manager) Wrap(c *http.Client) *http.Client {
+	var nc http.Client
+	if c != nil {
+		nc = *c
+	}
+	base := nc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	nc.Transport = &headerStage{m: m, base: base}
+	return &nc
+}
+
+// Close releases the Manager's idle connections and background work. Requests
+// made after Close fail with ErrClosed. Close is idempotent. A Config.Base
+// given by the caller is not closed: it belongs to the caller.
+func (m *Manager) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	if c, ok := m.base.(interface{ CloseIdleConnections() }); ok && m.ownsBase {
+		c.CloseIdleConnections()
+	}
+	return nil
+}

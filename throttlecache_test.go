@@ -1,0 +1,427 @@
+package throttlecache
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rules"
+)
+
+func newManager(t *testing.T, cfg Config) *Manager {
+	t.Helper()
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func TestNewValidates(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error
+	}{
+		{"unknown mode", Config{CacheMode: "memory"},
+			[]string{"Config.CacheMode", `"memory"`, `"disabled"`, `"rfc-file"`, `"rfc-s3"`, `"filecache"`}},
+		{"filecache without dir", Config{CacheMode: FileCache}, []string{"Config.CacheDir", "filecache"}},
+		{"rfc-file without dir", Config{CacheMode: RFCFile}, []string{"Config.CacheDir", "rfc-file"}},
+		{"rfc-s3 without bucket", Config{CacheMode: RFCS3}, []string{"Config.S3Bucket", "rfc-s3"}},
+		{"negative rate", Config{RequestsPerSecond: -1}, []string{"Config.RequestsPerSecond", "-1"}},
+		{"NaN rate", Config{RequestsPerSecond: nan()}, []string{"Config.RequestsPerSecond", "NaN"}},
+		{"bad host pattern", Config{Rules: rules.Rules{{Host: "([a-z", Paths: []rules.Path{{Match: "/", MaxAge: time.Second}}}}},
+			[]string{"Config.Rules", `"([a-z"`}},
+		{"bad path pattern", Config{Rules: rules.Rules{{Host: ".*", Paths: []rules.Path{{Match: "/x[", MaxAge: time.Second}}}}},
+			[]string{"Config.Rules", `"/x["`}},
+		{"negative max wait", Config{MaxWait: -time.Second}, []string{"Config.MaxWait"}},
+		{"force HTTP/1 with a base", Config{ForceHTTP1: true, Base: http.DefaultTransport}, []string{"Config.ForceHTTP1", "Config.Base"}},
+		{"bad header name", Config{Header: http.Header{"Bad Name": {"x"}}}, []string{"Config.Header", `"Bad Name"`}},
+		{"user agent with newline", Config{UserAgent: "a\r\nX-Evil: 1"}, []string{"Config.UserAgent"}},
+		{"cache dir under a file", Config{CacheMode: FileCache, CacheDir: filepath.Join(file, "cache")}, []string{"Config.CacheDir", file}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := New(tt.cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("New accepted a bad configuration")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func nan() float64 { z := 0.0; return z / z }
+
+func TestNewCreatesCacheDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b", "cache")
+	_, err := New(Config{CacheMode: RFCFile, CacheDir: dir})
+	if fi, statErr := os.Stat(dir); statErr != nil || !fi.IsDir() {
+		t.Fatalf("CacheDir not created: %v", statErr)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Fatalf("New left %d files in CacheDir", len(entries))
+	}
+	// Until the RFC stage lands, the mode is refused honestly.
+	if !errors.Is(err, ErrNotImplemented) {
+		t.Fatalf("New = %v, want ErrNotImplemented", err)
+	}
+}
+
+func TestZeroConfig(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("hello")))
+	m := newManager(t, Config{})
+	resp, body := get(t, m.Client(), srv.URL+"/x")
+	if body != "hello" || resp.Header.Get(CacheStatusHeader) != CacheBypass {
+		t.Fatalf("body %q, X-Cache %q", body, resp.Header.Get(CacheStatusHeader))
+	}
+	if m.Client() != m.Client() {
+		t.Fatal("Client() returns a new client each time")
+	}
+	if m.Client().Transport != m.Transport() {
+		t.Fatal("Transport() is not the client's transport")
+	}
+}
+
+func TestUserAgentAndHeaders(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{
+		UserAgent: "Example Corp admin@example.com",
+		Header:    http.Header{"Accept-Language": {"en"}},
+	})
+	tests := []struct {
+		name       string
+		set        http.Header
+		wantUA     string
+		wantAccept string
+	}{
+		{"none set", nil, "Example Corp admin@example.com", "en"},
+		{"caller's own kept", http.Header{"User-Agent": {"mine/1.0"}, "Accept-Language": {"fr"}}, "mine/1.0", "fr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.Reset()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+			for k, v := range tt.set {
+				req.Header[k] = v
+			}
+			before := req.Header.Clone()
+			resp, err := m.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := srv.Requests()[0].Header
+			if got.Get("User-Agent") != tt.wantUA || got.Get("Accept-Language") != tt.wantAccept {
+				t.Fatalf("origin saw User-Agent %q, Accept-Language %q", got.Get("User-Agent"), got.Get("Accept-Language"))
+			}
+			if len(req.Header) != len(before) || req.Header.Get("User-Agent") != before.Get("User-Agent") {
+				t.Fatal("the caller's request was modified")
+			}
+		})
+	}
+}
+
+type countingRT struct {
+	n    atomic.Int32
+	next http.RoundTripper
+}
+
+func (c *countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+func TestWrap(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	srv.Handle("/redirect", testserver.Status(http.StatusFound, "", "Location", "/x"))
+
+	m := newManager(t, Config{UserAgent: "ua/1"})
+	jar, _ := cookiejar.New(nil)
+	base := &countingRT{next: http.DefaultTransport}
+	redirects := 0
+	orig := &http.Client{
+		Transport: base,
+		Timeout:   7 * time.Second,
+		Jar:       jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			redirects++
+			return http.ErrUseLastResponse
+		},
+	}
+	w := m.Wrap(orig)
+	if w == orig || orig.Transport != base {
+		t.Fatal("Wrap modified or returned the original client")
+	}
+	if w.Timeout != orig.Timeout || w.Jar != orig.Jar || w.CheckRedirect == nil {
+		t.Fatal("Wrap lost Timeout, Jar or CheckRedirect")
+	}
+	resp, _ := get(t, w, srv.URL+"/redirect")
+	if resp.StatusCode != http.StatusFound || redirects != 1 {
+		t.Fatalf("status %d, CheckRedirect called %d times", resp.StatusCode, redirects)
+	}
+	if base.n.Load() != 1 {
+		t.Fatalf("the wrapped client's transport carried %d requests, want 1", base.n.Load())
+	}
+	if ua := srv.Requests()[0].Header.Get("User-Agent"); ua != "ua/1" {
+		t.Fatalf("User-Agent %q through Wrap", ua)
+	}
+	if s := m.Stats(); s.Requests != 1 || s.NetworkRequests != 1 {
+		t.Fatalf("Wrap's requests not counted by the Manager: %+v", s)
+	}
+	// A nil client and a client without transport use http.DefaultTransport.
+	for _, c := range []*http.Client{nil, {}} {
+		if _, body := get(t, m.Wrap(c), srv.URL+"/x"); body != "x" {
+			t.Fatalf("body %q", body)
+		}
+	}
+}
+
+// TestWrapSharesLimiter checks that clients from Wrap and the Manager's own
+// client spend tokens of one limiter.
+func TestWrapSharesLimiter(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{RequestsPerSecond: 1, MaxWait: 50 * time.Millisecond})
+	get(t, m.Client(), srv.URL+"/x")
+	_, err := m.Wrap(&http.Client{}).Get(srv.URL + "/x")
+	if !errors.Is(err, ratelimit.ErrMaxWait) {
+		t.Fatalf("second request through Wrap = %v, want ErrMaxWait from the shared limiter", err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{})
+	get(t, m.Client(), srv.URL+"/x")
+	for range 2 {
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Client().Get(srv.URL + "/x"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("request after Close = %v, want ErrClosed", err)
+	}
+	if srv.Hits("/x") != 1 {
+		t.Fatal("a request after Close reached the origin")
+	}
+}
+
+func TestMaxWait(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"built-in limiter", Config{RequestsPerSecond: 1, MaxWait: 100 * time.Millisecond}},
+		{"custom limiter", Config{Limiter: rate.NewLimiter(1, 1), MaxWait: 100 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newManager(t, tt.cfg)
+			get(t, m.Client(), srv.URL+"/x")
+			_, err := m.Client().Get(srv.URL + "/x")
+			if !errors.Is(err, ratelimit.ErrMaxWait) {
+				t.Fatalf("second request = %v, want ErrMaxWait", err)
+			}
+			if !strings.Contains(err.Error(), "maximum") {
+				t.Errorf("error %q does not say why", err)
+			}
+			if s := m.Stats(); s.LimiterErrors != 1 || s.NetworkRequests != 1 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}
+
+func TestDisableRateLimit(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{RequestsPerSecond: 1, DisableRateLimit: true, MaxWait: time.Millisecond})
+	for range 20 {
+		get(t, m.Client(), srv.URL+"/x")
+	}
+	if s := m.Stats(); s.LimiterWaits != 0 || s.LimiterErrors != 0 || s.NetworkRequests != 20 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestWindowFor(t *testing.T) {
+	tests := []struct {
+		rps  float64
+		n    int
+		per  time.Duration
+	}{
+		{0, 10, time.Second},
+		{10, 10, time.Second},
+		{9.5, 9, time.Second},
+		{1, 1, time.Second},
+		{0.5, 1, 2 * time.Second},
+		{0.25, 1, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		n, per := windowFor(tt.rps)
+		if n != tt.n || per != tt.per {
+			t.Errorf("windowFor(%v) = %d per %v, want %d per %v", tt.rps, n, per, tt.n, tt.per)
+		}
+	}
+}
+
+// TestLimitAtOrigin measures the default limiter where it matters: 35
+// concurrent requests at 10 per second may not put more than 10 into any
+// one-second window at the origin.
+func TestLimitAtOrigin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{})
+	urls := make([]string, 35)
+	for i := range urls {
+		urls[i] = srv.URL + "/x"
+	}
+	start := time.Now()
+	for _, r := range m.GetBatch(context.Background(), urls, WithConcurrency(35)) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	elapsed := time.Since(start)
+	got := testserver.MaxInWindow(srv.ArrivalTimes(), time.Second)
+	s := m.Stats()
+	t.Logf("35 requests at 10/s: largest count in any 1s window %d, elapsed %v, %d waits, %v waited",
+		got, elapsed.Round(time.Millisecond), s.LimiterWaits, s.LimiterWaitTime.Round(time.Millisecond))
+	if got > 10 {
+		t.Fatalf("%d requests in one second at the origin, limit 10", got)
+	}
+	if s.LimiterWaits < 25 {
+		t.Fatalf("only %d requests waited; at least 25 had to", s.LimiterWaits)
+	}
+}
+
+func TestStats(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	body := strings.Repeat("b", 1000)
+	srv.Handle("/x", testserver.NewResource([]byte(body)))
+	m := newManager(t, Config{DisableRateLimit: true})
+	for range 3 {
+		get(t, m.Client(), srv.URL+"/x")
+	}
+	_, err := m.Client().Get("http://127.0.0.1:1/refused")
+	if err == nil {
+		t.Fatal("request to a closed port succeeded")
+	}
+	s := m.Stats()
+	want := Stats{Requests: 4, NetworkRequests: 4, NetworkErrors: 1, BytesReceived: 3000, Bypass: 3}
+	s.LimiterWaitTime = 0
+	if s != want {
+		t.Fatalf("Stats() = %+v, want %+v", s, want)
+	}
+}
+
+func TestForceHTTP1(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	for _, force := range []bool{false, true} {
+		tr := defaultBase(force)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		_, proto := get(t, &http.Client{Transport: tr}, srv.URL)
+		want := "HTTP/2.0"
+		if force {
+			want = "HTTP/1.1"
+		}
+		if proto != want {
+			t.Errorf("ForceHTTP1=%v: server saw %s, want %s", force, proto, want)
+		}
+		if tr.Proxy == nil {
+			t.Error("the default base ignores proxy environment variables")
+		}
+	}
+}
+
+func TestContextCancelsLimiterWait(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{RequestsPerSecond: 0.01})
+	get(t, m.Client(), srv.URL+"/x")
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.Client().Do(req)
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled request = %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancelling the context did not end the limiter wait")
+	}
+	if srv.Hits("/x") != 1 {
+		t.Fatal("the cancelled request reached the origin")
+	}
+}
