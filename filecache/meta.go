@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"os"
 	"time"
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // metaVersion is the sidecar format version; a sidecar with any other
 // version is treated as missing.
@@ -23,7 +26,7 @@ const metaVersion = 1
 //	  "status": 200,
 //	  "header": {"Content-Type": ["text/html"], "Etag": ["\"abc\""], …},
 //	  "size": 1234,
-//	  "sha256": "…",
+//	  "crc32c": "1a2b3c4d",
 //	  "fetched": "2024-01-02T03:04:05Z",
 //	  "stored": "2024-01-02T03:04:05Z",
 //	  "file": {"size": 1234, "mtime": 1704164645000000000, "ino": 5678}
@@ -31,10 +34,10 @@ const metaVersion = 1
 //
 // Key must equal the entry's own key, so a sidecar never vouches for another
 // entry's body (a case-insensitive file system, a copied folder). Size and
-// SHA256 describe the body; File is the body file's identity when it was
+// CRC32C describe the body; File is the body file's identity when it was
 // committed, a cheap check that the body beside the sidecar is still the one
 // it describes. When File differs (the folder was copied, say) the body is
-// hashed once and served only if Size and SHA256 match.
+// hashed once and served only if Size and CRC32C match.
 type meta struct {
 	Version      int         `json:"version"`
 	Key          string      `json:"key"`
@@ -43,7 +46,7 @@ type meta struct {
 	Header       http.Header `json:"header"`
 	Uncompressed bool        `json:"uncompressed,omitempty"`
 	Size         int64       `json:"size"`
-	SHA256       string      `json:"sha256"`
+	CRC32C       string      `json:"crc32c"`  // CRC-32 (Castagnoli) of the body, 8 hex digits
 	Fetched      time.Time   `json:"fetched"` // last time the origin sent or confirmed the body
 	Stored       time.Time   `json:"stored"`  // when the body was written
 	File         fileID      `json:"file"`
@@ -78,11 +81,11 @@ func parseMeta(data []byte) (*meta, error) {
 		return nil, fmt.Errorf("%w: status %d", errBadMeta, m.Status)
 	case m.Size < 0 || m.File.Size != m.Size:
 		return nil, fmt.Errorf("%w: size %d, file size %d", errBadMeta, m.Size, m.File.Size)
-	case len(m.SHA256) != 64:
-		return nil, fmt.Errorf("%w: checksum %q", errBadMeta, m.SHA256)
+	case len(m.CRC32C) != 8:
+		return nil, fmt.Errorf("%w: checksum %q", errBadMeta, m.CRC32C)
 	}
-	if _, err := hex.DecodeString(m.SHA256); err != nil {
-		return nil, fmt.Errorf("%w: checksum %q", errBadMeta, m.SHA256)
+	if _, err := hex.DecodeString(m.CRC32C); err != nil {
+		return nil, fmt.Errorf("%w: checksum %q", errBadMeta, m.CRC32C)
 	}
 	if m.Header == nil {
 		m.Header = http.Header{}

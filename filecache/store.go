@@ -1,16 +1,11 @@
 package filecache
 
 import (
-	"bufio"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -97,8 +92,8 @@ func (t *Transport) openBody(l *loc, m *meta) (*os.File, bool) {
 		return f, true
 	}
 	if fi.Size() == m.Size {
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err == nil && hex.EncodeToString(h.Sum(nil)) == m.SHA256 {
+		h := crc32.New(castagnoli)
+		if _, err := io.Copy(h, f); err == nil && fmt.Sprintf("%08x", h.Sum32()) == m.CRC32C {
 			if _, err := f.Seek(0, io.SeekStart); err == nil {
 				t.refreshFileID(l, m, fileIDOf(fi))
 				return f, true
@@ -196,220 +191,4 @@ func mergeHeader(stored, fresh http.Header) http.Header {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
-}
-
-// earlyCloseDrain is how much of a body the transport still reads when the
-// caller closes it early, to finish the entry; beyond it the download is
-// dropped.
-const earlyCloseDrain = 1 << 20
-
-// download tees a response body into a temporary file while the caller
-// reads it and commits the entry when the body is complete.
-type download struct {
-	t      *Transport
-	ctx    context.Context
-	l      loc
-	lock   *entryLock
-	fl     *flight
-	rc     io.ReadCloser
-	m      meta // template: everything but size, checksum and file
-	want   int64
-	oldSz  int64 // size of the entry this one replaces, for the usage estimate
-	closed chan struct{}
-
-	mu   sync.Mutex
-	tmp  tempFile
-	w    *bufio.Writer
-	h    hash.Hash
-	n    int64
-	err  error // a read error already returned
-	done bool  // committed, dropped or failed: the flight is finished
-	once sync.Once
-}
-
-func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl *flight, resp *http.Response, m meta, oldSz int64) (*download, error) {
-	f, err := t.createTemp(filepath.Join(t.dir, tmpDir), lockBase(&l)+"-*.part")
-	if err != nil {
-		return nil, err
-	}
-	return &download{
-		t: t, ctx: ctx, l: l, lock: lock, fl: fl, rc: resp.Body, m: m,
-		want: resp.ContentLength, oldSz: oldSz, closed: make(chan struct{}),
-		tmp: f, w: bufio.NewWriterSize(f, 64<<10), h: sha256.New(),
-	}, nil
-}
-
-func (d *download) Read(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.err != nil {
-		return 0, d.err
-	}
-	n, err := d.rc.Read(p)
-	d.record(p[:n])
-	switch {
-	case err == io.EOF:
-		d.finish()
-	case err != nil:
-		d.err = err
-		d.drop(Miss, "read error", err)
-	}
-	return n, err
-}
-
-// record writes p to the temporary file, giving up storing (never reading)
-// on a write error.
-func (d *download) record(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	d.n += int64(len(p))
-	if d.tmp == nil {
-		return
-	}
-	d.h.Write(p)
-	if _, err := d.w.Write(p); err != nil {
-		d.storeFailed(err)
-	}
-}
-
-// storeFailed stops storing but keeps passing the body on.
-func (d *download) storeFailed(err error) {
-	d.t.stats.storeErrors.Add(1)
-	d.t.log.Warn("filecache: cannot store response", "url", d.m.URL, "err", err)
-	d.removeTemp()
-	d.end(flightResult{kind: flightDirect})
-}
-
-func (d *download) removeTemp() {
-	if d.tmp == nil {
-		return
-	}
-	d.tmp.Close()
-	os.Remove(d.tmp.Name())
-	d.tmp, d.w = nil, nil
-}
-
-// end releases the entry and finishes the flight, once.
-func (d *download) end(res flightResult) {
-	if d.done {
-		return
-	}
-	d.done = true
-	d.lock.release()
-	d.t.flights.finish(d.l.key, d.fl, res)
-}
-
-// drop abandons the entry.
-func (d *download) drop(_ string, why string, err error) {
-	if d.done {
-		return
-	}
-	d.t.debug(d.ctx, "filecache: download not stored", slog.String("url", d.m.URL), slog.String("why", why), slog.Any("err", err))
-	d.removeTemp()
-	d.end(flightResult{kind: flightRetry})
-}
-
-// finish is called at EOF: commit when complete, before the caller sees EOF,
-// so that a request that follows finds the entry.
-func (d *download) finish() {
-	if d.done {
-		return
-	}
-	if d.tmp == nil {
-		d.end(flightResult{kind: flightDirect})
-		return
-	}
-	if d.want >= 0 && d.n != d.want {
-		d.drop(Miss, fmt.Sprintf("got %d of %d bytes", d.n, d.want), nil)
-		return
-	}
-	tmp, w, sum, n := d.tmp, d.w, hex.EncodeToString(d.h.Sum(nil)), d.n
-	d.tmp, d.w = nil, nil
-	d.done = true
-	d.commit(tmp, w, sum, n)
-}
-
-// commit makes the entry visible: body data synced, renamed into place,
-// sidecar written last. A crash at any step leaves no sidecar describing a
-// body it does not match.
-func (d *download) commit(tmp tempFile, w *bufio.Writer, sum string, n int64) {
-	t := d.t
-	err := w.Flush()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	var fi os.FileInfo
-	if err == nil {
-		fi, err = tmp.Stat()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && fi.Size() != n {
-		err = fmt.Errorf("wrote %d bytes, file has %d", n, fi.Size())
-	}
-	if err == nil {
-		err = renameInto(tmp.Name(), d.l.body)
-	}
-	if err == nil {
-		m := d.m
-		m.Size, m.SHA256, m.File, m.Stored = n, sum, fileIDOf(fi), t.now()
-		if err = t.writeMeta(&d.l, &m); err != nil {
-			os.Remove(d.l.meta) // the old sidecar no longer matches anyway
-		}
-	}
-	res := flightResult{kind: flightEntry}
-	if err != nil {
-		os.Remove(tmp.Name())
-		t.stats.storeErrors.Add(1)
-		t.log.Warn("filecache: cannot store response", "url", d.m.URL, "err", err)
-		res.kind = flightDirect
-	} else {
-		t.stats.stored.Add(1)
-		t.stats.storedBytes.Add(n)
-		t.debug(d.ctx, "filecache: stored", slog.String("url", d.m.URL), slog.Int64("bytes", n))
-	}
-	d.lock.release()
-	t.flights.finish(d.l.key, d.fl, res)
-	if err == nil && t.maxBytes > 0 {
-		if t.usage.Add(n-d.oldSz) > t.maxBytes {
-			t.goBackground(func() { t.evict(false) })
-		}
-	}
-}
-
-// Close ends the download. A caller that closes before the end of the body
-// gets the entry stored anyway when at most earlyCloseDrain bytes remain
-// (read now, under the request's context); otherwise nothing is stored.
-func (d *download) Close() error {
-	d.once.Do(func() { close(d.closed) })
-	if !d.mu.TryLock() {
-		// A Read is blocked: closing the network body unblocks it.
-		err := d.rc.Close()
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		d.drop(Miss, "closed during a read", nil)
-		return err
-	}
-	defer d.mu.Unlock()
-	if !d.done && d.err == nil && (d.want < 0 || d.want-d.n <= earlyCloseDrain) {
-		buf := make([]byte, 32<<10)
-		lr := &io.LimitedReader{R: d.rc, N: earlyCloseDrain + 1}
-		for !d.done {
-			n, err := lr.Read(buf)
-			d.record(buf[:n])
-			if err == io.EOF && lr.N > 0 {
-				d.finish()
-			} else if err != nil {
-				d.drop(Miss, "closed early", err)
-			}
-		}
-	}
-	err := d.rc.Close()
-	d.drop(Miss, "closed early", nil)
-	if d.err == nil {
-		d.err = errors.New("filecache: read on closed body")
-	}
-	return err
 }

@@ -252,10 +252,10 @@ func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os
 // fileBody streams a cached body from its file.
 type fileBody struct{ f *os.File }
 
-func (b *fileBody) Read(p []byte) (int, error)               { return b.f.Read(p) }
-func (b *fileBody) WriteTo(w io.Writer) (int64, error)       { return b.f.WriteTo(w) }
-func (b *fileBody) Close() error                             { return b.f.Close() }
-func (b *fileBody) ReadAt(p []byte, off int64) (int, error)  { return b.f.ReadAt(p, off) }
+func (b *fileBody) Read(p []byte) (int, error)                { return b.f.Read(p) }
+func (b *fileBody) WriteTo(w io.Writer) (int64, error)        { return b.f.WriteTo(w) }
+func (b *fileBody) Close() error                              { return b.f.Close() }
+func (b *fileBody) ReadAt(p []byte, off int64) (int, error)   { return b.f.ReadAt(p, off) }
 func (b *fileBody) Seek(off int64, whence int) (int64, error) { return b.f.Seek(off, whence) }
 
 // lead fetches or revalidates the entry for every request waiting on fl.
