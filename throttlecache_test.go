@@ -299,9 +299,9 @@ func TestDisableRateLimit(t *testing.T) {
 
 func TestWindowFor(t *testing.T) {
 	tests := []struct {
-		rps  float64
-		n    int
-		per  time.Duration
+		rps float64
+		n   int
+		per time.Duration
 	}{
 		{0, 10, time.Second},
 		{10, 10, time.Second},
