@@ -36,6 +36,9 @@ const (
 	maxName = 200
 	// maxRel bounds the whole relative path, far below PATH_MAX.
 	maxRel = 2048
+	// emptySegment names the folder of an empty path segment; the escaper
+	// writes only upper-case hex after "%", so it cannot produce this.
+	emptySegment = "%empty"
 )
 
 // loc names the files of one cache entry.
@@ -158,6 +161,9 @@ func entryKey(hd string, u *url.URL) string {
 		esc := escapeName(seg, "")
 		b.WriteByte('/')
 		if i < len(segs)-1 {
+			if esc == "" {
+				esc = emptySegment // "a//b" must not become "a/b"
+			}
 			b.WriteString(limitName(esc, maxName))
 			continue
 		}
