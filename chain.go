@@ -65,11 +65,6 @@ func (h *headerStage) needsHeaders(req *http.Request) bool {
 	return false
 }
 
-// cacheStage returns the configured cache stage over next.
-func (m *Manager) cacheStage(next http.RoundTripper) http.RoundTripper {
-	return &bypassStage{next: next}
-}
-
 // bypassStage is the Disabled cache mode: it passes every request through
 // and marks the response BYPASS.
 type bypassStage struct{ next http.RoundTripper }

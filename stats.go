@@ -30,6 +30,20 @@ type Stats struct {
 	// Hits, Misses, Revalidated, Stale and Bypass count responses by their
 	// CacheStatusHeader value.
 	Hits, Misses, Revalidated, Stale, Bypass int64
+	// Coalesced is the number of requests that waited for another request's
+	// download of the same entry instead of fetching it themselves.
+	Coalesced int64
+	// Stored is the number of cache entries written, StoredBytes their body
+	// bytes.
+	Stored, StoredBytes int64
+	// StoreErrors counts cache writes and reads that failed (disk full, an
+	// unwritable folder, S3 down): the request went on without the cache.
+	StoreErrors int64
+	// Corrupt counts damaged cache entries found and ignored.
+	Corrupt int64
+	// Evictions counts entries removed to keep the cache under its cap;
+	// Invalidated those removed because an unsafe method changed the URL.
+	Evictions, Invalidated int64
 }
 
 type counters struct {
@@ -56,7 +70,7 @@ func (c *counters) countCache(status string) {
 // Stats returns a snapshot of the Manager's counters.
 func (m *Manager) Stats() Stats {
 	c := &m.stats
-	return Stats{
+	s := Stats{
 		Requests:        c.requests.Load(),
 		NetworkRequests: c.network.Load(),
 		NetworkErrors:   c.networkErrors.Load(),
@@ -70,4 +84,10 @@ func (m *Manager) Stats() Stats {
 		Stale:           c.stale.Load(),
 		Bypass:          c.bypass.Load(),
 	}
+	if m.fc != nil {
+		f := m.fc.Stats()
+		s.Coalesced, s.Stored, s.StoredBytes = f.Coalesced, f.Stored, f.StoredBytes
+		s.StoreErrors, s.Corrupt, s.Evictions, s.Invalidated = f.StoreErrors, f.Corrupt, f.Evictions, f.Invalidated
+	}
+	return s
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/rules"
 )
@@ -113,6 +114,12 @@ type Config struct {
 	UserAgent string
 	// Header holds default headers, set on every request that lacks them.
 	Header http.Header
+	// MaxCacheBytes caps the size of the FileCache folder: past it the least
+	// recently used entries are evicted. Default: 0, no cap.
+	MaxCacheBytes int64
+	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
+	// origin answers 5xx or cannot be reached. Default: false.
+	StaleIfError bool
 	// S3Client is the client for RFCS3. Default: loaded from the default AWS
 	// configuration.
 	S3Client *s3.Client
@@ -142,6 +149,7 @@ type Manager struct {
 	ownsBase bool
 	stats    counters
 	cache    http.RoundTripper // the cache stage over the limiter and the network
+	fc       *filecache.Transport
 	client   *http.Client
 	closed   atomic.Bool
 }
@@ -159,7 +167,8 @@ func New(cfg Config) (*Manager, error) {
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
-	if _, err := rules.Compile(cfg.Rules); err != nil {
+	matcher, err := rules.Compile(cfg.Rules)
+	if err != nil {
 		return nil, fmt.Errorf("throttlecache: Config.Rules: %w", err)
 	}
 	switch cfg.CacheMode {
@@ -169,7 +178,7 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	switch cfg.CacheMode {
-	case Disabled:
+	case Disabled, FileCache:
 	default:
 		return nil, fmt.Errorf("%w: cache mode %q", ErrNotImplemented, cfg.CacheMode)
 	}
@@ -185,7 +194,24 @@ func New(cfg Config) (*Manager, error) {
 		m.base = defaultBase(cfg.ForceHTTP1)
 		m.ownsBase = true
 	}
-	m.cache = m.cacheStage(ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter))
+	next := ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter)
+	switch cfg.CacheMode {
+	case FileCache:
+		m.fc, err = filecache.New(next, filecache.Options{
+			Dir:          cfg.CacheDir,
+			Rules:        matcher,
+			MaxBytes:     cfg.MaxCacheBytes,
+			StaleIfError: cfg.StaleIfError,
+			Logger:       m.logger,
+		})
+		if err != nil {
+			m.closeBase()
+			return nil, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
+		}
+		m.cache = m.fc
+	default:
+		m.cache = &bypassStage{next: next}
+	}
 	m.client = &http.Client{Transport: &headerStage{m: m}}
 	return m, nil
 }
@@ -213,6 +239,9 @@ func validate(cfg *Config) error {
 	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: must be a positive number of requests per second, or 0 for the default of %d",
 			r, DefaultRequestsPerSecond)
+	}
+	if cfg.MaxCacheBytes < 0 {
+		return fmt.Errorf("throttlecache: Config.MaxCacheBytes %d: must not be negative", cfg.MaxCacheBytes)
 	}
 	if cfg.MaxWait < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxWait %v: must not be negative", cfg.MaxWait)
@@ -335,8 +364,16 @@ func (m *Manager) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
+	var err error
+	if m.fc != nil {
+		err = m.fc.Close()
+	}
+	m.closeBase()
+	return err
+}
+
+func (m *Manager) closeBase() {
 	if c, ok := m.base.(interface{ CloseIdleConnections() }); ok && m.ownsBase {
 		c.CloseIdleConnections()
 	}
-	return nil
 }
