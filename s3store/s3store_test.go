@@ -1,0 +1,138 @@
+package s3store_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/gregjones/httpcache"
+
+	"github.com/throttlecache/throttlecache/internal/storetest"
+	"github.com/throttlecache/throttlecache/s3store"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) httpcache.Cache {
+		srv := storetest.NewS3(t)
+		return s3store.New(srv.Client(), srv.Bucket, "cache/")
+	})
+	storetest.RunShared(t, func(t *testing.T) (a, b httpcache.Cache) {
+		srv := storetest.NewS3(t)
+		// Two stores with their own clients, as two machines would have.
+		return s3store.New(srv.Client(), srv.Bucket, "p/"), s3store.New(srv.Client(), srv.Bucket, "p/")
+	})
+}
+
+func TestNewClientPathStyle(t *testing.T) {
+	srv := storetest.NewS3(t)
+	s := s3store.New(s3store.NewClient(srv.Endpoint, srv.AccessKey, srv.SecretKey), srv.Bucket, "")
+	v := storetest.Value(1000, 1)
+	s.Set("https://example.com/", v)
+	storetest.MustGet(t, s, "https://example.com/", v)
+	if st := s.Stats(); st.Errors != 0 || st.Sets != 1 || st.Hits != 1 {
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+func TestPrefixesAreSeparate(t *testing.T) {
+	srv := storetest.NewS3(t)
+	a := s3store.New(srv.Client(), srv.Bucket, "a/")
+	b := s3store.New(srv.Client(), srv.Bucket, "b/")
+	a.Set("k", []byte("in a"))
+	storetest.MustMiss(t, b, "k")
+	if got := a.ObjectKey("k"); !strings.HasPrefix(got, "a/") || len(got) != 2+64 {
+		t.Fatalf("ObjectKey = %q, want a/ and 64 hex digits", got)
+	}
+	if n := srv.Objects(t); n != 1 {
+		t.Fatalf("bucket holds %d objects, want 1", n)
+	}
+}
+
+func TestDamagedObjectIsMiss(t *testing.T) {
+	srv := storetest.NewS3(t)
+	c := srv.Client()
+	s := s3store.New(c, srv.Bucket, "")
+	s.Set("k", []byte("the real value"))
+	// Overwrite the object behind the store's back, keeping its metadata.
+	obj := s.ObjectKey("k")
+	ctx := context.Background()
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &srv.Bucket, Key: &obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &srv.Bucket, Key: &obj,
+		Body: bytes.NewReader([]byte("the real valuX")), Metadata: head.Metadata}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustMiss(t, s, "k")
+	if st := s.Stats(); st.Corrupt != 1 {
+		t.Fatalf("Stats = %+v, want Corrupt 1", st)
+	}
+}
+
+// TestFailingS3 checks that every failure is a miss or a dropped write,
+// counted, and bounded by the timeout.
+func TestFailingS3(t *testing.T) {
+	denied := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+	}))
+	defer denied.Close()
+	var hung atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung.Add(1)
+		io.Copy(io.Discard, r.Body) // the server notices a gone client only after the body
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer func() { slow.CloseClientConnections(); slow.Close() }()
+	// A port that was listening and is not any more: connection refused.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		timeout  bool
+	}{
+		{"dead endpoint", dead, false},
+		{"access denied", denied.URL, false},
+		{"hanging server", slow.URL, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s3.New(s3.Options{BaseEndpoint: aws.String(tc.endpoint), Region: "us-east-1", UsePathStyle: true,
+				Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1})
+			s := s3store.New(c, "bucket", "", s3store.WithTimeout(300*time.Millisecond))
+			start := time.Now()
+			s.Set("k", []byte("v"))
+			storetest.MustMiss(t, s, "k")
+			s.Delete("k")
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("three calls took %v; the timeout is 300ms each", d)
+			}
+			st := s.Stats()
+			if st.Errors != 3 || st.Sets != 0 || st.Hits != 0 || st.Misses != 1 {
+				t.Fatalf("Stats = %+v, want 3 errors and a miss", st)
+			}
+			if tc.timeout && st.Timeouts != 3 {
+				t.Fatalf("Timeouts = %d, want 3", st.Timeouts)
+			}
+		})
+	}
+}
