@@ -235,7 +235,7 @@ func TestLeftoverTempFiles(t *testing.T) {
 	os.WriteFile(dead, []byte("partial"), 0o644)
 	// A live writer holds its entry's lock: its file must survive.
 	l2 := e.locFor(t, e.srv.URL+"/y")
-	held, _, _ := tryLock(l2.lock)
+	held, _, _ := tryLock(l2.lockPath())
 	live := filepath.Join(tmp, lockBase(&l2)+"-456.part")
 	os.WriteFile(live, []byte("partial"), 0o644)
 	unknownOld := filepath.Join(tmp, "stray.tmp")

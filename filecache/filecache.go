@@ -88,6 +88,7 @@ type Transport struct {
 
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
+	isShut atomic.Bool // closed, for the hot path
 	wg     sync.WaitGroup // background commits and evictions
 
 	// createTemp opens a new temporary file; tests replace it to simulate a
@@ -241,16 +242,13 @@ func (t *Transport) goBackground(f func()) {
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	t.closed = true
+	t.isShut.Store(true)
 	t.mu.Unlock()
 	t.wg.Wait()
 	return nil
 }
 
-func (t *Transport) isClosed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.closed
-}
+func (t *Transport) isClosed() bool { return t.isShut.Load() }
 
 // Dir returns the absolute path of the cache folder.
 func (t *Transport) Dir() string { return t.dir }

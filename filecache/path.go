@@ -47,7 +47,13 @@ type loc struct {
 	body string // absolute body path
 	meta string // absolute sidecar path
 	host string // first path element without variant, for invalidating every variant
-	lock string // absolute lock file path
+	dir  string // the cache folder
+}
+
+// lockPath returns the entry's lock file, named by a hash of its key.
+func (l *loc) lockPath() string {
+	sum := sha256.Sum256([]byte(l.key))
+	return filepath.Join(l.dir, locksDir, hex.EncodeToString(sum[:16])+".lock")
 }
 
 // safeByte reports whether b is kept as is in an escaped name.
@@ -184,13 +190,7 @@ func entryKey(hd string, u *url.URL) string {
 
 // newLoc returns the files for key under dir.
 func newLoc(dir, host, key string) loc {
-	body := filepath.Join(dir, filepath.FromSlash(key))
-	sum := sha256.Sum256([]byte(key))
-	return loc{
-		key:  key,
-		body: body,
-		meta: body + metaSuffix,
-		host: host,
-		lock: filepath.Join(dir, locksDir, hex.EncodeToString(sum[:16])+".lock"),
-	}
+	// key is clean (no empty, "." or ".." names), so no Join is needed.
+	body := dir + string(filepath.Separator) + filepath.FromSlash(key)
+	return loc{key: key, body: body, meta: body + metaSuffix, host: host, dir: dir}
 }

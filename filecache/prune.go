@@ -121,7 +121,8 @@ func keyOf(dir, body string) string {
 }
 
 func lockPath(dir, key string) string {
-	return newLoc(dir, "", key).lock
+	l := newLoc(dir, "", key)
+	return l.lockPath()
 }
 
 // pruneDir removes least recently used entries under dir until it holds at

@@ -161,7 +161,7 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	e.srv.Handle("/x", testserver.NewResource([]byte("x")))
 	u := e.srv.URL + "/x"
 	l := e.locFor(t, u)
-	held, ok, err := tryLock(l.lock) // another process is writing the entry
+	held, ok, err := tryLock(l.lockPath()) // another process is writing the entry
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}

@@ -22,8 +22,9 @@ type metaCache struct {
 }
 
 type cachedMeta struct {
-	id fileID
-	m  *meta
+	id    fileID    // the sidecar file's identity when read
+	m     *meta
+	mtime time.Time // the sidecar's modification time: its last use
 }
 
 const metaCacheMax = 4096
@@ -37,13 +38,21 @@ func (c *metaCache) get(key string, id fileID) *meta {
 	return nil
 }
 
-func (c *metaCache) put(key string, id fileID, m *meta) {
+// peek returns the last sidecar seen for key, without asking the disk.
+func (c *metaCache) peek(key string) (cachedMeta, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	return e, ok
+}
+
+func (c *metaCache) put(key string, e cachedMeta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= metaCacheMax {
 		c.m = make(map[string]cachedMeta)
 	}
-	c.m[key] = cachedMeta{id, m}
+	c.m[key] = e
 }
 
 // loadMeta returns the entry's sidecar and its modification time, or nil
@@ -56,6 +65,7 @@ func (t *Transport) loadMeta(l *loc) (*meta, time.Time) {
 	}
 	id := fileIDOf(fi)
 	if m := t.metas.get(l.key, id); m != nil {
+		t.metas.put(l.key, cachedMeta{id, m, fi.ModTime()})
 		return m, fi.ModTime()
 	}
 	data, err := os.ReadFile(l.meta)
@@ -71,7 +81,7 @@ func (t *Transport) loadMeta(l *loc) (*meta, time.Time) {
 		t.log.Warn("filecache: ignoring damaged sidecar", "path", l.meta, "err", err)
 		return nil, time.Time{}
 	}
-	t.metas.put(l.key, id, m)
+	t.metas.put(l.key, cachedMeta{id, m, fi.ModTime()})
 	return m, fi.ModTime()
 }
 
@@ -79,6 +89,12 @@ func (t *Transport) loadMeta(l *loc) (*meta, time.Time) {
 // was committed (a copied folder, a crash between body and sidecar) it is
 // hashed and accepted only if size and checksum match.
 func (t *Transport) openBody(l *loc, m *meta) (*os.File, bool) {
+	return t.openBodyVerify(l, m, true)
+}
+
+// openBodyVerify is openBody; without verify, a body that is not the
+// committed one is simply refused.
+func (t *Transport) openBodyVerify(l *loc, m *meta, verify bool) (*os.File, bool) {
 	f, err := os.Open(l.body)
 	if err != nil {
 		return nil, false
@@ -90,6 +106,10 @@ func (t *Transport) openBody(l *loc, m *meta) (*os.File, bool) {
 	}
 	if fileIDOf(fi) == m.File {
 		return f, true
+	}
+	if !verify {
+		f.Close()
+		return nil, false
 	}
 	if fi.Size() == m.Size {
 		h := crc32.New(castagnoli)
@@ -109,7 +129,7 @@ func (t *Transport) openBody(l *loc, m *meta) (*os.File, bool) {
 // refreshFileID records a verified body's new identity so that it is not
 // hashed again, if nobody else is writing the entry.
 func (t *Transport) refreshFileID(l *loc, m *meta, id fileID) {
-	lk, ok, err := tryLock(l.lock)
+	lk, ok, err := tryLock(l.lockPath())
 	if err != nil || !ok {
 		return
 	}
@@ -164,7 +184,7 @@ func renameInto(from, to string) error {
 // lockBase is the lock file's name without extension; temporary files start
 // with it so that cleanup can tell whether their writer is alive.
 func lockBase(l *loc) string {
-	return strings.TrimSuffix(filepath.Base(l.lock), ".lock")
+	return strings.TrimSuffix(filepath.Base(l.lockPath()), ".lock")
 }
 
 // storedHeader returns the response header worth keeping.

@@ -179,6 +179,18 @@ func (t *Transport) fresh(m *meta, maxAge time.Duration) bool {
 
 // serveFresh returns a HIT response when the entry is fresh.
 func (t *Transport) serveFresh(ctx context.Context, req *http.Request, l *loc, maxAge time.Duration, revalidate bool) *http.Response {
+	if revalidate {
+		return nil
+	}
+	// The sidecar last seen in memory is good enough when it is fresh and
+	// its body is still the very file it describes: sidecars change without
+	// their body only on revalidation, which only makes an entry fresher.
+	if e, ok := t.metas.peek(l.key); ok && t.fresh(e.m, maxAge) {
+		if f, ok := t.openBodyVerify(l, e.m, false); ok {
+			t.touch(l, e)
+			return t.serve(ctx, req, e.m, f, Hit)
+		}
+	}
 	m, mtime := t.loadMeta(l)
 	if m == nil || revalidate || !t.fresh(m, maxAge) {
 		return nil
@@ -187,19 +199,19 @@ func (t *Transport) serveFresh(ctx context.Context, req *http.Request, l *loc, m
 	if !ok {
 		return nil
 	}
-	t.touch(l, mtime)
+	t.touch(l, cachedMeta{m: m, mtime: mtime})
 	return t.serve(ctx, req, m, f, Hit)
 }
 
 // touch records a use for least-recently-used eviction: the sidecar's
 // modification time, updated at most once a minute.
-func (t *Transport) touch(l *loc, mtime time.Time) {
+func (t *Transport) touch(l *loc, e cachedMeta) {
 	if t.maxBytes <= 0 {
 		return
 	}
 	now := time.Now()
-	if now.Sub(mtime) > time.Minute {
-		os.Chtimes(l.meta, now, now)
+	if now.Sub(e.mtime) > time.Minute && os.Chtimes(l.meta, now, now) == nil {
+		t.metas.put(l.key, cachedMeta{m: e.m, mtime: now}) // identity unknown: re-read next time
 	}
 }
 
@@ -242,26 +254,55 @@ func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os
 		Uncompressed:  m.Uncompressed,
 	}
 	if f != nil {
-		resp.Body = &fileBody{f: f}
+		resp.Body = &fileBody{f: f, left: m.Size}
 	}
 	t.count(status)
 	t.debug(ctx, "filecache", slog.String(Header, status), slog.String("method", req.Method), slog.String("url", req.URL.Redacted()))
 	return resp
 }
 
-// fileBody streams a cached body from its file.
-type fileBody struct{ f *os.File }
+// fileBody streams a cached body from its file. It ends at the size the
+// sidecar recorded, returning io.EOF with the last bytes (saving a read),
+// and reports io.ErrUnexpectedEOF if the file turns out shorter.
+type fileBody struct {
+	f    *os.File
+	left int64
+}
 
-func (b *fileBody) Read(p []byte) (int, error)                { return b.f.Read(p) }
-func (b *fileBody) WriteTo(w io.Writer) (int64, error)        { return b.f.WriteTo(w) }
-func (b *fileBody) Close() error                              { return b.f.Close() }
-func (b *fileBody) ReadAt(p []byte, off int64) (int, error)   { return b.f.ReadAt(p, off) }
-func (b *fileBody) Seek(off int64, whence int) (int64, error) { return b.f.Seek(off, whence) }
+func (b *fileBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.f.Read(p)
+	b.left -= int64(n)
+	switch {
+	case b.left == 0:
+		return n, io.EOF
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy to a network connection use sendfile.
+func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, &io.LimitedReader{R: b.f, N: b.left})
+	b.left -= n
+	if err == nil && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *fileBody) Close() error { return b.f.Close() }
 
 // lead fetches or revalidates the entry for every request waiting on fl.
 func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *flight, revalidate bool) (*http.Response, error) {
 	ctx := req.Context()
-	lock, err := lockEntry(ctx, l.lock)
+	lock, err := lockEntry(ctx, l.lockPath())
 	if err != nil {
 		if ctx.Err() != nil {
 			t.flights.finish(l.key, fl, flightResult{kind: flightRetry})
@@ -269,7 +310,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 			return nil, err
 		}
 		t.stats.storeErrors.Add(1)
-		t.log.Warn("filecache: cannot lock entry", "path", l.lock, "err", err)
+		t.log.Warn("filecache: cannot lock entry", "path", l.lockPath(), "err", err)
 		t.flights.finish(l.key, fl, flightResult{kind: flightDirect})
 		return t.direct(ctx, req)
 	}
