@@ -88,7 +88,7 @@ type Transport struct {
 
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
-	isShut atomic.Bool // closed, for the hot path
+	isShut atomic.Bool    // closed, for the hot path
 	wg     sync.WaitGroup // background commits and evictions
 
 	// createTemp opens a new temporary file; tests replace it to simulate a

@@ -22,7 +22,7 @@ type metaCache struct {
 }
 
 type cachedMeta struct {
-	id    fileID    // the sidecar file's identity when read
+	id    fileID // the sidecar file's identity when read
 	m     *meta
 	mtime time.Time // the sidecar's modification time: its last use
 }
