@@ -53,15 +53,16 @@ func New(next http.RoundTripper, l Limiter) http.RoundTripper {
 	return &Transport{Next: next, Limiter: l}
 }
 
-// RoundTrip waits for the limiter with the request's context, then sends the
-// request. When the wait fails it closes the request body and returns the
-// limiter's error, wrapped.
+// RoundTrip waits for the limiter with the request's context, to which it adds
+// the request's host (see WithHost) so that per-host limiters can route, then
+// sends the request unchanged. When the wait fails it closes the request body
+// and returns the limiter's error, wrapped.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := t.Limiter
 	if l == nil {
 		l = Unlimited()
 	}
-	if err := l.Wait(req.Context()); err != nil {
+	if err := l.Wait(WithHost(req.Context(), requestHost(req))); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}

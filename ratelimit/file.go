@@ -1,0 +1,250 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// FileLimiter is a strict sliding-window limiter shared by the processes of
+// one machine: at most N requests start in any window of Per across all the
+// processes (and their goroutines) that use the same state file.
+//
+// The state file holds the start times of the last N admissions, on the
+// machine's wall clock. A request takes an exclusive lock on the file
+// (flock(2), through github.com/gofrs/flock), reads the times, and is
+// admitted when fewer than N fall within the last Per plus the guard; its
+// own start time is written back before the lock is released. Otherwise the
+// lock is released at once and the request sleeps until the oldest time
+// leaves the window. Within a process the goroutines take turns, so only
+// one of them at a time competes for the lock.
+//
+// A process killed while it holds the lock never blocks the others: the
+// kernel releases a flock when its holder dies. The state is written in
+// place with one write, which a kill cannot split; a file that does not
+// parse anyway (a crash of the machine, a stray editor) is reset with a
+// warning, which can let up to N extra requests through once.
+//
+// As a SlidingWindow does, each admission keeps its slot for Per plus a
+// guard (Per/40 by default) so the limit also holds at the origin.
+// A pause (see Pause) is kept in the file too: every process holds back.
+//
+// The processes must agree on N and Per; they use the wall clock, so a
+// clock step backwards can delay requests by up to the size of the step.
+// A FileLimiter is safe for concurrent use.
+type FileLimiter struct {
+	path string
+	n    int
+	span time.Duration // per plus guard
+	cfg  *sharedConfig
+	lock *flock.Flock
+	turn chan struct{}
+
+	st     sharedCounters
+	resets atomic.Int64
+}
+
+var (
+	_ Limiter = (*FileLimiter)(nil)
+	_ Pauser  = (*FileLimiter)(nil)
+)
+
+// fileState is the content of the state file.
+type fileState struct {
+	Version     int     `json:"version"`
+	N           int     `json:"n"`
+	Span        int64   `json:"span_ns"`
+	Starts      []int64 `json:"starts"` // unix nanoseconds, ascending
+	PauseUntil  int64   `json:"pause_until,omitempty"`
+	PauseReason string  `json:"pause_reason,omitempty"`
+}
+
+const fileStateVersion = 1
+
+// NewFileLimiter returns a limiter that lets at most n requests start in any
+// window of per across every process that uses the state file at path. The
+// file is created when missing; its directory must exist. Options:
+// WithSharedGuard, WithSharedMaxWait, WithLogger, WithSharedClock.
+func NewFileLimiter(path string, n int, per time.Duration, opts ...SharedOption) (*FileLimiter, error) {
+	c, err := newSharedConfig(n, per, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: file limiter %s: %w", path, err)
+	}
+	if c.redisOnly != "" {
+		return nil, fmt.Errorf("ratelimit: file limiter %s: %s applies to a RedisLimiter only", path, c.redisOnly)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: file limiter: %w", err)
+	}
+	f.Close()
+	return &FileLimiter{
+		path: path,
+		n:    n,
+		span: per + c.guard,
+		cfg:  c,
+		lock: flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR)),
+		turn: make(chan struct{}, 1),
+	}, nil
+}
+
+// Path returns the state file's path.
+func (l *FileLimiter) Path() string { return l.path }
+
+// Limit returns the number of requests and the span, guard included, that
+// the limiter enforces.
+func (l *FileLimiter) Limit() (n int, per time.Duration) { return l.n, l.span }
+
+// Wait blocks until a request may start, the context ends, or it is clear
+// the wait would exceed the maximum wait or the context's deadline.
+func (l *FileLimiter) Wait(ctx context.Context) error {
+	return waitShared(ctx, l.cfg, l.turn, &l.st, l.try)
+}
+
+// try makes one attempt under the file lock.
+func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err error) {
+	err = l.withState(ctx, func(s *fileState) bool {
+		now := l.cfg.now().UnixNano()
+		if s.PauseUntil > now {
+			retryAt = time.Unix(0, s.PauseUntil)
+			return false
+		}
+		l.prune(s, now)
+		if len(s.Starts) < l.n {
+			s.Starts = append(s.Starts, now)
+			ok = true
+			return true
+		}
+		retryAt = time.Unix(0, s.Starts[len(s.Starts)-l.n]+int64(l.span))
+		return false
+	})
+	return ok, retryAt, err
+}
+
+// prune drops the starts that left the window and keeps at most n.
+func (l *FileLimiter) prune(s *fileState, now int64) {
+	span := int64(l.span)
+	keep := s.Starts[:0]
+	for _, t := range s.Starts {
+		// Times further ahead than one span are from a clock that stepped
+		// back: they would hold every process back for that long.
+		if now-t < span && t-now < span {
+			keep = append(keep, t)
+		}
+	}
+	slices.Sort(keep)
+	if len(keep) > l.n {
+		keep = keep[len(keep)-l.n:]
+	}
+	s.Starts = keep
+}
+
+// Pause holds back every process that shares the file until the given time
+// (host is ignored: the whole limiter pauses). It waits up to five seconds
+// for the lock and gives up silently after that.
+func (l *FileLimiter) Pause(host string, until time.Time, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := l.withState(ctx, func(s *fileState) bool {
+		if until.UnixNano() <= s.PauseUntil {
+			return false
+		}
+		s.PauseUntil, s.PauseReason = until.UnixNano(), reason
+		return true
+	})
+	if err != nil {
+		l.cfg.logger.Warn("ratelimit: could not record a pause in the shared state file",
+			"path", l.path, "reason", reason, "err", err)
+	}
+}
+
+// withState locks the file, reads the state, lets f change it, and writes
+// it back when f says so.
+func (l *FileLimiter) withState(ctx context.Context, f func(*fileState) (write bool)) error {
+	if err := l.lockCtx(ctx); err != nil {
+		return err
+	}
+	defer l.lock.Unlock()
+	fh, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("ratelimit: file limiter: %w", err)
+	}
+	defer fh.Close()
+	s := l.read(fh)
+	if !f(s) {
+		return nil
+	}
+	s.Version, s.N, s.Span = fileStateVersion, l.n, int64(l.span)
+	buf, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("ratelimit: file limiter: %w", err)
+	}
+	buf = append(buf, '\n')
+	// One write first, then the truncation: a kill between the two leaves
+	// the new state followed by old bytes, which read ignores.
+	if _, err := fh.WriteAt(buf, 0); err != nil {
+		return fmt.Errorf("ratelimit: file limiter: writing %s: %w", l.path, err)
+	}
+	if err := fh.Truncate(int64(len(buf))); err != nil {
+		return fmt.Errorf("ratelimit: file limiter: truncating %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// read parses the state; an empty file is a fresh state, a corrupt one is
+// reset with a warning.
+func (l *FileLimiter) read(fh *os.File) *fileState {
+	data, err := io.ReadAll(io.LimitReader(fh, 1<<20))
+	s := &fileState{}
+	if err == nil && len(bytes.TrimSpace(data)) == 0 {
+		return s
+	}
+	if err == nil {
+		// Decode the first value only: bytes after it are left over
+		// from a longer state whose truncation was cut short.
+		err = json.NewDecoder(bytes.NewReader(data)).Decode(s)
+		if err == nil && s.Version != fileStateVersion {
+			err = fmt.Errorf("unknown version %d", s.Version)
+		}
+	}
+	if err != nil {
+		l.resets.Add(1)
+		l.cfg.logger.Warn("ratelimit: resetting a corrupt rate-limit state file",
+			"path", l.path, "err", err)
+		return &fileState{}
+	}
+	return s
+}
+
+// lockCtx takes the file lock, polling until ctx ends.
+func (l *FileLimiter) lockCtx(ctx context.Context) error {
+	ok, err := l.lock.TryLock()
+	if !ok && err == nil {
+		ok, err = l.lock.TryLockContext(ctx, l.cfg.poll)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("ratelimit: file limiter: locking %s: %w", l.path, err)
+	case !ok:
+		return errors.Join(fmt.Errorf("ratelimit: file limiter: could not lock %s", l.path), ctx.Err())
+	}
+	return nil
+}
+
+// Stats returns what the limiter did in this process.
+func (l *FileLimiter) Stats() LimiterStats {
+	s := l.st.snapshot()
+	s.Resets = l.resets.Load()
+	return s
+}

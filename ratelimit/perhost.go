@@ -1,0 +1,129 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"time"
+)
+
+// A Pauser stops a limiter from letting requests go for a while, because a
+// server asked for it (Retry-After) or blocked the client. Gate, PerHost,
+// FileLimiter and RedisLimiter implement it; the retry stage calls it.
+type Pauser interface {
+	// Pause holds back the requests to host until the given time; reason
+	// says why, in a few words, for logs and statistics. A pause never
+	// shortens one already in force.
+	Pause(host string, until time.Time, reason string)
+}
+
+// HostLimit routes the requests whose host matches Pattern to Limiter.
+type HostLimit struct {
+	// Pattern is a regular expression on the host name, lower-cased and
+	// without port (see Hostname). As in the rules package it matches at
+	// the start of the host, like Python's re.match: `.*\.sec\.gov`
+	// matches "www.sec.gov" but not "sec.gov"; add `$` to anchor the end.
+	Pattern string
+	// Limiter is shared by every host that matches. Default: Unlimited.
+	Limiter Limiter
+}
+
+// PerHost is a Limiter that routes each Wait to the limiter of the first
+// HostLimit whose pattern matches the host in the context (see WithHost;
+// the rate-limit stage puts it there), and to a default limiter for every
+// other host or when the context carries none. The routed limiters can be of
+// any kind: a SlidingWindow, a FileLimiter, a RedisLimiter, a Gate.
+//
+//	sec, _ := ratelimit.NewSlidingWindow(9, time.Second)
+//	other, _ := ratelimit.NewSlidingWindow(50, time.Second)
+//	l, err := ratelimit.NewPerHost([]ratelimit.HostLimit{
+//		{Pattern: `(.*\.)?sec\.gov$`, Limiter: sec},
+//	}, other) // every other host shares 50 per second
+//
+// Build one with NewPerHost. A PerHost is safe for concurrent use.
+type PerHost struct {
+	routes []hostRoute
+	other  Limiter
+}
+
+type hostRoute struct {
+	pattern string
+	re      *regexp.Regexp
+	l       Limiter
+}
+
+var (
+	_ Limiter = (*PerHost)(nil)
+	_ Pauser  = (*PerHost)(nil)
+)
+
+// NewPerHost returns a PerHost that tries limits in order and uses other
+// (nil means Unlimited) for the hosts none of them matches. It fails when a
+// pattern does not compile.
+func NewPerHost(limits []HostLimit, other Limiter) (*PerHost, error) {
+	p := &PerHost{other: other}
+	if p.other == nil {
+		p.other = Unlimited()
+	}
+	for i, hl := range limits {
+		re, err := compileHostPattern(hl.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: host limit %d, pattern %q: %w", i, hl.Pattern, err)
+		}
+		l := hl.Limiter
+		if l == nil {
+			l = Unlimited()
+		}
+		p.routes = append(p.routes, hostRoute{pattern: hl.Pattern, re: re, l: l})
+	}
+	return p, nil
+}
+
+// For returns the limiter that host's requests wait for. host may carry a
+// port and capital letters.
+func (p *PerHost) For(host string) Limiter {
+	h := Hostname(host)
+	for i := range p.routes {
+		if p.routes[i].re.MatchString(h) {
+			return p.routes[i].l
+		}
+	}
+	return p.other
+}
+
+// Wait waits for the limiter of the host in ctx.
+func (p *PerHost) Wait(ctx context.Context) error {
+	host, ok := HostFromContext(ctx)
+	if !ok {
+		return p.other.Wait(ctx)
+	}
+	return p.For(host).Wait(ctx)
+}
+
+// Pause pauses the limiter host is routed to, when that limiter is a Pauser
+// (a Gate, FileLimiter or RedisLimiter); otherwise it does nothing.
+func (p *PerHost) Pause(host string, until time.Time, reason string) {
+	if pz, ok := p.For(host).(Pauser); ok {
+		pz.Pause(host, until, reason)
+	}
+}
+
+// compileHostPattern compiles p so that it matches only at the start of the
+// text, as Python's re.match and the rules package do.
+func compileHostPattern(p string) (*regexp.Regexp, error) {
+	// Parse p alone first: the error then quotes the user's pattern, and a
+	// valid p cannot close the group it is wrapped in early.
+	if _, err := syntax.Parse(p, syntax.Perl); err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(`^(?:` + p + `)`)
+	if err != nil {
+		// A valid p can end inside \Q…, which swallows the closing `)`.
+		if re2, err2 := regexp.Compile(`^(?:` + p + `\E)`); err2 == nil {
+			return re2, nil
+		}
+		return nil, err
+	}
+	return re, nil
+}

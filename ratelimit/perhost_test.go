@@ -1,0 +1,175 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+)
+
+var (
+	_ Limiter = (*FileLimiter)(nil)
+	_ Pauser  = (*Gate)(nil)
+)
+
+// recorder is a Limiter that remembers the hosts it was asked about.
+type recorder struct {
+	name  string
+	mu    sync.Mutex
+	hosts []string
+}
+
+func (r *recorder) Wait(ctx context.Context) error {
+	h, _ := HostFromContext(ctx)
+	r.mu.Lock()
+	r.hosts = append(r.hosts, h)
+	r.mu.Unlock()
+	return nil
+}
+
+func TestHostname(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"www.sec.gov", "www.sec.gov"},
+		{"WWW.SEC.GOV:443", "www.sec.gov"},
+		{"data.sec.gov.", "data.sec.gov"},
+		{"[::1]:8080", "::1"},
+		{"[::1]", "::1"},
+		{"::1", "::1"},
+		{"127.0.0.1:80", "127.0.0.1"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := Hostname(tt.in); got != tt.want {
+			t.Errorf("Hostname(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPerHostRouting(t *testing.T) {
+	sec, local, other := &recorder{name: "sec"}, &recorder{name: "local"}, &recorder{name: "other"}
+	p, err := NewPerHost([]HostLimit{
+		{Pattern: `.*\.sec\.gov`, Limiter: sec},
+		{Pattern: `127\.0\.0\.1$`, Limiter: local},
+	}, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host string
+		want *recorder
+	}{
+		{"www.sec.gov", sec},
+		{"DATA.SEC.GOV:443", sec},
+		{"sec.gov", other},               // the pattern needs a dot before sec.gov
+		{"www.sec.gov.example.com", sec}, // matched at the start only, as in rules
+		{"wwwxsec.gov", other},
+		{"127.0.0.1:8080", local},
+		{"127.0.0.10", other},
+		{"example.com", other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			if got := p.For(tt.host); got != tt.want {
+				t.Fatalf("For(%q) = %s, want %s", tt.host, got.(*recorder).name, tt.want.name)
+			}
+		})
+	}
+	// Without a host in the context: the default limiter.
+	p.Wait(context.Background())
+	if len(other.hosts) != 1 {
+		t.Fatal("a Wait without a host did not go to the default limiter")
+	}
+}
+
+func TestNewPerHostBadPattern(t *testing.T) {
+	_, err := NewPerHost([]HostLimit{{Pattern: `.*\.sec\.gov`}, {Pattern: `([a-z`}}, nil)
+	if err == nil || err.Error() != "ratelimit: host limit 1, pattern \"([a-z\": error parsing regexp: missing closing ]: `[a-z`" {
+		t.Fatalf("err = %v", err)
+	}
+	// A pattern ending inside \Q… still compiles and stays anchored.
+	p, err := NewPerHost([]HostLimit{{Pattern: `\Qa.b`, Limiter: &recorder{name: "q"}}}, &recorder{name: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.For("a.b").(*recorder).name != "q" || p.For("xa.b").(*recorder).name != "o" {
+		t.Fatal(`\Q pattern routed wrongly`)
+	}
+}
+
+// TestTransportPutsHostInContext checks that the rate-limit stage routes by
+// the request's host, through a real origin.
+func TestTransportPutsHostInContext(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/", testserver.Status(200, "ok"))
+	loop, other := &recorder{}, &recorder{}
+	p, err := NewPerHost([]HostLimit{{Pattern: `127\.0\.0\.1$`, Limiter: loop}}, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: New(nil, p)}).Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(loop.hosts) != 1 || loop.hosts[0] != "127.0.0.1" || len(other.hosts) != 0 {
+		t.Fatalf("loopback limiter saw %v, default saw %v", loop.hosts, other.hosts)
+	}
+}
+
+// TestPerHostIndependent checks that a slow host's limit does not hold back
+// another host.
+func TestPerHostIndependent(t *testing.T) {
+	slow, _ := NewSlidingWindow(1, time.Hour)
+	p, _ := NewPerHost([]HostLimit{{Pattern: `slow\.example$`, Limiter: slow}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.Wait(WithHost(ctx, "slow.example")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(WithHost(ctx, "slow.example")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Wait on the slow host = %v", err)
+	}
+	for range 100 {
+		if err := p.Wait(WithHost(ctx, "fast.example")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEDGARPreset(t *testing.T) {
+	p, err := NewEDGARLimiter(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"sec.gov", "www.sec.gov", "data.sec.gov", "efts.sec.gov:443"} {
+		g, ok := p.For(h).(*Gate)
+		if !ok || g.EachHost {
+			t.Fatalf("%s is not routed to the shared EDGAR gate", h)
+		}
+		if w, ok := g.Next.(*SlidingWindow); !ok {
+			t.Fatalf("%s: EDGAR gate over %T", h, g.Next)
+		} else if n, per := w.Limit(); n != EDGARRequests || per != EDGARPeriod+EDGARPeriod/40 {
+			t.Fatalf("EDGAR limit %d per %v", n, per)
+		}
+	}
+	for _, h := range []string{"www.sec.gov.example.com", "notsec.gov", "example.com"} {
+		if g, ok := p.For(h).(*Gate); !ok || !g.EachHost {
+			t.Fatalf("%s is routed to the EDGAR limiter", h)
+		}
+	}
+	// A pause of www.sec.gov holds back data.sec.gov, not example.com.
+	p.Pause("www.sec.gov", time.Now().Add(time.Hour), "test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Wait(WithHost(ctx, "data.sec.gov")); !errors.Is(err, ErrPaused) {
+		t.Fatalf("Wait for data.sec.gov during a pause = %v, want ErrPaused", err)
+	}
+	if err := p.Wait(WithHost(ctx, "example.com")); err != nil {
+		t.Fatalf("Wait for example.com during the SEC's pause = %v", err)
+	}
+}

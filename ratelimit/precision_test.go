@@ -1,0 +1,84 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+)
+
+// report logs the largest number of arrivals in any window of per and the
+// sustained rate, and fails the test when the window holds more than n.
+// The sustained rate leaves out the first window's burst: (count-n) arrivals
+// over the time from the first to the last.
+func report(t *testing.T, what string, times []time.Time, n int, per time.Duration) (largest int, sustained float64) {
+	t.Helper()
+	if len(times) <= n {
+		t.Fatalf("%s: only %d arrivals at the origin, need more than %d", what, len(times), n)
+	}
+	largest = testserver.MaxInWindow(times, per)
+	span := times[len(times)-1].Sub(times[0])
+	sustained = float64(len(times)-n) / span.Seconds() * per.Seconds()
+	t.Logf("%s: %d requests at the origin over %v; largest count in any %v window: %d (limit %d); sustained %.2f per %v = %.1f%% of the limit",
+		what, len(times), span.Round(time.Millisecond), per, largest, n, sustained, per, 100*sustained/float64(n))
+	if largest > n {
+		t.Errorf("%s: %d requests reached the origin within %v; limit %d", what, largest, per, n)
+	}
+	return largest, sustained
+}
+
+// hammer sends requests through l from workers goroutines until stop.
+func hammer(ctx context.Context, l Limiter, url string, workers int, stop time.Time) error {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = workers
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: New(base, l)}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				ctx, cancel := context.WithDeadline(ctx, stop)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				resp, err := client.Do(req)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						errs <- err
+					}
+					return
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// TestPrecisionGoroutines measures, at an origin, a SlidingWindow shared by
+// 12 goroutines.
+func TestPrecisionGoroutines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	const n, per = 20, time.Second
+	srv := testserver.New()
+	defer srv.Close()
+	l, err := NewSlidingWindow(n, per)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hammer(context.Background(), l, srv.URL+"/x", 12, time.Now().Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, rate := report(t, "12 goroutines, one SlidingWindow", srv.ArrivalTimes(), n, per)
+	if rate < 0.95*n {
+		t.Errorf("sustained %.2f per %v, below 95%% of %d", rate, per, n)
+	}
+}
