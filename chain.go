@@ -36,6 +36,9 @@ func (h *headerStage) RoundTrip(req *http.Request) (*http.Response, error) {
 			ctx = context.WithValue(ctx, baseKey{}, h.base)
 		}
 		req = req.Clone(ctx) // never modify the caller's request
+		if req.Header == nil {
+			req.Header = make(http.Header)
+		}
 		if m.cfg.UserAgent != "" && req.Header.Get("User-Agent") == "" {
 			req.Header.Set("User-Agent", m.cfg.UserAgent)
 		}
@@ -73,6 +76,9 @@ func (b *bypassStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if resp.Header == nil {
+		resp.Header = make(http.Header)
 	}
 	resp.Header.Set(CacheStatusHeader, CacheBypass)
 	return resp, nil

@@ -425,3 +425,22 @@ func TestContextCancelsLimiterWait(t *testing.T) {
 		t.Fatal("the cancelled request reached the origin")
 	}
 }
+
+// TestTransportDirect uses the chain as a bare RoundTripper, with a request
+// whose Header is nil (http.Client would have filled it in).
+func TestTransportDirect(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("x")))
+	m := newManager(t, Config{UserAgent: "ua/2"})
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+	req.Header = nil
+	resp, err := m.Transport().RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ua := srv.Requests()[0].Header.Get("User-Agent"); ua != "ua/2" || req.Header != nil {
+		t.Fatalf("User-Agent %q; caller's header %v", ua, req.Header)
+	}
+}
