@@ -22,6 +22,8 @@ const (
 	chunkSize   = 256 << 10 // bytes handed to the writer at a time
 	chunksAhead = 8         // chunks the writer may lag behind: the memory bound per download
 	syncEvery   = 8 << 20   // start write-back this often, so the final sync is short
+
+	metaOverhead = 1 << 10 // a sidecar's size, roughly, for the usage estimate
 )
 
 var chunkPool = sync.Pool{New: func() any { return make([]byte, 0, chunkSize) }}
@@ -210,7 +212,7 @@ func (d *download) finish() {
 	t.stats.storedBytes.Add(d.n)
 	t.debug(d.ctx, "filecache: stored", slog.String("url", d.m.URL), slog.Int64("bytes", d.n))
 	d.end(flightResult{kind: flightEntry})
-	if t.maxBytes > 0 && t.usage.Add(d.n-d.old) > t.maxBytes {
+	if t.maxBytes > 0 && t.usage.Add(d.n-d.old+metaOverhead) > t.maxBytes {
 		t.goBackground(func() { t.evict(false) })
 	}
 }

@@ -83,8 +83,9 @@ type Transport struct {
 	metas   metaCache
 	stats   counters
 
-	usage    atomic.Int64 // approximate folder size, kept when maxBytes > 0
-	evicting atomic.Bool
+	usage        atomic.Int64 // approximate folder size, kept when maxBytes > 0
+	evicting     atomic.Bool
+	evictPending atomic.Bool
 
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool

@@ -260,12 +260,27 @@ func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, err
 }
 
 // evict keeps the folder under MaxBytes: to 90% of it once over. When
-// measure is true it only measures the folder, evicting if already over.
+// measure is true it first measures the folder and evicts only if it is
+// over. Calls while an eviction runs make it run one more pass, so that
+// entries committed meanwhile are counted.
 func (t *Transport) evict(measure bool) {
-	if !t.evicting.CompareAndSwap(false, true) {
-		return
+	t.evictPending.Store(true)
+	for {
+		if !t.evicting.CompareAndSwap(false, true) {
+			return
+		}
+		for t.evictPending.Swap(false) {
+			t.evictPass(measure)
+			measure = false
+		}
+		t.evicting.Store(false)
+		if !t.evictPending.Load() {
+			return
+		}
 	}
-	defer t.evicting.Store(false)
+}
+
+func (t *Transport) evictPass(measure bool) {
 	ctx := context.Background()
 	if measure {
 		entries, _, _, err := scan(ctx, t.dir)
