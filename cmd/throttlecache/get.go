@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,14 +15,41 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache"
+	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
-// edgarRPS is the rate -edgar uses: below the SEC's 10 requests per second
-// with a margin, because clients have been blocked at 9.7 per second
-// (clock skew and retries on their side push the rate the SEC measures
-// above the rate sent).
-const edgarRPS = 9
+// edgarLimiter returns the limiter of -edgar: the SEC's hosts
+// (ratelimit.EDGARHosts) share a window of ratelimit.EDGARRequests (9) per
+// second, or rps when lower: 9 rather than the SEC's 10 leaves a margin for
+// requests that a new connection or a lost packet delays into the next
+// second (clients have been blocked at 9.7 per second). Other hosts share
+// rps.
+func edgarLimiter(rps float64) (ratelimit.Limiter, error) {
+	sec, err := newWindow(min(rps, ratelimit.EDGARRequests))
+	if err != nil {
+		return nil, err
+	}
+	other, err := newWindow(rps)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ratelimit.NewPerHost([]ratelimit.HostLimit{{Pattern: ratelimit.EDGARHosts, Limiter: sec}}, other)
+	if err != nil {
+		return nil, fmt.Errorf("-edgar: %w", err)
+	}
+	return l, nil
+}
+
+// newWindow returns a strict limiter of r requests per second, as the
+// Manager builds from Config.RequestsPerSecond: whole requests per second,
+// rounded down, or one request every 1/r seconds below one per second.
+func newWindow(r float64) (*ratelimit.SlidingWindow, error) {
+	if r >= 1 {
+		return ratelimit.NewSlidingWindow(int(min(math.Floor(r), math.MaxInt32)), time.Second)
+	}
+	return ratelimit.NewSlidingWindow(1, time.Duration(float64(time.Second)/r))
+}
 
 // getOptions holds the flags of get.
 type getOptions struct {
@@ -84,12 +112,14 @@ func getFlags(o *getOptions) *flag.FlagSet {
 	fs.StringVar(&o.input, "i", "", "read URLs from `FILE`, one a line (\"-\": standard input), e.g. -i urls.txt")
 	fs.StringVar(&o.outDir, "o", "", "write files under `DIR` (created if missing), e.g. -o out: https://h/a/b.htm goes to out/h/a/b.htm")
 	fs.Float64Var(&o.rps, "rps", throttlecache.DefaultRequestsPerSecond,
-		fmt.Sprintf("at most `N` requests start in any one-second window, e.g. -rps 5 (with -edgar: default %d, at most 10)", edgarRPS))
+		fmt.Sprintf("at most `N` requests start in any one-second window, e.g. -rps 5 (with -edgar, SEC hosts get at most %d)", ratelimit.EDGARRequests))
 	fs.IntVar(&o.concurrency, "concurrency", throttlecache.DefaultConcurrency, "download at most `N` files at once, e.g. -concurrency 4 (the rate, not this, sets the pace)")
 	fs.StringVar(&o.cacheMode, "cache-mode", "", "`MODE`: disabled, filecache, rfc-file or rfc-s3, e.g. -cache-mode rfc-file\n(default: filecache with -rules or -edgar, rfc-s3 with -s3-bucket, disabled otherwise;\nfilecache keeps only what the rules cover)")
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "cache `DIR` for filecache and rfc-file, e.g. -cache-dir ~/.cache/edgar\n(default: throttlecache/<mode> in the user cache folder, "+defaultCacheHint()+")")
 	fs.StringVar(&o.rulesFile, "rules", "", "cache rules in JSON `FILE`, e.g. -rules rules.json with {\"example\\\\.com\": {\"/static/\": true, \"/api/\": 600}}\n(site regex → path regex → seconds, true: for ever, false: never); they come before -edgar's")
-	fs.BoolVar(&o.edgar, "edgar", false, fmt.Sprintf("SEC EDGAR preset: its cache rules, -rps %d (below the SEC's 10/s: clients have been blocked at 9.7/s),\nand a required User-Agent, e.g. -edgar -user-agent \"Example Corp admin@example.com\"", edgarRPS))
+	fs.BoolVar(&o.edgar, "edgar", false, fmt.Sprintf("SEC EDGAR preset: the EDGAR cache rules (so -cache-mode filecache), at most %d requests per second\n"+
+		"to SEC hosts (below the SEC's 10: clients have been blocked at 9.7/s, and a request delayed by a new\n"+
+		"connection can land in the next second), and a required User-Agent,\ne.g. -edgar -user-agent \"Example Corp admin@example.com\"", ratelimit.EDGARRequests))
 	fs.StringVar(&o.userAgent, "user-agent", "", "User-Agent `TEXT` sent with every request, e.g. -user-agent \"Example Corp admin@example.com\"\n(default: $"+envUA+", else throttlecache/VERSION; the SEC refuses requests without one naming you)")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "", "S3 `BUCKET` for -cache-mode rfc-s3 (credentials from the usual AWS configuration), e.g. -s3-bucket my-cache")
 	fs.StringVar(&o.s3Prefix, "s3-prefix", "", "key `PREFIX` inside -s3-bucket, e.g. -s3-prefix throttlecache/")
@@ -247,11 +277,11 @@ func (o *getOptions) config(set map[string]bool, stderr io.Writer) (throttlecach
 		return cfg, usagef("-user-agent: %q contains a line break", cfg.UserAgent)
 	}
 	if o.edgar {
-		if !set["rps"] {
-			cfg.RequestsPerSecond = edgarRPS
-		} else if o.rps > 10 {
-			return cfg, usagef("-edgar: -rps %v is above the SEC's limit of 10 requests per second", o.rps)
+		l, err := edgarLimiter(o.rps)
+		if err != nil {
+			return cfg, err
 		}
+		cfg.Limiter = l
 		if cfg.UserAgent == "" {
 			return cfg, usagef("-edgar needs a User-Agent that names you: -user-agent \"Example Corp admin@example.com\" or $%s (the SEC refuses requests without one)", envUA)
 		}

@@ -144,7 +144,11 @@ func (r *reporter) update(p throttlecache.Progress) {
 	case r.mode == progressLines && p.Index >= 0:
 		res := p.Result
 		width := len(fmt.Sprint(p.Total))
-		if res.Err != nil {
+		switch {
+		case res.Err != nil && canceled(res.Err):
+			fmt.Fprintf(r.w, "[%*d/%d] STOPPED  %s\n", width, p.Done, p.Total, res.URL)
+			return
+		case res.Err != nil:
 			fmt.Fprintf(r.w, "[%*d/%d] FAIL  %s: %s\n", width, p.Done, p.Total, res.URL, reason(res.Err))
 			return
 		}

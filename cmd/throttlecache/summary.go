@@ -68,9 +68,9 @@ func (s *summary) rate() float64 {
 
 // print writes the summary and the list of failures.
 func (s *summary) print(w io.Writer) {
-	verb := "Finished"
+	verb := "Finished in"
 	if s.Interrupted {
-		verb = "Interrupted"
+		verb = "Interrupted after"
 	}
 	parts := []string{
 		fmt.Sprintf("%d downloaded", s.Downloaded),
@@ -87,7 +87,7 @@ func (s *summary) print(w io.Writer) {
 	if s.Canceled > 0 {
 		parts = append(parts, fmt.Sprintf("%d not finished", s.Canceled))
 	}
-	fmt.Fprintf(w, "%s in %s: %d %s: %s.\n", verb, formatDuration(s.Elapsed), s.Items, plural(s.Items, "item", "items"),
+	fmt.Fprintf(w, "%s %s: %d %s: %s.\n", verb, formatDuration(s.Elapsed), s.Items, plural(s.Items, "item", "items"),
 		strings.Join(parts, ", "))
 	fmt.Fprintf(w, "%s written; %d network %s, %.1f requests/s.\n",
 		formatBytes(s.Bytes), s.Network, plural(int(s.Network), "request", "requests"), s.rate())
