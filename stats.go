@@ -89,5 +89,13 @@ func (m *Manager) Stats() Stats {
 		s.Coalesced, s.Stored, s.StoredBytes = f.Coalesced, f.Stored, f.StoredBytes
 		s.StoreErrors, s.Corrupt, s.Evictions, s.Invalidated = f.StoreErrors, f.Corrupt, f.Evictions, f.Invalidated
 	}
+	if m.rfc != nil {
+		r := m.rfc.Stats()
+		s.Coalesced, s.Stored, s.StoredBytes = r.Coalesced, r.Stored, r.StoredBytes
+		s.Corrupt, s.Invalidated = r.Corrupt, r.Invalidated
+	}
+	if m.storeErr != nil {
+		s.StoreErrors = m.storeErr()
+	}
 	return s
 }

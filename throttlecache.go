@@ -26,6 +26,7 @@
 package throttlecache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,10 +39,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/filecache"
+	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rfccache"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/s3store"
 )
 
 // CacheMode selects the cache stage of a Manager's chain.
@@ -74,10 +79,6 @@ const (
 // DefaultRequestsPerSecond is the rate used when Config.RequestsPerSecond is
 // 0: SEC EDGAR's published limit.
 const DefaultRequestsPerSecond = 10
-
-// ErrNotImplemented is returned by New for a cache mode that this version
-// validates but cannot run yet.
-var ErrNotImplemented = errors.New("throttlecache: not implemented in this version")
 
 // ErrClosed is returned for requests made through a Manager after Close.
 var ErrClosed = errors.New("throttlecache: manager is closed")
@@ -114,9 +115,17 @@ type Config struct {
 	UserAgent string
 	// Header holds default headers, set on every request that lacks them.
 	Header http.Header
-	// MaxCacheBytes caps the size of the FileCache folder: past it the least
-	// recently used entries are evicted. Default: 0, no cap.
+	// MaxCacheBytes caps the size of the FileCache or RFCFile folder: past it
+	// the least recently used entries are evicted. Default: 0, no cap.
 	MaxCacheBytes int64
+	// MaxBodyBytes is the largest body the RFC modes store; larger bodies,
+	// or bodies of unknown length once they grow past it, stream through
+	// unstored, so memory stays bounded (a hit is read whole from the
+	// store). Default: 32 MiB.
+	MaxBodyBytes int64
+	// S3Timeout bounds every S3 call of RFCS3; a call that runs out of time
+	// is a miss or a dropped write. Default: 5 seconds.
+	S3Timeout time.Duration
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
 	// origin answers 5xx or cannot be reached. Default: false.
 	StaleIfError bool
@@ -150,6 +159,8 @@ type Manager struct {
 	stats    counters
 	cache    http.RoundTripper // the cache stage over the limiter and the network
 	fc       *filecache.Transport
+	rfc      *rfccache.Transport
+	storeErr func() int64 // errors counted by an RFC store
 	client   *http.Client
 	closed   atomic.Bool
 }
@@ -177,10 +188,23 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 	}
+	var store httpcache.Cache
 	switch cfg.CacheMode {
-	case Disabled, FileCache:
-	default:
-		return nil, fmt.Errorf("%w: cache mode %q", ErrNotImplemented, cfg.CacheMode)
+	case RFCFile:
+		st, err := httpcachestore.New(cfg.CacheDir, httpcachestore.WithMaxBytes(cfg.MaxCacheBytes), httpcachestore.WithLogger(m.logger))
+		if err != nil {
+			return nil, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
+		}
+		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
+	case RFCS3:
+		client := cfg.S3Client
+		if client == nil {
+			if client, err = s3store.DefaultClient(context.Background()); err != nil {
+				return nil, fmt.Errorf("throttlecache: Config.S3Client is nil and the default AWS configuration does not load: %w", err)
+			}
+		}
+		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(m.logger))
+		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
 	}
 
 	l, err := buildLimiter(cfg)
@@ -209,6 +233,18 @@ func New(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
 		}
 		m.cache = m.fc
+	case RFCFile, RFCS3:
+		m.rfc, err = rfccache.New(next, store, rfccache.Options{
+			Rules:        matcher,
+			MaxBodyBytes: cfg.MaxBodyBytes,
+			StaleIfError: cfg.StaleIfError,
+			Logger:       m.logger,
+		})
+		if err != nil {
+			m.closeBase()
+			return nil, fmt.Errorf("throttlecache: %w", err)
+		}
+		m.cache = m.rfc
 	default:
 		m.cache = &bypassStage{next: next}
 	}
@@ -239,6 +275,12 @@ func validate(cfg *Config) error {
 	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: must be a positive number of requests per second, or 0 for the default of %d",
 			r, DefaultRequestsPerSecond)
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return fmt.Errorf("throttlecache: Config.MaxBodyBytes %d: must not be negative", cfg.MaxBodyBytes)
+	}
+	if cfg.S3Timeout < 0 {
+		return fmt.Errorf("throttlecache: Config.S3Timeout %v: must not be negative", cfg.S3Timeout)
 	}
 	if cfg.MaxCacheBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxCacheBytes %d: must not be negative", cfg.MaxCacheBytes)

@@ -92,18 +92,17 @@ func TestNewValidates(t *testing.T) {
 func nan() float64 { z := 0.0; return z / z }
 
 func TestNewCreatesCacheDir(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a", "b", "cache")
-	_, err := New(Config{CacheMode: RFCFile, CacheDir: dir})
-	if fi, statErr := os.Stat(dir); statErr != nil || !fi.IsDir() {
-		t.Fatalf("CacheDir not created: %v", statErr)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 0 {
-		t.Fatalf("New left %d files in CacheDir", len(entries))
-	}
-	// Until the RFC stage lands, the mode is refused honestly.
-	if !errors.Is(err, ErrNotImplemented) {
-		t.Fatalf("New = %v, want ErrNotImplemented", err)
+	for _, mode := range []CacheMode{RFCFile, FileCache} {
+		t.Run(string(mode), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "a", "b", "cache")
+			m := newManager(t, Config{CacheMode: mode, CacheDir: dir})
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				t.Fatalf("CacheDir not created: %v", err)
+			}
+			if m.Stats() != (Stats{}) {
+				t.Fatalf("fresh Manager has stats %+v", m.Stats())
+			}
+		})
 	}
 }
 
