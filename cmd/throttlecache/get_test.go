@@ -91,6 +91,13 @@ func TestGetFailureExitStatus(t *testing.T) {
 	if !strings.Contains(o.stderr, "1 downloaded, 0 from the cache, 0 revalidated, 1 failed") {
 		t.Errorf("summary:\n%s", o.stderr)
 	}
+
+	// The bar, forced onto a pipe: redrawn in place, the failure above it.
+	o = runTool(t, "", nil, "get", "-o", out, "-progress", "bar", urls[0], missing)
+	if o.code != 1 || !strings.Contains(o.stderr, "\r") || !strings.Contains(o.stderr, "(2/2, ") ||
+		!strings.Contains(o.stderr, "FAIL  "+missing+": 404 Not Found") {
+		t.Errorf("bar:\n%q", o.stderr)
+	}
 }
 
 func TestGetStdinListWithPaths(t *testing.T) {
