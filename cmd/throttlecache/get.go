@@ -213,9 +213,6 @@ func (o *getOptions) run(ctx context.Context, set map[string]bool, args []string
 	cfg.Base = base
 	m, err := throttlecache.New(cfg)
 	if err != nil {
-		if errors.Is(err, throttlecache.ErrNotImplemented) {
-			return usagef("-cache-mode %s is not available in this version yet (%v)", cfg.CacheMode, err)
-		}
 		return usagef("%v", err)
 	}
 	defer m.Close()

@@ -338,7 +338,7 @@ func TestGetRFCFile(t *testing.T) {
 		if string(got) != "hello" {
 			t.Errorf("rfc-file wrote %q", got)
 		}
-	case o.code == 2 && strings.Contains(o.stderr, "not available in this version"):
+	case o.code == 2 && strings.Contains(o.stderr, "not implemented"):
 		t.Log("rfc-file has not landed yet:", strings.TrimSpace(o.stderr))
 	default:
 		t.Errorf("rfc-file: want success or a clear refusal:\n%v", o)
