@@ -303,12 +303,12 @@ func TestPrecisionFileProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time, multi-process test")
 	}
-	const n, per = 20, time.Second
+	const n, per = 20, 2 * time.Second
 	srv := testserver.New()
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "limit")
 	start := time.Now().Add(time.Second) // time for the children to start
-	stop := start.Add(3 * time.Second)
+	stop := start.Add(2*per + 200*time.Millisecond)
 	var wg sync.WaitGroup
 	for i := range 3 {
 		cmd := child(t, "hammer",
@@ -328,7 +328,7 @@ func TestPrecisionFileProcesses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	_, rate := report(t, "3 processes × 3 goroutines, one FileLimiter", srv.ArrivalTimes(), n, per)
+	_, rate := report(t, "3 processes × 3 goroutines, one FileLimiter", arrivals(srv, "/x"), n, per)
 	if rate < 0.95*n {
 		t.Errorf("sustained %.2f per %v, below 95%% of %d", rate, per, n)
 	}

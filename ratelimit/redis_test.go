@@ -1,0 +1,282 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+)
+
+// redisEnv names a real Redis server (host:port) for the tests. Without it
+// they start an in-process miniredis, except under CI=true, where a missing
+// real server is a failure.
+const redisEnv = "THROTTLECACHE_TEST_REDIS"
+
+// testRedisAddr returns the address of the Redis server the tests use.
+func testRedisAddr(t *testing.T) string {
+	t.Helper()
+	if addr := os.Getenv(redisEnv); addr != "" {
+		t.Logf("using the Redis server at %s (%s)", addr, redisEnv)
+		return addr
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is empty: CI must test against a real Redis server", redisEnv)
+	}
+	m := miniredis.RunT(t)
+	t.Logf("%s is not set: using an in-process miniredis", redisEnv)
+	return m.Addr()
+}
+
+func newClient(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// testKey returns a key no other test or run uses on a shared server.
+func testKey(t *testing.T) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "throttlecache-test:" + t.Name() + ":" + hex.EncodeToString(b[:])
+}
+
+func TestNewRedisLimiterValidates(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	tests := []struct {
+		name string
+		rdb  redis.UniversalClient
+		key  string
+		n    int
+		per  time.Duration
+		opts []SharedOption
+	}{
+		{"nil client", nil, "k", 10, time.Second, nil},
+		{"empty key", c, "", 10, time.Second, nil},
+		{"zero requests", c, "k", 0, time.Second, nil},
+		{"zero period", c, "k", 10, 0, nil},
+		{"zero retry interval", c, "k", 10, time.Second, []SharedOption{WithRedisRetryInterval(0)}},
+		{"zero timeout", c, "k", 10, time.Second, []SharedOption{WithRedisTimeout(0)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewRedisLimiterChecked(tt.rdb, tt.key, tt.n, tt.per, tt.opts...); err == nil {
+				t.Fatal("NewRedisLimiterChecked accepted a bad configuration")
+			}
+			l := NewRedisLimiter(tt.rdb, tt.key, tt.n, tt.per, tt.opts...)
+			if l.Err() == nil {
+				t.Fatal("NewRedisLimiter kept no error")
+			}
+			if err := l.Wait(context.Background()); err == nil || err.Error() != l.Err().Error() {
+				t.Fatalf("Wait = %v, want the configuration error", err)
+			}
+		})
+	}
+}
+
+// TestRedisLimiterWindow checks admissions and refusals on the server's
+// clock, without sleeping: miniredis's TIME is set by hand.
+func TestRedisLimiterWindow(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := newClient(t, m.Addr())
+	t0 := time.Unix(1_700_000_000, 0)
+	m.SetTime(t0)
+	l, err := NewRedisLimiterChecked(rdb, testKey(t), 3, time.Second, WithSharedGuard(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		at   time.Duration
+		want bool
+		wait time.Duration
+	}
+	steps := []step{
+		{0, true, 0}, {300 * time.Millisecond, true, 0}, {600 * time.Millisecond, true, 0},
+		{999 * time.Millisecond, false, time.Millisecond}, {time.Second, true, 0},
+		{1200 * time.Millisecond, false, 100 * time.Millisecond}, {1300 * time.Millisecond, true, 0},
+		{time.Hour, true, 0}, {time.Hour, true, 0}, {time.Hour, true, 0}, {time.Hour, false, time.Second},
+	}
+	for i, s := range steps {
+		m.SetTime(t0.Add(s.at))
+		res, err := l.eval(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res[0] == 1; got != s.want || (!got && time.Duration(res[1])*time.Microsecond != s.wait) {
+			t.Fatalf("step %d at %v: %v; want admitted %v, wait %v", i, s.at, res, s.want, s.wait)
+		}
+	}
+	if n := len(m.Keys()); n != 1 {
+		t.Fatalf("keys %v: want the window set only", m.Keys())
+	}
+}
+
+// TestRedisLimiterPause checks that a pause recorded by one client holds
+// back another, on the server's clock.
+func TestRedisLimiterPause(t *testing.T) {
+	addr := testRedisAddr(t)
+	key := testKey(t)
+	a := NewRedisLimiter(newClient(t, addr), key, 10, time.Second)
+	b := NewRedisLimiter(newClient(t, addr), key, 10, time.Second)
+	a.Pause("www.sec.gov", time.Now().Add(200*time.Millisecond), "test")
+	start := time.Now()
+	if err := b.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("Wait returned after %v; the pause was ignored", d)
+	}
+}
+
+func TestRedisLimiterMaxWaitAndCancel(t *testing.T) {
+	addr := testRedisAddr(t)
+	key := testKey(t)
+	l := NewRedisLimiter(newClient(t, addr), key, 1, time.Hour, WithSharedMaxWait(time.Second))
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Wait(context.Background()); !errors.Is(err, ErrMaxWait) {
+		t.Fatalf("Wait = %v, want ErrMaxWait", err)
+	}
+	l2 := NewRedisLimiter(newClient(t, addr), testKey(t), 1, 2*time.Second, WithSharedGuard(0))
+	l2.Wait(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	if err := l2.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("cancellation took %v", d)
+	}
+}
+
+// TestRedisLimiterFallback stops the server and starts it again. It always
+// runs on miniredis, which can be stopped without disturbing anyone.
+func TestRedisLimiterFallback(t *testing.T) {
+	m := miniredis.RunT(t)
+	var logs syncBuffer
+	const n, per = 5, 200 * time.Millisecond
+	l := NewRedisLimiter(newClient(t, m.Addr()), testKey(t), n, per,
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), WithRedisRetryInterval(50*time.Millisecond),
+		WithRedisTimeout(200*time.Millisecond))
+	ctx := context.Background()
+	var admitted []time.Duration
+	base := time.Now()
+	wait := func(k int) {
+		t.Helper()
+		for range k {
+			if err := l.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			admitted = append(admitted, time.Since(base))
+		}
+	}
+	wait(n)
+	m.Close()
+	wait(2 * n)
+	s := l.Stats()
+	if s.Fallbacks != 1 || s.FallbackAdmitted != 2*n || !strings.Contains(logs.String(), "local window") {
+		t.Fatalf("after stopping Redis: stats %+v, log %q", s, logs.String())
+	}
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	wait(2 * n)
+	s = l.Stats()
+	if s.Recoveries != 1 || s.FallbackAdmitted > 3*n || s.Admitted-s.FallbackAdmitted < n {
+		t.Fatalf("after restarting Redis: stats %+v, log %q", s, logs.String())
+	}
+	if !strings.Contains(logs.String(), "answers again") {
+		t.Fatalf("log %q does not say Redis is back", logs.String())
+	}
+	// Across both switches this process kept its own limit.
+	if got := maxInWindow(admitted, per); got > n {
+		t.Fatalf("%d admissions within %v across the switches, limit %d: %v", got, per, n, admitted)
+	}
+}
+
+func TestRedisLimiterFailClosed(t *testing.T) {
+	m := miniredis.RunT(t)
+	l := NewRedisLimiter(newClient(t, m.Addr()), testKey(t), 5, time.Second, WithFailClosed(),
+		WithLogger(slog.New(slog.DiscardHandler)))
+	ctx := context.Background()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if err := l.Wait(ctx); !errors.Is(err, ErrRedisUnavailable) {
+		t.Fatalf("Wait with Redis down = %v, want ErrRedisUnavailable", err)
+	}
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Wait(ctx); err != nil {
+		t.Fatalf("Wait after Redis came back = %v", err)
+	}
+	if s := l.Stats(); s.Fallbacks != 1 || s.Recoveries != 1 || s.FallbackAdmitted != 0 || s.Refused != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestPrecisionRedisClients runs 3 clients (3 connections pools, as 3
+// machines would have), 3 goroutines each, on one key against an origin.
+func TestPrecisionRedisClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	addr := testRedisAddr(t)
+	const n, per = 20, 2 * time.Second
+	srv := testserver.New()
+	defer srv.Close()
+	key := testKey(t)
+	stop := time.Now().Add(2*per + 200*time.Millisecond)
+	var wg sync.WaitGroup
+	for range 3 {
+		l := NewRedisLimiter(newClient(t, addr), key, n, per)
+		wg.Go(func() {
+			if err := hammer(context.Background(), l, srv.URL+"/x", 3, stop); err != nil {
+				t.Error(err)
+			}
+			if s := l.Stats(); s.Fallbacks != 0 {
+				t.Errorf("a client fell back: %+v", s)
+			}
+		})
+	}
+	wg.Wait()
+	_, rate := report(t, "3 Redis clients × 3 goroutines, one key", arrivals(srv, "/x"), n, per)
+	if rate < 0.95*n {
+		t.Errorf("sustained %.2f per %v, below 95%% of %d", rate, per, n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
