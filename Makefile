@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test test-short bench lint cover fuzz demo
+.PHONY: test test-short bench bench-packages lint cover fuzz demo
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -11,7 +11,12 @@ test:
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# One side-by-side table with ratios, from one run (see BENCHMARKS.md).
 bench:
+	$(GO) run ./internal/benchtable -benchtime $(BENCHTIME)
+
+# Every package's own benchmarks.
+bench-packages:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 lint:
