@@ -55,20 +55,22 @@ func New(next http.RoundTripper, l Limiter) http.RoundTripper {
 
 // RoundTrip waits for the limiter with the request's context, to which it adds
 // the request's host (see WithHost) so that per-host limiters can route, then
-// sends the request unchanged. When the wait fails it closes the request body
+// sends the request. A SlidingWindow behind it counts the request from the
+// moment it provably reached the server (see SlidingWindow). When the wait fails it closes the request body
 // and returns the limiter's error, wrapped.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := t.Limiter
 	if l == nil {
 		l = Unlimited()
 	}
-	if err := l.Wait(WithHost(req.Context(), requestHost(req))); err != nil {
+	ctx, sig := withStartSignal(WithHost(req.Context(), requestHost(req)))
+	if err := l.Wait(ctx); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, fmt.Errorf("ratelimit: %s %s: %w", req.Method, redact(req), err)
 	}
-	return cmp.Or[http.RoundTripper](t.Next, http.DefaultTransport).RoundTrip(req)
+	return sig.send(cmp.Or[http.RoundTripper](t.Next, http.DefaultTransport), req)
 }
 
 func redact(req *http.Request) string {

@@ -360,8 +360,9 @@ func (l *RedisLimiter) Stats() LimiterStats {
 func (w *SlidingWindow) allowOrNext() (bool, time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.admitLocked(w.now()) {
+	if w.admitLocked(w.now(), nil) {
 		return true, time.Time{}
 	}
-	return false, w.nextLocked()
+	next, _ := w.nextLocked() // no slot is unsettled without a start signal
+	return false, next
 }

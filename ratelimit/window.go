@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -28,6 +29,13 @@ import (
 // them sleeps on a timer. A waiter whose context ends leaves the queue at once
 // and has reserved nothing, so nothing needs giving back.
 //
+// Behind the rate-limit stage (New), a slot is not counted from the moment
+// of admission but from the moment the request provably reached the server:
+// its first response byte, a quarter period after it was written, or the end
+// of its round trip, whichever comes first (start.go explains why). Until
+// then the slot holds the window shut. Used on its own, through Wait, a
+// slot counts from admission.
+//
 // The guard: a request admitted at t reaches the origin a little later, and
 // that delay varies (a new connection, scheduling). Two requests admitted
 // exactly Per apart can therefore arrive less than Per apart. Each admission
@@ -39,6 +47,7 @@ import (
 // SlidingWindow is safe for concurrent use.
 type SlidingWindow struct {
 	n       int
+	period  time.Duration
 	per     time.Duration // period plus guard: the span each admission occupies
 	guard   time.Duration // -1 until set: then period/40
 	maxWait time.Duration
@@ -48,6 +57,8 @@ type SlidingWindow struct {
 
 	mu     sync.Mutex
 	starts []time.Duration // ring of the last n admission times, oldest at head
+	seqs   []uint64        // admission number of each slot, to match late updates
+	seq    uint64
 	head   int
 	count  int
 	queue  list.List // of *waiter, in arrival order
@@ -87,7 +98,7 @@ func NewSlidingWindow(n int, per time.Duration, opts ...WindowOption) (*SlidingW
 	if per <= 0 {
 		return nil, fmt.Errorf("ratelimit: sliding window period %v: must be positive", per)
 	}
-	w := &SlidingWindow{n: n, guard: -1, now: time.Now, starts: make([]time.Duration, n)}
+	w := &SlidingWindow{n: n, guard: -1, now: time.Now, starts: make([]time.Duration, n), seqs: make([]uint64, n)}
 	w.queue.Init()
 	for _, o := range opts {
 		o(w)
@@ -98,6 +109,7 @@ func NewSlidingWindow(n int, per time.Duration, opts ...WindowOption) (*SlidingW
 	case w.guard < 0:
 		return nil, fmt.Errorf("ratelimit: negative guard %v", w.guard)
 	}
+	w.period = per
 	w.per = per + w.guard
 	w.base = w.now()
 	if w.maxWait < 0 {
@@ -115,7 +127,7 @@ func (w *SlidingWindow) Limit() (n int, per time.Duration) { return w.n, w.per }
 func (w *SlidingWindow) Allow() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.queue.Len() == 0 && w.admitLocked(w.now())
+	return w.queue.Len() == 0 && w.admitLocked(w.now(), nil)
 }
 
 // Wait blocks until a request may start, the context ends, or it is clear the
@@ -125,9 +137,10 @@ func (w *SlidingWindow) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	sig, _ := ctx.Value(startKey{}).(*startSignal)
 	w.mu.Lock()
 	now := w.now()
-	if w.queue.Len() == 0 && w.admitLocked(now) {
+	if w.queue.Len() == 0 && w.admitLocked(now, sig) {
 		w.mu.Unlock()
 		return nil
 	}
@@ -147,19 +160,23 @@ func (w *SlidingWindow) Wait(ctx context.Context) error {
 		var tick <-chan time.Time
 		if w.queue.Front() == elem {
 			now = w.now()
-			if w.admitLocked(now) {
+			if w.admitLocked(now, sig) {
 				w.queue.Remove(elem)
 				w.wakeFrontLocked()
 				w.mu.Unlock()
 				return nil
 			}
-			d := w.nextLocked().Sub(now)
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
+			// A slot still waiting to settle has no time yet: its settling
+			// wakes the front waiter.
+			if next, ok := w.nextLocked(); ok {
+				d := next.Sub(now)
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				tick = timer.C
 			}
-			tick = timer.C
 		}
 		w.mu.Unlock()
 		select {
@@ -194,25 +211,60 @@ func (w *SlidingWindow) checkWaitLocked(ctx context.Context, now time.Time) erro
 	return nil
 }
 
-// admitLocked records a start at now when the window has room.
-func (w *SlidingWindow) admitLocked(t time.Time) bool {
+// unsettled marks a slot whose request has not yet provably reached the
+// server (see start.go): it counts as starting in the future.
+const unsettled = time.Duration(math.MaxInt64)
+
+// admitLocked records a start at now when the window has room. With sig
+// (the request passes through the rate-limit stage) the slot stays
+// unsettled until the stage reports the request reached the server.
+func (w *SlidingWindow) admitLocked(t time.Time, sig *startSignal) bool {
 	now := t.Sub(w.base)
-	if w.count < w.n {
-		w.starts[(w.head+w.count)%w.n] = now
+	var idx int
+	switch {
+	case w.count < w.n:
+		idx = (w.head + w.count) % w.n
 		w.count++
-		return true
-	}
-	if now-w.starts[w.head] < w.per {
+	case now-w.starts[w.head] < w.per:
 		return false
+	default:
+		idx = w.head
+		w.head = (w.head + 1) % w.n
 	}
-	w.starts[w.head] = now
-	w.head = (w.head + 1) % w.n
+	w.seq++
+	w.seqs[idx] = w.seq
+	w.starts[idx] = now
+	if sig != nil && sig.bind(w, idx, w.seq) {
+		w.starts[idx] = unsettled
+	}
 	return true
 }
 
-// nextLocked returns when the window next has room (the ring is full).
-func (w *SlidingWindow) nextLocked() time.Time {
-	return w.base.Add(w.starts[w.head] + w.per)
+// settle records that the request admitted in slot idx (admission number
+// seq) reached the server no later than extra from now. Times only move
+// earlier, and a slot already reused is left alone.
+func (w *SlidingWindow) settle(idx int, seq uint64, extra time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seqs[idx] != seq {
+		return
+	}
+	t := w.now().Sub(w.base) + extra
+	if t < w.starts[idx] {
+		w.starts[idx] = t
+		if idx == w.head {
+			w.wakeFrontLocked()
+		}
+	}
+}
+
+// nextLocked returns when the window next has room (the ring is full); ok is
+// false while the oldest slot is unsettled.
+func (w *SlidingWindow) nextLocked() (time.Time, bool) {
+	if w.starts[w.head] == unsettled {
+		return time.Time{}, false
+	}
+	return w.base.Add(w.starts[w.head] + w.per), true
 }
 
 // projectLocked estimates when the request behind `ahead` waiting requests
@@ -227,7 +279,7 @@ func (w *SlidingWindow) projectLocked(now time.Time, ahead int) time.Time {
 		rounds++
 	}
 	at := now
-	if idx >= 0 {
+	if idx >= 0 && w.starts[(w.head+idx)%w.n] != unsettled {
 		at = w.base.Add(w.starts[(w.head+idx)%w.n] + w.per)
 		if at.Before(now) {
 			at = now

@@ -1,0 +1,131 @@
+package ratelimit
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestUnsettledSlotBlocks drives the admission rule with a fake clock: a slot
+// whose request has not provably reached the server blocks the window past
+// the period, and counts from when it settles.
+func TestUnsettledSlotBlocks(t *testing.T) {
+	w, c := newFake(t, 1, time.Second, WithGuard(0))
+	ctx, sig := withStartSignal(context.Background())
+	if err := w.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sig.window() != w {
+		t.Fatal("the window did not bind the start signal")
+	}
+	c.Set(5 * time.Second)
+	if w.Allow() {
+		t.Fatal("admitted while the only slot is unsettled")
+	}
+	sig.settle(0) // reached the server at 5s
+	c.Set(5*time.Second + 999*time.Millisecond)
+	if w.Allow() {
+		t.Fatal("admitted less than a period after the request settled")
+	}
+	c.Set(6 * time.Second)
+	if !w.Allow() {
+		t.Fatal("refused a period after the request settled")
+	}
+	// A late report for a reused slot changes nothing.
+	sig.settle(-time.Hour)
+	c.Set(6*time.Second + 500*time.Millisecond)
+	if w.Allow() {
+		t.Fatal("a stale settle moved another request's slot")
+	}
+}
+
+// TestUnsettledWaiterWakes checks that a waiter blocked by an unsettled slot
+// is let go when the slot settles and the period has passed.
+func TestUnsettledWaiterWakes(t *testing.T) {
+	w, err := NewSlidingWindow(1, 50*time.Millisecond, WithGuard(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, sig := withStartSignal(context.Background())
+	if err := w.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan time.Time, 1)
+	go func() {
+		w.Wait(context.Background())
+		done <- time.Now()
+	}()
+	select {
+	case <-done:
+		t.Fatal("admitted while the slot was unsettled")
+	case <-time.After(200 * time.Millisecond):
+	}
+	settled := time.Now()
+	sig.settle(0)
+	select {
+	case at := <-done:
+		if at.Sub(settled) < 50*time.Millisecond {
+			t.Fatalf("admitted %v after the slot settled, want a full period", at.Sub(settled))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter never woke after the slot settled")
+	}
+}
+
+// delayFirst holds back the first n requests before sending them, as a slow
+// dial or a busy scheduler would.
+type delayFirst struct {
+	n     int32
+	delay time.Duration
+	seen  atomic.Int32
+	next  http.RoundTripper
+}
+
+func (d *delayFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if d.seen.Add(1) <= d.n {
+		time.Sleep(d.delay)
+	}
+	return d.next.RoundTrip(r)
+}
+
+// TestWindowHoldsWhenRequestsAreHeldUp is the case a limiter that counts from
+// admission gets wrong: the first burst is delayed on its way to the server,
+// the next is not, and both would land in one window at the origin.
+func TestWindowHoldsWhenRequestsAreHeldUp(t *testing.T) {
+	const n, per, delay = 5, 400 * time.Millisecond, 150 * time.Millisecond
+	var mu sync.Mutex
+	var arrivals []time.Duration
+	base := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Since(base))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	l, err := NewSlidingWindow(n, per, WithGuard(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: New(&delayFirst{n: n, delay: delay, next: http.DefaultTransport}, l)}
+	var wg sync.WaitGroup
+	for range 3 * n {
+		wg.Go(func() {
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if got := maxInWindow(arrivals, per); got > n {
+		t.Fatalf("%d requests reached the origin within %v, limit %d", got, per, n)
+	}
+}
