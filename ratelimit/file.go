@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,10 @@ import (
 // warning, which can let up to N extra requests through once.
 //
 // As a SlidingWindow does, each admission keeps its slot for Per plus a
-// guard (Per/40 by default) so the limit also holds at the origin.
+// guard (Per/40 by default) so the limit also holds at the origin, and
+// behind the rate-limit stage the slot counts from when the request
+// provably reached the server: it is recorded a quarter period ahead and
+// moved back to the first response byte, under the lock again.
 // A pause (see Pause) is kept in the file too: every process holds back.
 //
 // The processes must agree on N and Per; they use the wall clock, so a
@@ -44,8 +48,10 @@ import (
 type FileLimiter struct {
 	path string
 	n    int
+	per  time.Duration
 	span time.Duration // per plus guard
 	cfg  *sharedConfig
+	fmu  sync.Mutex // held with the flock: goroutines of this process share one
 	lock *flock.Flock
 	turn chan struct{}
 
@@ -90,6 +96,7 @@ func NewFileLimiter(path string, n int, per time.Duration, opts ...SharedOption)
 	return &FileLimiter{
 		path: path,
 		n:    n,
+		per:  per,
 		span: per + c.guard,
 		cfg:  c,
 		lock: flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR)),
@@ -110,8 +117,13 @@ func (l *FileLimiter) Wait(ctx context.Context) error {
 	return waitShared(ctx, l.cfg, l.turn, &l.st, l.try)
 }
 
-// try makes one attempt under the file lock.
+// try makes one attempt under the file lock. Behind the rate-limit stage
+// the admission is recorded a quarter period ahead, an upper bound of when
+// the request reaches the server, and moved back when the stage reports the
+// first response byte (see SlidingWindow).
 func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err error) {
+	sig := startSignalFrom(ctx)
+	var recorded int64
 	err = l.withState(ctx, func(s *fileState) bool {
 		now := l.cfg.now().UnixNano()
 		if s.PauseUntil > now {
@@ -120,14 +132,51 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 		}
 		l.prune(s, now)
 		if len(s.Starts) < l.n {
-			s.Starts = append(s.Starts, now)
+			recorded = now
+			if sig != nil {
+				recorded += int64(l.per / 4)
+			}
+			s.Starts = append(s.Starts, recorded)
+			slices.Sort(s.Starts)
 			ok = true
 			return true
 		}
 		retryAt = time.Unix(0, s.Starts[len(s.Starts)-l.n]+int64(l.span))
 		return false
 	})
+	if ok && sig != nil {
+		sig.bind(l.per, l.settler(recorded))
+	}
 	return ok, retryAt, err
+}
+
+// settler returns the function that moves an admission recorded at
+// recorded back to when its request provably reached the server.
+func (l *FileLimiter) settler(recorded int64) func(extra time.Duration) {
+	var mu sync.Mutex
+	cur := recorded
+	return func(extra time.Duration) {
+		t := l.cfg.now().Add(extra).UnixNano()
+		mu.Lock()
+		defer mu.Unlock()
+		if t >= cur {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := l.withState(ctx, func(s *fileState) bool {
+			i := slices.Index(s.Starts, cur)
+			if i < 0 {
+				return false // left the window already, or reset
+			}
+			s.Starts[i] = t
+			slices.Sort(s.Starts)
+			return true
+		})
+		if err == nil {
+			cur = t
+		}
+	}
 }
 
 // prune drops the starts that left the window and keeps at most n.
@@ -170,6 +219,8 @@ func (l *FileLimiter) Pause(host string, until time.Time, reason string) {
 // withState locks the file, reads the state, lets f change it, and writes
 // it back when f says so.
 func (l *FileLimiter) withState(ctx context.Context, f func(*fileState) (write bool)) error {
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
 	if err := l.lockCtx(ctx); err != nil {
 		return err
 	}

@@ -49,6 +49,11 @@ var ErrRedisUnavailable = errors.New("ratelimit: Redis unavailable")
 // that its own requests never exceed the limit across the switch. With
 // WithFailClosed it refuses requests instead, with ErrRedisUnavailable.
 //
+// Behind the rate-limit stage an admission is recorded a quarter period
+// ahead on the server's clock and moved back to the server's time when the
+// first response byte arrives (one more script call), so the slot counts
+// from when the request provably reached the origin, as in SlidingWindow.
+//
 // The guard (Per/40 by default) keeps the limit where the origin measures
 // it, as for SlidingWindow. Keys: the set is "{key}:window" and the pause
 // "{key}:pause" (one hash slot, for Redis Cluster); both expire when idle.
@@ -58,6 +63,7 @@ type RedisLimiter struct {
 	rdb        redis.UniversalClient
 	keys       []string
 	n          int
+	per        time.Duration
 	span       time.Duration
 	cfg        *sharedConfig
 	turn       chan struct{}
@@ -83,7 +89,9 @@ var (
 )
 
 // admitScript is the sliding-window log. KEYS: window set, pause key.
-// ARGV: n, span in microseconds, member. It returns {1, 0} when admitted,
+// ARGV: n, span in microseconds, member, and how far ahead of now to record
+// the admission (a quarter period behind the rate-limit stage, until the
+// request settles; see settleScript). It returns {1, 0} when admitted,
 // else {0, microseconds to wait}.
 var admitScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
@@ -98,7 +106,7 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local count = redis.call('ZCARD', KEYS[1])
 if count < n then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4] or '0'), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
   return {1, 0}
 end
@@ -181,6 +189,7 @@ func NewRedisLimiterChecked(rdb redis.UniversalClient, key string, n int, per ti
 		rdb:    rdb,
 		keys:   []string{"{" + key + "}:window", "{" + key + "}:pause"},
 		n:      n,
+		per:    per,
 		span:   per + c.guard,
 		cfg:    c,
 		turn:   make(chan struct{}, 1),
@@ -219,7 +228,13 @@ func (l *RedisLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err
 		}
 		return l.tryLocal()
 	}
-	res, err := l.eval(ctx)
+	sig := startSignalFrom(ctx)
+	var ahead time.Duration
+	if sig != nil {
+		ahead = l.per / 4
+	}
+	member := l.member + strconv.FormatUint(l.seq.Add(1), 36)
+	res, err := l.eval(ctx, member, ahead)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, time.Time{}, ctx.Err()
@@ -237,6 +252,9 @@ func (l *RedisLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err
 		l.mu.Lock()
 		l.lastAdmit = l.cfg.now()
 		l.mu.Unlock()
+		if sig != nil {
+			sig.bind(l.per, l.settler(member))
+		}
 		return true, time.Time{}, nil
 	}
 	return false, now.Add(time.Duration(res[1]) * time.Microsecond), nil
@@ -261,15 +279,48 @@ func (l *RedisLimiter) probe() {
 	}()
 }
 
-func (l *RedisLimiter) eval(ctx context.Context) ([]int64, error) {
+func (l *RedisLimiter) eval(ctx context.Context, member string, ahead time.Duration) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.opTimeout)
 	defer cancel()
-	member := l.member + strconv.FormatUint(l.seq.Add(1), 36)
-	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member).Int64Slice()
+	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds()).Int64Slice()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("unexpected script result %v", res)
 	}
 	return res, err
+}
+
+// settleScript moves a member back to the server's current time when that
+// is earlier than its score. KEYS: window set. ARGV: member.
+var settleScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if now < tonumber(cur) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  return 1
+end
+return 0
+`)
+
+// settler returns the function that moves member back to when its request
+// provably reached the server, on the server's clock. Only the first
+// report that can move it talks to Redis.
+func (l *RedisLimiter) settler(member string) func(extra time.Duration) {
+	var once sync.Once
+	return func(extra time.Duration) {
+		if extra > 0 {
+			return // "written": the quarter recorded ahead already covers it
+		}
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+			defer cancel()
+			if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
+				l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
+			}
+		})
+	}
 }
 
 // tryLocal admits through the local fallback window. It holds mu so that

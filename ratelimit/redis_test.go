@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +112,7 @@ func TestRedisLimiterWindow(t *testing.T) {
 	}
 	for i, s := range steps {
 		m.SetTime(t0.Add(s.at))
-		res, err := l.eval(context.Background())
+		res, err := l.eval(context.Background(), "m"+strconv.Itoa(i), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

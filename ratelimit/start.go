@@ -28,14 +28,14 @@ import (
 
 type startKey struct{}
 
-// startSignal links one admission of a SlidingWindow to the request it let
-// go. The rate-limit stage puts one in the context of every Wait; a
-// SlidingWindow that admits the request binds it to its slot.
+// startSignal links one admission to the request it let go. The rate-limit
+// stage puts one in the context of every Wait; the limiter that admits the
+// request binds it to the slot it recorded, and the stage reports through
+// it when the request reached the server.
 type startSignal struct {
-	mu  sync.Mutex
-	w   *SlidingWindow
-	idx int
-	seq uint64
+	mu      sync.Mutex
+	settle  func(extra time.Duration) // moves the slot to no later than now+extra
+	quarter time.Duration             // a quarter of the limiter's period
 }
 
 func withStartSignal(ctx context.Context) (context.Context, *startSignal) {
@@ -43,48 +43,46 @@ func withStartSignal(ctx context.Context) (context.Context, *startSignal) {
 	return context.WithValue(ctx, startKey{}, s), s
 }
 
-// bind claims the signal for slot idx of w; only the first limiter to admit
-// the request gets it.
-func (s *startSignal) bind(w *SlidingWindow, idx int, seq uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w != nil {
+// startSignalFrom returns the signal of ctx, or nil outside the stage.
+func startSignalFrom(ctx context.Context) *startSignal {
+	s, _ := ctx.Value(startKey{}).(*startSignal)
+	return s
+}
+
+// bind claims the signal for a slot; only the first limiter to admit the
+// request gets it. A nil signal binds nothing.
+func (s *startSignal) bind(period time.Duration, settle func(extra time.Duration)) bool {
+	if s == nil {
 		return false
 	}
-	s.w, s.idx, s.seq = w, idx, seq
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.settle != nil {
+		return false
+	}
+	s.settle, s.quarter = settle, period/4
 	return true
 }
 
-// settle tells the window that the request reached the server no later
-// than extra from now.
-func (s *startSignal) settle(extra time.Duration) {
-	s.mu.Lock()
-	w, idx, seq := s.w, s.idx, s.seq
-	s.mu.Unlock()
-	if w != nil {
-		w.settle(idx, seq, extra)
-	}
-}
-
-func (s *startSignal) window() *SlidingWindow {
+func (s *startSignal) bound() (func(time.Duration), time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w
+	return s.settle, s.quarter
 }
 
-// send passes req to next, reporting to the window when it reaches the server.
+// send passes req to next, reporting to the limiter when it reaches the
+// server.
 func (s *startSignal) send(next http.RoundTripper, req *http.Request) (*http.Response, error) {
-	w := s.window()
-	if w == nil {
+	settle, quarter := s.bound()
+	if settle == nil {
 		return next.RoundTrip(req)
 	}
-	quarter := w.period / 4
 	trace := &httptrace.ClientTrace{
-		WroteRequest:         func(httptrace.WroteRequestInfo) { s.settle(quarter) },
-		GotFirstResponseByte: func() { s.settle(0) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { settle(quarter) },
+		GotFirstResponseByte: func() { settle(0) },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := next.RoundTrip(req)
-	s.settle(0)
+	settle(0)
 	return resp, err
 }

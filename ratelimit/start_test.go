@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
 )
 
 // TestUnsettledSlotBlocks drives the admission rule with a fake clock: a slot
@@ -20,14 +22,14 @@ func TestUnsettledSlotBlocks(t *testing.T) {
 	if err := w.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sig.window() != w {
+	if settle, _ := sig.bound(); settle == nil {
 		t.Fatal("the window did not bind the start signal")
 	}
 	c.Set(5 * time.Second)
 	if w.Allow() {
 		t.Fatal("admitted while the only slot is unsettled")
 	}
-	sig.settle(0) // reached the server at 5s
+	settle(sig, 0) // reached the server at 5s
 	c.Set(5*time.Second + 999*time.Millisecond)
 	if w.Allow() {
 		t.Fatal("admitted less than a period after the request settled")
@@ -37,7 +39,7 @@ func TestUnsettledSlotBlocks(t *testing.T) {
 		t.Fatal("refused a period after the request settled")
 	}
 	// A late report for a reused slot changes nothing.
-	sig.settle(-time.Hour)
+	settle(sig, -time.Hour)
 	c.Set(6*time.Second + 500*time.Millisecond)
 	if w.Allow() {
 		t.Fatal("a stale settle moved another request's slot")
@@ -66,7 +68,7 @@ func TestUnsettledWaiterWakes(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	settled := time.Now()
-	sig.settle(0)
+	settle(sig, 0)
 	select {
 	case at := <-done:
 		if at.Sub(settled) < 50*time.Millisecond {
@@ -128,4 +130,70 @@ func TestWindowHoldsWhenRequestsAreHeldUp(t *testing.T) {
 	if got := maxInWindow(arrivals, per); got > n {
 		t.Fatalf("%d requests reached the origin within %v, limit %d", got, per, n)
 	}
+}
+
+func settle(s *startSignal, extra time.Duration) {
+	f, _ := s.bound()
+	f(extra)
+}
+
+// TestSharedLimitersSettle checks that the file and Redis limiters record an
+// admission behind the stage a quarter period ahead, and move it back when
+// the request settles.
+func TestSharedLimitersSettle(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		c := &fakeClock{}
+		c.Set(0)
+		l, err := NewFileLimiter(t.TempDir()+"/state", 1, time.Second, WithSharedGuard(0), WithSharedClock(c.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, sig := withStartSignal(context.Background())
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		start := func() int64 {
+			var got int64
+			l.withState(context.Background(), func(s *fileState) bool { got = s.Starts[0]; return false })
+			return got
+		}
+		if got, want := start(), c.Now().Add(250*time.Millisecond).UnixNano(); got != want {
+			t.Fatalf("recorded %d, want a quarter period ahead (%d)", got, want)
+		}
+		c.Set(10 * time.Millisecond)
+		settle(sig, 0)
+		if got, want := start(), c.Now().UnixNano(); got != want {
+			t.Fatalf("after settling: %d, want %d", got, want)
+		}
+		settle(sig, 0) // a second report changes nothing and does not fail
+	})
+	t.Run("redis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		rdb := newClient(t, m.Addr())
+		t0 := time.Unix(1_700_000_000, 0)
+		m.SetTime(t0)
+		l, err := NewRedisLimiterChecked(rdb, testKey(t), 1, time.Second, WithSharedGuard(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, sig := withStartSignal(context.Background())
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		score := func() float64 {
+			z, err := rdb.ZRangeWithScores(context.Background(), l.keys[0], 0, -1).Result()
+			if err != nil || len(z) != 1 {
+				t.Fatalf("window set %v, %v", z, err)
+			}
+			return z[0].Score
+		}
+		if got, want := score(), float64(t0.Add(250*time.Millisecond).UnixMicro()); got != want {
+			t.Fatalf("recorded %v, want a quarter period ahead (%v)", got, want)
+		}
+		m.SetTime(t0.Add(10 * time.Millisecond))
+		settle(sig, 0)
+		if got, want := score(), float64(t0.Add(10*time.Millisecond).UnixMicro()); got != want {
+			t.Fatalf("after settling: %v, want %v", got, want)
+		}
+	})
 }

@@ -137,7 +137,7 @@ func (w *SlidingWindow) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sig, _ := ctx.Value(startKey{}).(*startSignal)
+	sig := startSignalFrom(ctx)
 	w.mu.Lock()
 	now := w.now()
 	if w.queue.Len() == 0 && w.admitLocked(now, sig) {
@@ -234,7 +234,8 @@ func (w *SlidingWindow) admitLocked(t time.Time, sig *startSignal) bool {
 	w.seq++
 	w.seqs[idx] = w.seq
 	w.starts[idx] = now
-	if sig != nil && sig.bind(w, idx, w.seq) {
+	seq := w.seq
+	if sig.bind(w.period, func(extra time.Duration) { w.settle(idx, seq, extra) }) {
 		w.starts[idx] = unsettled
 	}
 	return true
