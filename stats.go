@@ -44,6 +44,23 @@ type Stats struct {
 	// Evictions counts entries removed to keep the cache under its cap;
 	// Invalidated those removed because an unsafe method changed the URL.
 	Evictions, Invalidated int64
+
+	// Retries is the number of attempts the retry stage made after a first
+	// one; RetryWaitTime the time it spent waiting between them.
+	Retries       int64
+	RetryWaitTime time.Duration
+	// RetriesGivenUp is the number of 429/503 answers returned to the caller
+	// without a further attempt (attempts used up, a wait too long).
+	RetriesGivenUp int64
+	// Blocks is the number of times the SEC's block page was recognised.
+	Blocks int64
+	// Pauses counts the pauses of the limiter by reason ("retry-after",
+	// "block", ...); nil when there were none.
+	Pauses map[string]int64
+	// PauseWaits is the number of requests a pause held back, and
+	// PauseWaitTime the time they spent held back.
+	PauseWaits    int64
+	PauseWaitTime time.Duration
 }
 
 type counters struct {
@@ -93,6 +110,17 @@ func (m *Manager) Stats() Stats {
 		r := m.rfc.Stats()
 		s.Coalesced, s.Stored, s.StoredBytes = r.Coalesced, r.Stored, r.StoredBytes
 		s.Corrupt, s.Invalidated = r.Corrupt, r.Invalidated
+	}
+	if m.retry != nil {
+		r := m.retry.Stats()
+		s.Retries, s.RetryWaitTime, s.RetriesGivenUp, s.Blocks = r.Retries, r.RetryWaitTime, r.GaveUp, r.Blocks
+		if len(r.Pauses) > 0 {
+			s.Pauses = r.Pauses
+		}
+	}
+	if m.gate != nil {
+		g := m.gate.Stats()
+		s.PauseWaits, s.PauseWaitTime = g.Waits, g.WaitTime
 	}
 	if m.storeErr != nil {
 		s.StoreErrors = m.storeErr()

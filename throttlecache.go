@@ -4,7 +4,8 @@
 // A Manager assembles a chain of http.RoundTripper stages:
 //
 //	caller ─▶ User-Agent and default headers
-//	       ─▶ cache stage     (Disabled: pass-through, X-Cache: BYPASS)
+//	       ─▶ cache stage      (Disabled: pass-through, X-Cache: BYPASS)
+//	       ─▶ retry stage      (429/503 and Retry-After; pauses the host)
 //	       ─▶ rate-limit stage (one shared limiter)
 //	       ─▶ base transport
 //
@@ -44,6 +45,7 @@ import (
 	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/retry"
 	"github.com/throttlecache/throttlecache/rfccache"
 	"github.com/throttlecache/throttlecache/rules"
 	"github.com/throttlecache/throttlecache/s3store"
@@ -129,6 +131,15 @@ type Config struct {
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
 	// origin answers 5xx or cannot be reached. Default: false.
 	StaleIfError bool
+	// Retry configures the retry stage between the cache and the limiter: 429
+	// and 503 are retried for idempotent requests, honouring Retry-After,
+	// which also pauses every request to that host; the SEC's block page
+	// pauses EDGAR hosts for 10 minutes. Every attempt spends a limiter
+	// token. Default: the zero value, retry's defaults (4 attempts).
+	Retry retry.Options
+	// DisableRetry removes the retry stage: 429 and 503 go back to the
+	// caller as they came, and nothing pauses.
+	DisableRetry bool
 	// S3Client is the client for RFCS3. Default: loaded from the default AWS
 	// configuration.
 	S3Client *s3.Client
@@ -160,7 +171,9 @@ type Manager struct {
 	cache    http.RoundTripper // the cache stage over the limiter and the network
 	fc       *filecache.Transport
 	rfc      *rfccache.Transport
-	storeErr func() int64 // errors counted by an RFC store
+	retry    *retry.Transport
+	gate     *ratelimit.Gate // in front of a limiter that cannot pause by itself
+	storeErr func() int64    // errors counted by an RFC store
 	client   *http.Client
 	closed   atomic.Bool
 }
@@ -207,10 +220,11 @@ func New(cfg Config) (*Manager, error) {
 		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
 	}
 
-	l, err := buildLimiter(cfg)
+	l, pauser, gate, err := buildLimiter(cfg, m.logger)
 	if err != nil {
 		return nil, err
 	}
+	m.gate = gate
 	m.limiter = &measuredLimiter{l: l, stats: &m.stats}
 
 	m.base = cfg.Base
@@ -218,7 +232,21 @@ func New(cfg Config) (*Manager, error) {
 		m.base = defaultBase(cfg.ForceHTTP1)
 		m.ownsBase = true
 	}
-	next := ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter)
+	var next http.RoundTripper = ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter)
+	if !cfg.DisableRetry {
+		ro := cfg.Retry
+		if ro.Pauser == nil {
+			ro.Pauser = pauser
+		}
+		if ro.Logger == nil {
+			ro.Logger = m.logger
+		}
+		if m.retry, err = retry.New(next, ro); err != nil {
+			m.closeBase()
+			return nil, fmt.Errorf("throttlecache: Config.Retry: %w", err)
+		}
+		next = m.retry
+	}
 	switch cfg.CacheMode {
 	case FileCache:
 		m.fc, err = filecache.New(next, filecache.Options{
@@ -329,26 +357,38 @@ func prepareDir(dir string) error {
 }
 
 // buildLimiter returns the limiter the configuration asks for.
-func buildLimiter(cfg Config) (ratelimit.Limiter, error) {
+//
+// The pauser is what the retry stage tells about a Retry-After or a block:
+// a custom limiter that can pause (PerHost, Gate, FileLimiter,
+// RedisLimiter) is told directly; any other limiter gets a per-host Gate in
+// front, whose pauses hold back every request to the host that was told.
+func buildLimiter(cfg Config, logger *slog.Logger) (l ratelimit.Limiter, p ratelimit.Pauser, gate *ratelimit.Gate, err error) {
 	switch {
 	case cfg.DisableRateLimit:
-		return ratelimit.Unlimited(), nil
+		l = ratelimit.Unlimited()
 	case cfg.Limiter != nil:
-		if cfg.MaxWait > 0 {
-			return &boundedLimiter{l: cfg.Limiter, max: cfg.MaxWait}, nil
+		l = cfg.Limiter
+		if pl, ok := l.(ratelimit.Pauser); ok {
+			p = pl
 		}
-		return cfg.Limiter, nil
+		if cfg.MaxWait > 0 {
+			l = &boundedLimiter{l: l, max: cfg.MaxWait}
+		}
+	default:
+		n, per := windowFor(cfg.RequestsPerSecond)
+		var opts []ratelimit.WindowOption
+		if cfg.MaxWait > 0 {
+			opts = append(opts, ratelimit.WithMaxWait(cfg.MaxWait))
+		}
+		if l, err = ratelimit.NewSlidingWindow(n, per, opts...); err != nil {
+			return nil, nil, nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
+		}
 	}
-	n, per := windowFor(cfg.RequestsPerSecond)
-	var opts []ratelimit.WindowOption
-	if cfg.MaxWait > 0 {
-		opts = append(opts, ratelimit.WithMaxWait(cfg.MaxWait))
+	if p == nil {
+		gate = &ratelimit.Gate{Next: l, EachHost: true, Logger: logger}
+		l, p = gate, gate
 	}
-	l, err := ratelimit.NewSlidingWindow(n, per, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
-	}
-	return l, nil
+	return l, p, gate, nil
 }
 
 // windowFor turns a rate into a strict window: whole requests per second,

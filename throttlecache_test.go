@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,7 +100,7 @@ func TestNewCreatesCacheDir(t *testing.T) {
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				t.Fatalf("CacheDir not created: %v", err)
 			}
-			if m.Stats() != (Stats{}) {
+			if !reflect.DeepEqual(m.Stats(), Stats{}) {
 				t.Fatalf("fresh Manager has stats %+v", m.Stats())
 			}
 		})
@@ -367,7 +368,7 @@ func TestStats(t *testing.T) {
 	s := m.Stats()
 	want := Stats{Requests: 4, NetworkRequests: 4, NetworkErrors: 1, BytesReceived: 3000, Bypass: 3}
 	s.LimiterWaitTime = 0
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Stats() = %+v, want %+v", s, want)
 	}
 }
