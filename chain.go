@@ -168,6 +168,13 @@ func (b *boundedLimiter) Wait(ctx context.Context) error {
 	return err
 }
 
+// Pause passes a pause on to the wrapped limiter when it can pause.
+func (b *boundedLimiter) Pause(host string, until time.Time, reason string) {
+	if p, ok := b.l.(ratelimit.Pauser); ok {
+		p.Pause(host, until, reason)
+	}
+}
+
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()

@@ -172,7 +172,7 @@ type Manager struct {
 	fc       *filecache.Transport
 	rfc      *rfccache.Transport
 	retry    *retry.Transport
-	gate     *ratelimit.Gate // in front of a limiter that cannot pause by itself
+	gate     *ratelimit.Gate // in front of the limiter: pauses per host
 	storeErr func() int64    // errors counted by an RFC store
 	client   *http.Client
 	closed   atomic.Bool
@@ -220,12 +220,11 @@ func New(cfg Config) (*Manager, error) {
 		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
 	}
 
-	l, pauser, gate, err := buildLimiter(cfg, m.logger)
+	m.gate, err = buildLimiter(cfg, m.logger)
 	if err != nil {
 		return nil, err
 	}
-	m.gate = gate
-	m.limiter = &measuredLimiter{l: l, stats: &m.stats}
+	m.limiter = &measuredLimiter{l: m.gate, stats: &m.stats}
 
 	m.base = cfg.Base
 	if m.base == nil {
@@ -236,7 +235,7 @@ func New(cfg Config) (*Manager, error) {
 	if !cfg.DisableRetry {
 		ro := cfg.Retry
 		if ro.Pauser == nil {
-			ro.Pauser = pauser
+			ro.Pauser = m.gate
 		}
 		if ro.Logger == nil {
 			ro.Logger = m.logger
@@ -356,21 +355,20 @@ func prepareDir(dir string) error {
 	return nil
 }
 
-// buildLimiter returns the limiter the configuration asks for.
-//
-// The pauser is what the retry stage tells about a Retry-After or a block:
-// a custom limiter that can pause (PerHost, Gate, FileLimiter,
-// RedisLimiter) is told directly; any other limiter gets a per-host Gate in
-// front, whose pauses hold back every request to the host that was told.
-func buildLimiter(cfg Config, logger *slog.Logger) (l ratelimit.Limiter, p ratelimit.Pauser, gate *ratelimit.Gate, err error) {
+// buildLimiter returns the limiter the configuration asks for, behind a
+// per-host Gate: the retry stage tells the Gate about a Retry-After or the
+// SEC's block, and the Gate holds back every request to that host. The Gate
+// passes each pause on to a limiter that can pause by itself (PerHost,
+// FileLimiter, RedisLimiter share it with their other users). MaxWait bounds
+// the wait for the limiter, not a pause: a pause is waited out unless the
+// request's context ends first.
+func buildLimiter(cfg Config, logger *slog.Logger) (*ratelimit.Gate, error) {
+	var l ratelimit.Limiter
 	switch {
 	case cfg.DisableRateLimit:
 		l = ratelimit.Unlimited()
 	case cfg.Limiter != nil:
 		l = cfg.Limiter
-		if pl, ok := l.(ratelimit.Pauser); ok {
-			p = pl
-		}
 		if cfg.MaxWait > 0 {
 			l = &boundedLimiter{l: l, max: cfg.MaxWait}
 		}
@@ -380,15 +378,13 @@ func buildLimiter(cfg Config, logger *slog.Logger) (l ratelimit.Limiter, p ratel
 		if cfg.MaxWait > 0 {
 			opts = append(opts, ratelimit.WithMaxWait(cfg.MaxWait))
 		}
-		if l, err = ratelimit.NewSlidingWindow(n, per, opts...); err != nil {
-			return nil, nil, nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
+		w, err := ratelimit.NewSlidingWindow(n, per, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
 		}
+		l = w
 	}
-	if p == nil {
-		gate = &ratelimit.Gate{Next: l, EachHost: true, Logger: logger}
-		l, p = gate, gate
-	}
-	return l, p, gate, nil
+	return &ratelimit.Gate{Next: l, EachHost: true, Logger: logger}, nil
 }
 
 // windowFor turns a rate into a strict window: whole requests per second,
