@@ -141,7 +141,13 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 			ok = true
 			return true
 		}
-		retryAt = time.Unix(0, s.Starts[len(s.Starts)-l.n]+int64(l.span))
+		oldest := s.Starts[len(s.Starts)-l.n]
+		retryAt = time.Unix(0, oldest+int64(l.span))
+		if oldest > now {
+			// Recorded ahead and not settled yet: it will move back, so
+			// look again soon rather than at its provisional time.
+			retryAt = time.Unix(0, now+max(int64(l.span)/200, int64(time.Millisecond)))
+		}
 		return false
 	})
 	if ok && sig != nil {

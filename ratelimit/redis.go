@@ -111,7 +111,12 @@ if count < n then
   return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], count - n, count - n, 'WITHSCORES')
-return {0, math.max(tonumber(oldest[2]) + span - now, 1)}
+local wait = math.max(tonumber(oldest[2]) + span - now, 1)
+if tonumber(oldest[2]) > now then
+  -- recorded ahead and not settled yet: it will move back, so look again soon
+  wait = math.min(wait, math.max(math.floor(span / 200), 1000))
+end
+return {0, wait}
 `)
 
 // pauseScript sets the pause key to now+ARGV[1] microseconds, on the
@@ -313,12 +318,15 @@ func (l *RedisLimiter) settler(member string) func(extra time.Duration) {
 		if extra > 0 {
 			return // "written": the quarter recorded ahead already covers it
 		}
+		// In the background: the response should not wait for Redis.
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
-			defer cancel()
-			if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
-				l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
-			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+				defer cancel()
+				if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
+					l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
+				}
+			}()
 		})
 	}
 }
