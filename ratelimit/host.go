@@ -3,7 +3,8 @@ package ratelimit
 import (
 	"context"
 	"net/http"
-	"strings"
+
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 type hostKey struct{}
@@ -26,19 +27,9 @@ func HostFromContext(ctx context.Context) (host string, ok bool) {
 
 // Hostname returns the host name that host patterns match: hostport
 // lower-cased, without port, IPv6 brackets or one trailing dot, as the rules
-// package does. "WWW.SEC.GOV:443" becomes "www.sec.gov", "[::1]:80" "::1".
-// Unlike url.URL.Hostname it leaves a bare IPv6 address such as "::1" whole.
-func Hostname(hostport string) string {
-	h := hostport
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			h = h[1:i]
-		}
-	} else if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
-		h = h[:i]
-	}
-	return strings.ToLower(strings.TrimSuffix(h, "."))
-}
+// package does (it is rules.Hostname). "WWW.SEC.GOV:443" becomes
+// "www.sec.gov", "[::1]:80" "::1".
+func Hostname(hostport string) string { return rules.Hostname(hostport) }
 
 // requestHost returns the host a request is sent to: the URL's, or the Host
 // field for a URL without one.

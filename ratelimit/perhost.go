@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"time"
+
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 // A Pauser stops a limiter from letting requests go for a while, because a
@@ -67,7 +68,7 @@ func NewPerHost(limits []HostLimit, other Limiter) (*PerHost, error) {
 		p.other = Unlimited()
 	}
 	for i, hl := range limits {
-		re, err := compileHostPattern(hl.Pattern)
+		re, err := rules.CompilePattern(hl.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: host limit %d, pattern %q: %w", i, hl.Pattern, err)
 		}
@@ -107,23 +108,4 @@ func (p *PerHost) Pause(host string, until time.Time, reason string) {
 	if pz, ok := p.For(host).(Pauser); ok {
 		pz.Pause(host, until, reason)
 	}
-}
-
-// compileHostPattern compiles p so that it matches only at the start of the
-// text, as Python's re.match and the rules package do.
-func compileHostPattern(p string) (*regexp.Regexp, error) {
-	// Parse p alone first: the error then quotes the user's pattern, and a
-	// valid p cannot close the group it is wrapped in early.
-	if _, err := syntax.Parse(p, syntax.Perl); err != nil {
-		return nil, err
-	}
-	re, err := regexp.Compile(`^(?:` + p + `)`)
-	if err != nil {
-		// A valid p can end inside \Q…, which swallows the closing `)`.
-		if re2, err2 := regexp.Compile(`^(?:` + p + `\E)`); err2 == nil {
-			return re2, nil
-		}
-		return nil, err
-	}
-	return re, nil
 }

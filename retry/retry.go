@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 // A Pauser holds back every request to a host until a given time.
@@ -128,8 +129,7 @@ func New(next http.RoundTripper, o Options) (*Transport, error) {
 		t.logger = slog.New(slog.DiscardHandler)
 	}
 	if !o.DisableBlockDetection {
-		// Anchored at the start as in the rules package: `^(?:p)`.
-		re, err := regexp.Compile(`^(?:` + o.BlockHosts + `)`)
+		re, err := rules.CompilePattern(o.BlockHosts)
 		if err != nil {
 			return nil, fmt.Errorf("retry: Options.BlockHosts %q: %w", o.BlockHosts, err)
 		}

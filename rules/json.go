@@ -57,7 +57,7 @@ func ParseJSON(data []byte) (Rules, error) {
 			return nil, fmt.Errorf("rules: site %q: duplicate site", host)
 		}
 		hosts[host] = true
-		if _, err := compilePattern(host); err != nil {
+		if _, err := CompilePattern(host); err != nil {
 			return nil, fmt.Errorf("rules: site %q: invalid host pattern: %w", host, err)
 		}
 		paths, err := parseSite(d, host)
@@ -101,7 +101,7 @@ func parseSite(d *json.Decoder, host string) ([]Path, error) {
 			return nil, errors.New(where + ": duplicate path")
 		}
 		seen[match] = true
-		if _, err := compilePattern(match); err != nil {
+		if _, err := CompilePattern(match); err != nil {
 			return nil, fmt.Errorf("%s: invalid path pattern: %w", where, err)
 		}
 		tok, err := token(d)

@@ -37,7 +37,7 @@ type path struct {
 func Compile(r Rules) (*Matcher, error) {
 	m := &Matcher{rules: r.Clone(), sites: make([]site, len(r))}
 	for i, s := range r {
-		host, err := compilePattern(s.Host)
+		host, err := CompilePattern(s.Host)
 		if err != nil {
 			return nil, fmt.Errorf("rules: site %d host pattern %q: %w", i, s.Host, err)
 		}
@@ -47,7 +47,7 @@ func Compile(r Rules) (*Matcher, error) {
 				return nil, fmt.Errorf("rules: site %d (%q) path %d (%q): negative MaxAge %v; use 0 to never cache",
 					i, s.Host, j, p.Match, p.MaxAge)
 			}
-			match, err := compilePattern(p.Match)
+			match, err := CompilePattern(p.Match)
 			if err != nil {
 				return nil, fmt.Errorf("rules: site %d (%q) path %d pattern %q: %w", i, s.Host, j, p.Match, err)
 			}
@@ -68,9 +68,11 @@ func MustCompile(r Rules) *Matcher {
 	return m
 }
 
-// compilePattern compiles p so that it matches only at the start of the text,
-// as Python's re.match does.
-func compilePattern(p string) (*regexp.Regexp, error) {
+// CompilePattern compiles p so that it matches only at the start of the
+// text, as Python's re.match does and as every host and path pattern of this
+// module does (rules, per-host limits, the retry stage's block hosts). Add
+// `$` to anchor the end. The error quotes p as the user wrote it.
+func CompilePattern(p string) (*regexp.Regexp, error) {
 	// Parse p on its own first: the error then quotes the user's pattern,
 	// and a valid p cannot close the group we wrap it in early.
 	if _, err := syntax.Parse(p, syntax.Perl); err != nil {
@@ -170,9 +172,16 @@ func Target(u *url.URL) string {
 	return p
 }
 
-// hostname returns the host name in hostport, without port, IPv6 brackets or
-// a trailing dot. Unlike url.URL.Hostname it leaves a bare IPv6 address such
-// as "::1" whole instead of taking its last group for a port.
+// Hostname returns the host name that host patterns match: hostport
+// lower-cased, without port, IPv6 brackets or one trailing dot.
+// "WWW.SEC.GOV:443" becomes "www.sec.gov", "[::1]:80" "::1". Unlike
+// url.URL.Hostname it leaves a bare IPv6 address such as "::1" whole instead
+// of taking its last group for a port.
+func Hostname(hostport string) string {
+	return strings.ToLower(hostname(hostport))
+}
+
+// hostname is Hostname without the lower-casing.
 func hostname(hostport string) string {
 	h := hostport
 	if strings.HasPrefix(h, "[") {
