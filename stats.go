@@ -3,6 +3,8 @@ package throttlecache
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
 
 // Stats is a snapshot of a Manager's counters since New. Clients made by Wrap
@@ -64,30 +66,23 @@ type Stats struct {
 }
 
 type counters struct {
-	requests, network, networkErrors, bytes  atomic.Int64
-	waits, waitTime, limiterErrors           atomic.Int64
-	hits, misses, revalidated, stale, bypass atomic.Int64
+	requests, network, networkErrors, bytes atomic.Int64
+	waits, waitTime, limiterErrors          atomic.Int64
+	status                                  cachestatus.Counters
 }
 
-func (c *counters) countCache(status string) {
-	switch status {
-	case CacheHit:
-		c.hits.Add(1)
-	case CacheMiss:
-		c.misses.Add(1)
-	case CacheRevalidated:
-		c.revalidated.Add(1)
-	case CacheStale:
-		c.stale.Add(1)
-	case CacheBypass:
-		c.bypass.Add(1)
-	}
-}
+func (c *counters) countCache(status string) { c.status.Count(status) }
 
 // Stats returns a snapshot of the Manager's counters.
 func (m *Manager) Stats() Stats {
 	c := &m.stats
+	st := c.status.Load()
 	s := Stats{
+		Hits:            st.Hits,
+		Misses:          st.Misses,
+		Revalidated:     st.Revalidated,
+		Stale:           st.Stale,
+		Bypass:          st.Bypass,
 		Requests:        c.requests.Load(),
 		NetworkRequests: c.network.Load(),
 		NetworkErrors:   c.networkErrors.Load(),
@@ -95,11 +90,6 @@ func (m *Manager) Stats() Stats {
 		LimiterWaits:    c.waits.Load(),
 		LimiterWaitTime: time.Duration(c.waitTime.Load()),
 		LimiterErrors:   c.limiterErrors.Load(),
-		Hits:            c.hits.Load(),
-		Misses:          c.misses.Load(),
-		Revalidated:     c.revalidated.Load(),
-		Stale:           c.stale.Load(),
-		Bypass:          c.bypass.Load(),
 	}
 	if m.fc != nil {
 		f := m.fc.Stats()

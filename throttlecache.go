@@ -44,6 +44,7 @@ import (
 
 	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/httpcachestore"
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
 	"github.com/throttlecache/throttlecache/rfccache"
@@ -67,15 +68,15 @@ var cacheModes = []CacheMode{Disabled, RFCFile, RFCS3, FileCache}
 // CacheStatusHeader is the response header that tells where a response came
 // from: HIT, MISS, REVALIDATED, STALE or BYPASS. Every response that passed a
 // Manager's cache stage carries it; in Disabled mode it is BYPASS.
-const CacheStatusHeader = "X-Cache"
+const CacheStatusHeader = cachestatus.Header
 
 // The values of CacheStatusHeader.
 const (
-	CacheHit         = "HIT"
-	CacheMiss        = "MISS"
-	CacheRevalidated = "REVALIDATED"
-	CacheStale       = "STALE"
-	CacheBypass      = "BYPASS"
+	CacheHit         = cachestatus.Hit
+	CacheMiss        = cachestatus.Miss
+	CacheRevalidated = cachestatus.Revalidated
+	CacheStale       = cachestatus.Stale
+	CacheBypass      = cachestatus.Bypass
 )
 
 // DefaultRequestsPerSecond is the rate used when Config.RequestsPerSecond is

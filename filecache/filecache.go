@@ -14,19 +14,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
 // Header is the response header that tells how the cache answered.
-const Header = "X-Cache"
+const Header = cachestatus.Header
 
 // Values of [Header].
 const (
-	Hit         = "HIT"         // served from a fresh entry; the origin was not asked
-	Miss        = "MISS"        // fetched from the origin (and stored when it could be)
-	Revalidated = "REVALIDATED" // the origin answered 304; served from the entry, now fresh again
-	Stale       = "STALE"       // the origin failed; served from a stale entry (Options.StaleIfError)
-	Bypass      = "BYPASS"      // not cacheable: passed to the origin untouched, nothing stored
+	Hit         = cachestatus.Hit         // served from a fresh entry; the origin was not asked
+	Miss        = cachestatus.Miss        // fetched from the origin (and stored when it could be)
+	Revalidated = cachestatus.Revalidated // the origin answered 304; served from the entry, now fresh again
+	Stale       = cachestatus.Stale       // the origin failed; served from a stale entry (Options.StaleIfError)
+	Bypass      = cachestatus.Bypass      // not cacheable: passed to the origin untouched, nothing stored
 )
 
 // ErrClosed is returned by RoundTrip after Close.
@@ -272,7 +273,8 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, revalidated, stale, bypass, coalesced  atomic.Int64
+	status                                               cachestatus.Counters
+	coalesced                                            atomic.Int64
 	stored, storedBytes, storeErrors, corrupt, evictions atomic.Int64
 	invalidated                                          atomic.Int64
 }
@@ -280,29 +282,17 @@ type counters struct {
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats {
 	c := &t.stats
+	st := c.status.Load()
 	return Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Revalidated: c.revalidated.Load(),
-		Stale: c.stale.Load(), Bypass: c.bypass.Load(), Coalesced: c.coalesced.Load(),
+		Hits: st.Hits, Misses: st.Misses, Revalidated: st.Revalidated,
+		Stale: st.Stale, Bypass: st.Bypass, Coalesced: c.coalesced.Load(),
 		Stored: c.stored.Load(), StoredBytes: c.storedBytes.Load(), StoreErrors: c.storeErrors.Load(),
 		Corrupt: c.corrupt.Load(), Evictions: c.evictions.Load(), Invalidated: c.invalidated.Load(),
 	}
 }
 
 // count records status for a response.
-func (t *Transport) count(status string) {
-	switch status {
-	case Hit:
-		t.stats.hits.Add(1)
-	case Miss:
-		t.stats.misses.Add(1)
-	case Revalidated:
-		t.stats.revalidated.Add(1)
-	case Stale:
-		t.stats.stale.Add(1)
-	case Bypass:
-		t.stats.bypass.Add(1)
-	}
-}
+func (t *Transport) count(status string) { t.stats.status.Count(status) }
 
 func (t *Transport) debug(ctx context.Context, msg string, attrs ...slog.Attr) {
 	if t.log.Enabled(ctx, slog.LevelDebug) {

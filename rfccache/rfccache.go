@@ -11,19 +11,20 @@ import (
 	"github.com/gregjones/httpcache"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
 // Header is the response header that tells how the cache answered.
-const Header = "X-Cache"
+const Header = cachestatus.Header
 
 // Values of [Header], the same as the filecache stage's.
 const (
-	Hit         = "HIT"         // served from a fresh entry (or from the response another request just fetched)
-	Miss        = "MISS"        // fetched from the origin, and stored when allowed
-	Revalidated = "REVALIDATED" // the origin answered 304; served from the entry, now fresh again
-	Stale       = "STALE"       // the origin failed; served from a stale entry (stale-if-error)
-	Bypass      = "BYPASS"      // not cacheable: passed to the origin untouched, nothing stored
+	Hit         = cachestatus.Hit         // served from a fresh entry (or from the response another request just fetched)
+	Miss        = cachestatus.Miss        // fetched from the origin, and stored when allowed
+	Revalidated = cachestatus.Revalidated // the origin answered 304; served from the entry, now fresh again
+	Stale       = cachestatus.Stale       // the origin failed; served from a stale entry (stale-if-error)
+	Bypass      = cachestatus.Bypass      // not cacheable: passed to the origin untouched, nothing stored
 )
 
 // DefaultMaxBodyBytes is the largest body stored when Options.MaxBodyBytes
@@ -124,32 +125,21 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, revalidated, stale, bypass, coalesced atomic.Int64
+	status                                              cachestatus.Counters
+	coalesced                                           atomic.Int64
 	stored, storedBytes, tooLarge, invalidated, corrupt atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats {
 	c := &t.stats
+	st := c.status.Load()
 	return Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Revalidated: c.revalidated.Load(),
-		Stale: c.stale.Load(), Bypass: c.bypass.Load(), Coalesced: c.coalesced.Load(),
+		Hits: st.Hits, Misses: st.Misses, Revalidated: st.Revalidated,
+		Stale: st.Stale, Bypass: st.Bypass, Coalesced: c.coalesced.Load(),
 		Stored: c.stored.Load(), StoredBytes: c.storedBytes.Load(), TooLarge: c.tooLarge.Load(),
 		Invalidated: c.invalidated.Load(), Corrupt: c.corrupt.Load(),
 	}
 }
 
-func (t *Transport) count(status string) {
-	switch status {
-	case Hit:
-		t.stats.hits.Add(1)
-	case Miss:
-		t.stats.misses.Add(1)
-	case Revalidated:
-		t.stats.revalidated.Add(1)
-	case Stale:
-		t.stats.stale.Add(1)
-	case Bypass:
-		t.stats.bypass.Add(1)
-	}
-}
+func (t *Transport) count(status string) { t.stats.status.Count(status) }

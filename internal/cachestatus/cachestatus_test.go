@@ -1,0 +1,19 @@
+package cachestatus
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestCounters(t *testing.T) {
+	var c Counters
+	var wg sync.WaitGroup
+	for _, s := range []string{Hit, Hit, Miss, Revalidated, Stale, Bypass, Bypass, Bypass, "other", ""} {
+		wg.Go(func() { c.Count(s) })
+	}
+	wg.Wait()
+	want := Snapshot{Hits: 2, Misses: 1, Revalidated: 1, Stale: 1, Bypass: 3}
+	if got := c.Load(); got != want {
+		t.Fatalf("Load() = %+v, want %+v", got, want)
+	}
+}
