@@ -38,8 +38,11 @@ import (
 // As a SlidingWindow does, each admission keeps its slot for Per plus a
 // guard (Per/40 by default) so the limit also holds at the origin, and
 // behind the rate-limit stage the slot counts from when the request
-// provably reached the server: it is recorded a quarter period ahead and
-// moved back to the first response byte, under the lock again.
+// provably reached the server: it is recorded a whole period ahead (a
+// bound that only a request taking longer than that to reach the server
+// could break) and moved back to its first response byte, under the lock
+// again, in the background; a waiter that finds the oldest slot still ahead
+// looks again soon.
 // A pause (see Pause) is kept in the file too: every process holds back.
 //
 // The processes must agree on N and Per; they use the wall clock, so a
@@ -51,7 +54,7 @@ type FileLimiter struct {
 	per  time.Duration
 	span time.Duration // per plus guard
 	cfg  *sharedConfig
-	fmu  sync.Mutex // held with the flock: goroutines of this process share one
+	fmu  chan struct{} // held with the flock: goroutines of this process share one
 	lock *flock.Flock
 	turn chan struct{}
 
@@ -101,6 +104,7 @@ func NewFileLimiter(path string, n int, per time.Duration, opts ...SharedOption)
 		cfg:  c,
 		lock: flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR)),
 		turn: make(chan struct{}, 1),
+		fmu:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -134,7 +138,7 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 		if len(s.Starts) < l.n {
 			recorded = now
 			if sig != nil {
-				recorded += int64(l.per / 4)
+				recorded += int64(l.per)
 			}
 			s.Starts = append(s.Starts, recorded)
 			slices.Sort(s.Starts)
@@ -157,31 +161,32 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 }
 
 // settler returns the function that moves an admission recorded at
-// recorded back to when its request provably reached the server.
+// recorded back to when its request provably reached the server: the first
+// response byte or the end of the round trip. "Written" reports are ignored:
+// the period recorded ahead already bounds them. The file is updated in the
+// background, so no response waits for the lock.
 func (l *FileLimiter) settler(recorded int64) func(extra time.Duration) {
-	var mu sync.Mutex
-	cur := recorded
+	var once sync.Once
 	return func(extra time.Duration) {
-		t := l.cfg.now().Add(extra).UnixNano()
-		mu.Lock()
-		defer mu.Unlock()
-		if t >= cur {
+		if extra > 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		err := l.withState(ctx, func(s *fileState) bool {
-			i := slices.Index(s.Starts, cur)
-			if i < 0 {
-				return false // left the window already, or reset
-			}
-			s.Starts[i] = t
-			slices.Sort(s.Starts)
-			return true
+		once.Do(func() {
+			t := l.cfg.now().UnixNano()
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				l.withState(ctx, func(s *fileState) bool {
+					i := slices.Index(s.Starts, recorded)
+					if i < 0 || t >= recorded {
+						return false // left the window already, or reset
+					}
+					s.Starts[i] = t
+					slices.Sort(s.Starts)
+					return true
+				})
+			}()
 		})
-		if err == nil {
-			cur = t
-		}
 	}
 }
 
@@ -225,8 +230,12 @@ func (l *FileLimiter) Pause(host string, until time.Time, reason string) {
 // withState locks the file, reads the state, lets f change it, and writes
 // it back when f says so.
 func (l *FileLimiter) withState(ctx context.Context, f func(*fileState) (write bool)) error {
-	l.fmu.Lock()
-	defer l.fmu.Unlock()
+	select {
+	case l.fmu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.fmu }()
 	if err := l.lockCtx(ctx); err != nil {
 		return err
 	}

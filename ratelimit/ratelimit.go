@@ -65,6 +65,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx, sig := withStartSignal(WithHost(req.Context(), requestHost(req)))
 	if err := l.Wait(ctx); err != nil {
+		// A composite limiter may have admitted the request in one part
+		// and refused it in another: the request never went out, so its
+		// slot is released now rather than held shut for ever.
+		sig.release()
 		if req.Body != nil {
 			req.Body.Close()
 		}

@@ -49,7 +49,7 @@ var ErrRedisUnavailable = errors.New("ratelimit: Redis unavailable")
 // that its own requests never exceed the limit across the switch. With
 // WithFailClosed it refuses requests instead, with ErrRedisUnavailable.
 //
-// Behind the rate-limit stage an admission is recorded a quarter period
+// Behind the rate-limit stage an admission is recorded a whole period
 // ahead on the server's clock and moved back to the server's time when the
 // first response byte arrives (one more script call), so the slot counts
 // from when the request provably reached the origin, as in SlidingWindow.
@@ -90,7 +90,7 @@ var (
 
 // admitScript is the sliding-window log. KEYS: window set, pause key.
 // ARGV: n, span in microseconds, member, and how far ahead of now to record
-// the admission (a quarter period behind the rate-limit stage, until the
+// the admission (a whole period behind the rate-limit stage, until the
 // request settles; see settleScript). It returns {1, 0} when admitted,
 // else {0, microseconds to wait}.
 var admitScript = redis.NewScript(`
@@ -236,7 +236,7 @@ func (l *RedisLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err
 	sig := startSignalFrom(ctx)
 	var ahead time.Duration
 	if sig != nil {
-		ahead = l.per / 4
+		ahead = l.per
 	}
 	member := l.member + strconv.FormatUint(l.seq.Add(1), 36)
 	res, err := l.eval(ctx, member, ahead)
@@ -316,7 +316,7 @@ func (l *RedisLimiter) settler(member string) func(extra time.Duration) {
 	var once sync.Once
 	return func(extra time.Duration) {
 		if extra > 0 {
-			return // "written": the quarter recorded ahead already covers it
+			return // "written": the period recorded ahead already covers it
 		}
 		// In the background: the response should not wait for Redis.
 		once.Do(func() {

@@ -82,7 +82,14 @@ func (s *startSignal) send(next http.RoundTripper, req *http.Request) (*http.Res
 		GotFirstResponseByte: func() { settle(0) },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	resp, err := next.RoundTrip(req)
-	settle(0)
-	return resp, err
+	defer settle(0) // also when next panics: a slot must never stay shut
+	return next.RoundTrip(req)
+}
+
+// release settles the bound slot, if any, at once: for a request that was
+// admitted but never sent.
+func (s *startSignal) release() {
+	if settle, _ := s.bound(); settle != nil {
+		settle(0)
+	}
 }

@@ -138,8 +138,8 @@ func settle(s *startSignal, extra time.Duration) {
 }
 
 // TestSharedLimitersSettle checks that the file and Redis limiters record an
-// admission behind the stage a quarter period ahead, and move it back when
-// the request settles.
+// admission behind the stage a period ahead, and move it back when the
+// request's first byte arrives.
 func TestSharedLimitersSettle(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		c := &fakeClock{}
@@ -157,13 +157,18 @@ func TestSharedLimitersSettle(t *testing.T) {
 			l.withState(context.Background(), func(s *fileState) bool { got = s.Starts[0]; return false })
 			return got
 		}
-		if got, want := start(), c.Now().Add(250*time.Millisecond).UnixNano(); got != want {
-			t.Fatalf("recorded %d, want a quarter period ahead (%d)", got, want)
+		if got, want := start(), c.Now().Add(time.Second).UnixNano(); got != want {
+			t.Fatalf("recorded %d, want a period ahead (%d)", got, want)
 		}
 		c.Set(10 * time.Millisecond)
-		settle(sig, 0)
-		if got, want := start(), c.Now().UnixNano(); got != want {
-			t.Fatalf("after settling: %d, want %d", got, want)
+		settle(sig, 250*time.Millisecond) // "written": ignored
+		settle(sig, 0)                    // first byte: in the background
+		want := c.Now().UnixNano()
+		for i := 0; start() != want; i++ {
+			if i == 500 {
+				t.Fatalf("after settling: %d, want %d", start(), want)
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
 		settle(sig, 0) // a second report changes nothing and does not fail
 	})
@@ -187,8 +192,8 @@ func TestSharedLimitersSettle(t *testing.T) {
 			}
 			return z[0].Score
 		}
-		if got, want := score(), float64(t0.Add(250*time.Millisecond).UnixMicro()); got != want {
-			t.Fatalf("recorded %v, want a quarter period ahead (%v)", got, want)
+		if got, want := score(), float64(t0.Add(time.Second).UnixMicro()); got != want {
+			t.Fatalf("recorded %v, want a period ahead (%v)", got, want)
 		}
 		m.SetTime(t0.Add(10 * time.Millisecond))
 		settle(sig, 0) // in the background
@@ -200,4 +205,50 @@ func TestSharedLimitersSettle(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+}
+
+// refuseAfter admits through a window and then refuses, as a composite
+// limiter whose second part says no would.
+type refuseAfter struct{ w *SlidingWindow }
+
+func (r refuseAfter) Wait(ctx context.Context) error {
+	if err := r.w.Wait(ctx); err != nil {
+		return err
+	}
+	return ErrMaxWait
+}
+
+type panicking struct{}
+
+func (panicking) RoundTrip(*http.Request) (*http.Response, error) { panic("base transport panics") }
+
+// TestSlotReleasedOnFailure checks that a slot bound to a request that never
+// went out, because a later limiter refused it or the base transport
+// panicked, does not keep the window shut.
+func TestSlotReleasedOnFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		rt   func(w *SlidingWindow) http.RoundTripper
+	}{
+		{"refused after admission", func(w *SlidingWindow) http.RoundTripper { return New(http.DefaultTransport, refuseAfter{w}) }},
+		{"base transport panics", func(w *SlidingWindow) http.RoundTripper { return New(panicking{}, w) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := NewSlidingWindow(1, 50*time.Millisecond, WithGuard(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/x", nil)
+			func() {
+				defer func() { recover() }()
+				tt.rt(w).RoundTrip(req)
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := w.Wait(ctx); err != nil {
+				t.Fatalf("the window stayed shut after the failed request: %v", err)
+			}
+		})
+	}
 }
