@@ -26,9 +26,11 @@ var ErrPaused = errors.New("ratelimit: paused")
 // (a FileLimiter or RedisLimiter), so that other processes sharing it hold
 // back too.
 //
-// A pause is checked before Next is waited on: a request already admitted
-// by Next goes ahead, so a pause never piles admitted requests up behind it
-// (which would break Next's window when the pause ends).
+// A pause is checked before Next is waited on and again after: a request
+// that Next admits while a pause is in force gives its admission back and
+// queues again when the pause ends, so a pause neither lets requests out
+// nor piles admitted requests up behind it (which would break Next's
+// window when it ends).
 //
 // The zero value is a Gate over Unlimited with nothing paused. Set the
 // fields before the first use. A Gate is safe for concurrent use.
@@ -150,12 +152,46 @@ func (g *Gate) PausedUntil(host string) (until time.Time, reason string) {
 	return p.until, p.reason
 }
 
-// Wait blocks while a pause holds the request back, then waits for Next. It
-// fails at once, with an error wrapping ErrPaused and
-// context.DeadlineExceeded, when the pause ends after the context's
-// deadline, and returns ctx.Err() when the context ends while it waits.
+// Wait blocks while a pause holds the request back, then waits for Next,
+// then checks the pause again: a request that was queued in Next when a
+// pause began (a 429 or the SEC's block arrived meanwhile) waits it out too
+// instead of going out during it. It fails at once, with an error wrapping
+// ErrPaused and context.DeadlineExceeded, when the pause ends after the
+// context's deadline, and returns ctx.Err() when the context ends while it
+// waits.
 func (g *Gate) Wait(ctx context.Context) error {
 	host, _ := HostFromContext(ctx)
+	for {
+		if err := g.waitPause(ctx, host); err != nil {
+			return err
+		}
+		if g.Next == nil {
+			return ctx.Err()
+		}
+		if err := g.Next.Wait(ctx); err != nil {
+			return err
+		}
+		if !g.paused(host) {
+			return nil
+		}
+		// A pause began while the request was queued in Next. It gives its
+		// admission back (counted as a start now, which the pause outlasts)
+		// and queues again once the pause is over: going out now would
+		// ignore the pause, and holding the admission through it would
+		// pile requests up for the moment it ends.
+		startSignalFrom(ctx).reset()
+	}
+}
+
+// paused reports whether a pause holds back requests to host now.
+func (g *Gate) paused(host string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pauses[g.key(host)].until.After(g.now())
+}
+
+// waitPause blocks while a pause holds back requests to host.
+func (g *Gate) waitPause(ctx context.Context, host string) error {
 	var start time.Time
 	var timer *time.Timer
 	defer func() {
@@ -201,10 +237,7 @@ func (g *Gate) Wait(ctx context.Context) error {
 	if !start.IsZero() {
 		g.addWait(start)
 	}
-	if g.Next == nil {
-		return ctx.Err()
-	}
-	return g.Next.Wait(ctx)
+	return nil
 }
 
 func (g *Gate) addWait(start time.Time) {

@@ -116,3 +116,31 @@ func TestGateExtendWakes(t *testing.T) {
 		t.Fatal("the pauses did not reach the Pauser behind the gate")
 	}
 }
+
+// TestGatePauseCatchesQueuedRequests checks that a request queued in Next
+// when a pause begins waits the pause out instead of going during it.
+func TestGatePauseCatchesQueuedRequests(t *testing.T) {
+	w, err := NewSlidingWindow(1, 100*time.Millisecond, WithGuard(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gate{Next: w}
+	if err := g.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan time.Time, 1)
+	go func() {
+		ctx, _ := withStartSignal(context.Background())
+		if err := g.Wait(ctx); err != nil {
+			t.Error(err)
+		}
+		done <- time.Now()
+	}()
+	time.Sleep(30 * time.Millisecond) // queued in the window
+	pausedAt := time.Now()
+	g.Pause("", pausedAt.Add(400*time.Millisecond), "test")
+	at := <-done
+	if at.Sub(pausedAt) < 390*time.Millisecond {
+		t.Fatalf("a request queued before the pause went out %v into a 400ms pause", at.Sub(pausedAt))
+	}
+}

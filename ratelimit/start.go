@@ -86,6 +86,21 @@ func (s *startSignal) send(next http.RoundTripper, req *http.Request) (*http.Res
 	return next.RoundTrip(req)
 }
 
+// reset settles the bound slot, if any, at once and unbinds it, so that the
+// request can be admitted again later with a slot of its own.
+func (s *startSignal) reset() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	settle := s.settle
+	s.settle = nil
+	s.mu.Unlock()
+	if settle != nil {
+		settle(0)
+	}
+}
+
 // release settles the bound slot, if any, at once: for a request that was
 // admitted but never sent.
 func (s *startSignal) release() {
