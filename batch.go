@@ -3,12 +3,14 @@ package throttlecache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -208,7 +210,12 @@ func (m *Manager) download(ctx context.Context, r *BatchResult, p *batchProgress
 func (m *Manager) get(ctx context.Context, r *BatchResult) (*http.Response, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {
-		return nil, fmt.Errorf("throttlecache: bad URL: %w", err)
+		// url.Error repeats the URL whole; name it with any password masked.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("throttlecache: bad URL %q: %w", redactURL(r.URL), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("throttlecache: bad URL %q: need an absolute http or https URL", u.Redacted())
@@ -328,10 +335,24 @@ func drain(r io.Reader) {
 	io.Copy(io.Discard, io.LimitReader(r, 64<<10))
 }
 
+// redactURL returns s with the password of its user information replaced
+// by "xxxxx", whether or not the rest of it parses.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
 	}
-	return u.Redacted()
+	start := 0
+	if i := strings.Index(s, "//"); i >= 0 {
+		start = i + 2
+	}
+	auth := s[start:]
+	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+		auth = auth[:end]
+	}
+	at := strings.LastIndex(auth, "@")
+	colon := strings.Index(auth, ":")
+	if at < 0 || colon < 0 || colon > at {
+		return s
+	}
+	return s[:start+colon+1] + "xxxxx" + s[start+at:]
 }

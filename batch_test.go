@@ -269,3 +269,23 @@ func readerHash(r io.Reader) [32]byte {
 	io.Copy(h, r)
 	return [32]byte(h.Sum(nil))
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://user:secret@example.com/x", "http://user:xxxxx@example.com/x"},
+		{"http://user:secret@exa mple.com/%zz", "http://user:xxxxx@exa mple.com/%zz"},
+		{"::not a url", "::not a url"},
+		{"http://example.com/a:b@c", "http://example.com/a:b@c"},
+		{"http://user@example.com/", "http://user@example.com/"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	m := newManager(t, Config{})
+	res := m.GetBatch(context.Background(), []string{"http://user:secret@exa mple.com/%zz"})
+	if res[0].Err == nil || strings.Contains(res[0].Err.Error(), "secret") {
+		t.Fatalf("error %v leaks the password", res[0].Err)
+	}
+}

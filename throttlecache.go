@@ -300,9 +300,25 @@ func validate(cfg *Config) error {
 		}
 	}
 	r := cfg.RequestsPerSecond
-	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+	switch {
+	case r < 0 || math.IsNaN(r) || math.IsInf(r, 0):
 		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: must be a positive number of requests per second, or 0 for the default of %d",
 			r, DefaultRequestsPerSecond)
+	case r > maxRequestsPerSecond:
+		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: above the most the built-in limiter keeps (%d); set DisableRateLimit for no limit",
+			r, maxRequestsPerSecond)
+	case r > 0 && r < minRequestsPerSecond:
+		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: below one request a day", r)
+	}
+	if e, ok := cfg.Limiter.(interface{ Err() error }); ok && e.Err() != nil {
+		return fmt.Errorf("throttlecache: Config.Limiter: %w", e.Err())
+	}
+	for k, vs := range cfg.Header {
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n") {
+				return fmt.Errorf("throttlecache: Config.Header %q: value %q contains a line break", k, v)
+			}
+		}
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxBodyBytes %d: must not be negative", cfg.MaxBodyBytes)
@@ -387,6 +403,14 @@ func buildLimiter(cfg Config, logger *slog.Logger) (*ratelimit.Gate, error) {
 	}
 	return &ratelimit.Gate{Next: l, EachHost: true, Logger: logger}, nil
 }
+
+// The range of Config.RequestsPerSecond. The built-in limiter remembers the
+// last N start times, so N is kept to a size that costs little memory; one
+// request a day is the slowest rate whose period is still a plain duration.
+const (
+	maxRequestsPerSecond = 100_000
+	minRequestsPerSecond = 1.0 / 86400
+)
 
 // windowFor turns a rate into a strict window: whole requests per second,
 // rounded down, or one request per 1/r seconds below one per second.

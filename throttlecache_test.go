@@ -20,6 +20,7 @@ import (
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/retry"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
@@ -69,6 +70,11 @@ func TestNewValidates(t *testing.T) {
 		{"bad path pattern", Config{Rules: rules.Rules{{Host: ".*", Paths: []rules.Path{{Match: "/x[", MaxAge: time.Second}}}}},
 			[]string{"Config.Rules", `"/x["`}},
 		{"negative max wait", Config{MaxWait: -time.Second}, []string{"Config.MaxWait"}},
+		{"huge rate", Config{RequestsPerSecond: 1e12}, []string{"Config.RequestsPerSecond", "DisableRateLimit"}},
+		{"tiny rate", Config{RequestsPerSecond: 1e-12}, []string{"Config.RequestsPerSecond", "a day"}},
+		{"header value with newline", Config{Header: http.Header{"X-A": {"a\r\nX-Evil: 1"}}}, []string{"Config.Header", `"X-A"`}},
+		{"negative retry option", Config{Retry: retry.Options{BaseBackoff: -time.Second}}, []string{"Config.Retry", "BaseBackoff"}},
+		{"broken Redis limiter", Config{Limiter: ratelimit.NewRedisLimiter(nil, "k", 10, time.Second)}, []string{"Config.Limiter"}},
 		{"force HTTP/1 with a base", Config{ForceHTTP1: true, Base: http.DefaultTransport}, []string{"Config.ForceHTTP1", "Config.Base"}},
 		{"bad header name", Config{Header: http.Header{"Bad Name": {"x"}}}, []string{"Config.Header", `"Bad Name"`}},
 		{"user agent with newline", Config{UserAgent: "a\r\nX-Evil: 1"}, []string{"Config.UserAgent"}},

@@ -103,8 +103,16 @@ var _ http.RoundTripper = (*Transport)(nil)
 // http.DefaultTransport). It fails when an option is out of range or
 // BlockHosts does not compile.
 func New(next http.RoundTripper, o Options) (*Transport, error) {
-	if o.MaxAttempts < 0 || o.MaxRetryAfter < 0 || o.BaseBackoff < 0 || o.MaxBackoff < 0 || o.BlockPause < 0 {
-		return nil, fmt.Errorf("retry: negative option in %+v", o)
+	if o.MaxAttempts < 0 {
+		return nil, fmt.Errorf("retry: Options.MaxAttempts %d: must not be negative", o.MaxAttempts)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MaxRetryAfter", o.MaxRetryAfter}, {"BaseBackoff", o.BaseBackoff}, {"MaxBackoff", o.MaxBackoff}, {"BlockPause", o.BlockPause}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("retry: Options.%s %v: must not be negative", d.name, d.v)
+		}
 	}
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, 4)
 	o.MaxRetryAfter = cmp.Or(o.MaxRetryAfter, 10*time.Minute)
