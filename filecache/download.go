@@ -44,17 +44,18 @@ type download struct {
 	want int64
 	old  int64 // size of the entry this one replaces, for the usage estimate
 
-	mu     sync.Mutex // serialises Read and Close
-	tmp    tempFile   // nil once storing has stopped
-	buf    []byte     // the chunk being filled
-	ch     chan []byte
-	wdone  chan struct{}
-	werr   error  // the writer's error, read after wdone
-	crc    uint32 // written by the writer, read after wdone
-	n      int64
-	err    error // a read error already returned
-	done   bool  // committed, dropped or failed: the flight is finished
-	wclose bool  // ch is closed
+	mu      sync.Mutex // serialises Read and Close
+	tmp     tempFile   // nil once storing has stopped
+	buf     []byte     // the chunk being filled
+	ch      chan []byte
+	wdone   chan struct{}
+	werr    error  // the writer's error, read after wdone
+	crc     uint32 // written by the writer, read after wdone
+	n       int64
+	err     error       // a read error already returned
+	done    bool        // committed, dropped or failed: the flight is finished
+	wclose  bool        // ch is closed
+	unwatch func() bool // stops watching the leader's context
 }
 
 func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl *flight, resp *http.Response, m meta, old int64) (*download, error) {
@@ -68,6 +69,13 @@ func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl 
 		buf: chunkPool.Get().([]byte)[:0], ch: make(chan []byte, chunksAhead), wdone: make(chan struct{}),
 	}
 	go d.write(f)
+	// A leader whose context ends without reading or closing the body
+	// would keep every waiter (and the entry's lock) until theirs end.
+	d.unwatch = context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.drop("the request's context ended", ctx.Err())
+	})
 	return d, nil
 }
 
@@ -166,6 +174,9 @@ func (d *download) end(res flightResult) {
 		return
 	}
 	d.done = true
+	if d.unwatch != nil {
+		d.unwatch()
+	}
 	d.lock.release()
 	d.t.flights.finish(d.l.key, d.fl, res)
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,6 +231,7 @@ func (t *Transport) serveStale(ctx context.Context, req *http.Request, l *loc) *
 
 // serve builds a 200 response from an entry; f is nil for HEAD.
 func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os.File, status string) *http.Response {
+	closeBody(req)
 	h := m.Header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -385,7 +387,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 		t.flights.finish(l.key, fl, flightResult{kind: flightEntry})
 		return t.serve(ctx, req, &m, f, Revalidated), nil
 
-	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusOK && framed(resp):
 		m := meta{
 			Version:      metaVersion,
 			Key:          l.key,
@@ -422,6 +424,12 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 	// origin themselves.
 	lock.release()
 	res := flightResult{kind: flightDirect}
+	if !framed(resp) {
+		// Its end cannot be told from a dropped connection: nobody else
+		// should take it for a whole body.
+		t.flights.finish(l.key, fl, res)
+		return t.mark(ctx, req, resp, Miss), nil
+	}
 	buf, rest, err := readPrefix(resp.Body, sharedMax)
 	switch {
 	case err != nil:
@@ -431,7 +439,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 	case rest == nil:
 		resp.Body = io.NopCloser(bytes.NewReader(buf))
 		res = flightResult{kind: flightShared, shared: &sharedResponse{
-			status: resp.StatusCode, proto: resp.Proto, header: resp.Header.Clone(), body: buf, uncompr: resp.Uncompressed,
+			status: resp.StatusCode, proto: resp.Proto, header: storedHeader(resp.Header), body: buf, uncompr: resp.Uncompressed,
 		}}
 	default:
 		resp.Body = rest
@@ -474,6 +482,7 @@ func (b *prefixedBody) Close() error { return b.c.Close() }
 
 // serveShared gives a waiter its own copy of the leader's small response.
 func (t *Transport) serveShared(ctx context.Context, req *http.Request, s *sharedResponse) *http.Response {
+	closeBody(req)
 	resp := &http.Response{
 		Status:        strconv.Itoa(s.status) + " " + http.StatusText(s.status),
 		StatusCode:    s.status,
@@ -584,4 +593,14 @@ func closeBody(req *http.Request) {
 func discard(body io.ReadCloser) {
 	io.CopyN(io.Discard, body, 4<<10)
 	body.Close()
+}
+
+// framed reports whether the end of resp's body can be told from a dropped
+// connection: a Content-Length, chunked framing, HTTP/2 frames, or gzip's
+// own trailer when the transport decompressed it. An HTTP/1.0-style body
+// that ends when the connection closes cannot: a cut looks like the end, so
+// such a body is never stored.
+func framed(resp *http.Response) bool {
+	return resp.ContentLength >= 0 || resp.ProtoMajor >= 2 || resp.Uncompressed ||
+		slices.Contains(resp.TransferEncoding, "chunked")
 }

@@ -1,0 +1,130 @@
+package filecache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/testserver"
+)
+
+// TestAbandonedLeaderReleasesWaiters: the request that leads a download
+// ends its context without reading or closing the body; the requests
+// waiting for it must not wait until their own contexts end.
+func TestAbandonedLeaderReleasesWaiters(t *testing.T) {
+	e := newEnv(t)
+	e.srv.Handle("/slow", testserver.SlowBody([]byte(strings.Repeat("s", 64<<10)), 1024, 20*time.Millisecond))
+	u := e.srv.URL + "/slow"
+
+	lctx, cancel := context.WithCancel(context.Background())
+	lreq, _ := http.NewRequestWithContext(lctx, http.MethodGet, u, nil)
+	lresp, err := e.tr.RoundTrip(lreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = lresp // never read, never closed
+	done := make(chan error, 1)
+	go func() {
+		ctx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c2()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := e.tr.RoundTrip(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the waiter joined the flight
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter was still waiting 5s after the leader's context ended")
+	}
+}
+
+// TestUnframedBodyNotStored: a body that ends when the connection closes
+// (no Content-Length, no chunking) cannot be told from a cut one, so it is
+// passed on but never stored.
+func TestUnframedBodyNotStored(t *testing.T) {
+	e := newEnv(t)
+	var hits atomic.Int32
+	e.srv.HandleFunc("/unframed", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprint(buf, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nwhole body, or is it?")
+		buf.Flush()
+	})
+	u := e.srv.URL + "/unframed"
+	for range 2 {
+		r := get(t, e.tr, http.MethodGet, u)
+		expect(t, r, http.StatusOK, Miss, []byte("whole body, or is it?"))
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("%d origin requests, want 2: the unframed body was served from the cache", hits.Load())
+	}
+}
+
+// TestSharedResponseDropsSetCookie: requests that waited for another's
+// uncacheable answer get its status and body, never its cookies.
+func TestSharedResponseDropsSetCookie(t *testing.T) {
+	e := newEnv(t)
+	e.srv.Handle("/login", testserver.Slow(testserver.Status(http.StatusNotFound, "who are you", "Set-Cookie", "session=leader-secret"), 200*time.Millisecond))
+	u := e.srv.URL + "/login"
+	results := make(chan result, 2)
+	for range 2 {
+		go func() { results <- get(t, e.tr, http.MethodGet, u) }()
+	}
+	var cookies int
+	for range 2 {
+		r := <-results
+		if r.status != http.StatusNotFound || string(r.body) != "who are you" {
+			t.Fatalf("got %d %q", r.status, r.body)
+		}
+		if r.header.Get("Set-Cookie") != "" {
+			cookies++
+		}
+	}
+	if e.srv.Hits("/login") == 1 && cookies != 1 {
+		t.Fatalf("%d of 2 responses carried the cookie set for one of them", cookies)
+	}
+}
+
+type closeTracker struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
+
+// TestHitClosesRequestBody: the RoundTripper contract asks the transport to
+// close the request body, also when the cache answers.
+func TestHitClosesRequestBody(t *testing.T) {
+	e := newEnv(t)
+	e.srv.Handle("/x", testserver.NewResource([]byte("x")))
+	get(t, e.tr, http.MethodGet, e.srv.URL+"/x")
+	body := &closeTracker{Reader: strings.NewReader("unexpected")}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/x", body)
+	resp, err := e.tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get(Header) != Hit || !body.closed.Load() {
+		t.Fatalf("X-Cache %s, request body closed %v", resp.Header.Get(Header), body.closed.Load())
+	}
+}
