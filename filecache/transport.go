@@ -11,10 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
 // sharedMax is the largest response that is not stored but is still handed
@@ -387,7 +388,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 		t.flights.finish(l.key, fl, flightResult{kind: flightEntry})
 		return t.serve(ctx, req, &m, f, Revalidated), nil
 
-	case resp.StatusCode == http.StatusOK && framed(resp):
+	case resp.StatusCode == http.StatusOK && httpbody.Framed(resp):
 		m := meta{
 			Version:      metaVersion,
 			Key:          l.key,
@@ -424,7 +425,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 	// origin themselves.
 	lock.release()
 	res := flightResult{kind: flightDirect}
-	if !framed(resp) {
+	if !httpbody.Framed(resp) {
 		// Its end cannot be told from a dropped connection: nobody else
 		// should take it for a whole body.
 		t.flights.finish(l.key, fl, res)
@@ -593,14 +594,4 @@ func closeBody(req *http.Request) {
 func discard(body io.ReadCloser) {
 	io.CopyN(io.Discard, body, 4<<10)
 	body.Close()
-}
-
-// framed reports whether the end of resp's body can be told from a dropped
-// connection: a Content-Length, chunked framing, HTTP/2 frames, or gzip's
-// own trailer when the transport decompressed it. An HTTP/1.0-style body
-// that ends when the connection closes cannot: a cut looks like the end, so
-// such a body is never stored.
-func framed(resp *http.Response) bool {
-	return resp.ContentLength >= 0 || resp.ProtoMajor >= 2 || resp.Uncompressed ||
-		slices.Contains(resp.TransferEncoding, "chunked")
 }

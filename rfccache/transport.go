@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
 // maxAttempts bounds how often a request waits for other requests' fetches
@@ -222,6 +224,11 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 		}
 		fl.decide(result{kind: resDirect})
 		return t.mark(req, resp, Miss, "not storable"), nil
+	}
+	if !httpbody.Framed(resp) {
+		// Its end cannot be told from a dropped connection.
+		fl.decide(result{kind: resDirect})
+		return t.mark(req, resp, Miss, "body ends with the connection"), nil
 	}
 	if resp.ContentLength > t.maxBody {
 		t.stats.tooLarge.Add(1)
