@@ -37,4 +37,4 @@ fuzz:
 	done
 
 demo:
-	$(GO) run ./examples/quickstart
+	$(GO) run ./cmd/throttlecache demo
