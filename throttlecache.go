@@ -44,7 +44,6 @@ import (
 
 	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/httpcachestore"
-	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
 	"github.com/throttlecache/throttlecache/rfccache"
@@ -68,15 +67,15 @@ var cacheModes = []CacheMode{Disabled, RFCFile, RFCS3, FileCache}
 // CacheStatusHeader is the response header that tells where a response came
 // from: HIT, MISS, REVALIDATED, STALE or BYPASS. Every response that passed a
 // Manager's cache stage carries it; in Disabled mode it is BYPASS.
-const CacheStatusHeader = cachestatus.Header
+const CacheStatusHeader = "X-Cache"
 
 // The values of CacheStatusHeader.
 const (
-	CacheHit         = cachestatus.Hit
-	CacheMiss        = cachestatus.Miss
-	CacheRevalidated = cachestatus.Revalidated
-	CacheStale       = cachestatus.Stale
-	CacheBypass      = cachestatus.Bypass
+	CacheHit         = "HIT"
+	CacheMiss        = "MISS"
+	CacheRevalidated = "REVALIDATED"
+	CacheStale       = "STALE"
+	CacheBypass      = "BYPASS"
 )
 
 // DefaultRequestsPerSecond is the rate used when Config.RequestsPerSecond is

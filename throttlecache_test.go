@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
@@ -448,5 +449,19 @@ func TestTransportDirect(t *testing.T) {
 	resp.Body.Close()
 	if ua := srv.Requests()[0].Header.Get("User-Agent"); ua != "ua/2" || req.Header != nil {
 		t.Fatalf("User-Agent %q; caller's header %v", ua, req.Header)
+	}
+}
+
+// TestCacheStatusVocabulary keeps the public names and the stages' shared
+// vocabulary the same words.
+func TestCacheStatusVocabulary(t *testing.T) {
+	pairs := [][2]string{
+		{CacheStatusHeader, cachestatus.Header}, {CacheHit, cachestatus.Hit}, {CacheMiss, cachestatus.Miss},
+		{CacheRevalidated, cachestatus.Revalidated}, {CacheStale, cachestatus.Stale}, {CacheBypass, cachestatus.Bypass},
+	}
+	for _, p := range pairs {
+		if p[0] != p[1] {
+			t.Errorf("%q != %q", p[0], p[1])
+		}
 	}
 }
