@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -30,6 +31,13 @@ type Store struct {
 }
 
 var _ httpcache.Cache = (*Store)(nil)
+
+// Store also streams values ([Store.Open], [Store.Create]), which rfccache
+// uses so that no body is held in memory.
+var _ interface {
+	Open(key string) (io.ReadCloser, int64, bool)
+	Create(key string) (EntryWriter, error)
+} = (*Store)(nil)
 
 // Option configures a [Store].
 type Option func(*Store)
@@ -208,12 +216,20 @@ func (s *Store) damaged(shard, p, key string, why error) {
 	s.stats.corrupt.Add(1)
 	s.log.Warn("httpcachestore: damaged entry removed", slog.String("file", p), slog.Any("error", why))
 	err := s.withShardLock(shard, func() error {
-		b, err := os.ReadFile(p)
+		f, err := os.Open(p)
 		if err != nil {
 			return err
 		}
-		if k, _, err := decode(b); err == nil && k == key {
+		fi, err := f.Stat()
+		if err == nil {
+			_, _, err = verify(f, fi.Size(), key)
+		}
+		f.Close()
+		switch {
+		case err == nil:
 			return nil // replaced meanwhile
+		case !damage(err):
+			return err
 		}
 		return os.Remove(p)
 	})

@@ -3,6 +3,7 @@ package httpcachestore
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,15 +180,16 @@ func TestScanRemovesOldTemporaryFiles(t *testing.T) {
 	}
 }
 
-// TestProcessesShareFolder runs writers in two other processes and checks
-// that readers here only ever see whole values.
+// TestProcessesShareFolder runs writers in two other processes, writing with
+// Set and with Create, and checks that readers here, with Get and Open, only
+// ever see whole values.
 func TestProcessesShareFolder(t *testing.T) {
 	if dir := os.Getenv("HTTPCACHESTORE_HELPER_DIR"); dir != "" {
 		s := newStore(t, dir)
 		for i := range 50 {
 			s.Set("shared", storetest.Value(100<<10, uint64(i%3)))
 			s.Delete("shared")
-			s.Set("shared", storetest.Value(100<<10, uint64(i%3)))
+			commit(t, s, "shared", storetest.Value(100<<10, uint64(i%3)))
 		}
 		return
 	}
@@ -229,6 +231,14 @@ func TestProcessesShareFolder(t *testing.T) {
 			if got, ok := s.Get("shared"); ok && !bytes.Equal(got, vals[0]) && !bytes.Equal(got, vals[1]) && !bytes.Equal(got, vals[2]) {
 				t.Errorf("read %d bytes that are none of the values written", len(got))
 				return
+			}
+			if r, _, ok := s.Open("shared"); ok {
+				got, err := io.ReadAll(r)
+				r.Close()
+				if err != nil || !bytes.Equal(got, vals[0]) && !bytes.Equal(got, vals[1]) && !bytes.Equal(got, vals[2]) {
+					t.Errorf("streamed %d bytes (%v) that are none of the values written", len(got), err)
+					return
+				}
 			}
 		}
 	})

@@ -88,8 +88,8 @@ func benchGets(b *testing.B, c *http.Client, url string, size int) {
 }
 
 // BenchmarkPeakHeap256MiB reports the peak heap of a 256 MiB body, first
-// request and second, with a known and an unknown length. The body is above
-// MaxBodyBytes, so both requests stream it from the origin.
+// request (a miss, written to the file store as it streams) and second (a
+// hit, streamed from the store), with a known and an unknown length.
 func BenchmarkPeakHeap256MiB(b *testing.B) {
 	for _, tc := range []struct {
 		name string

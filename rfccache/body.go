@@ -4,7 +4,6 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 )
 
@@ -18,9 +17,11 @@ const (
 	drainOnClose = 1 << 20
 )
 
-// storingBody passes the origin's body to the caller and keeps a copy,
-// bounded by MaxBodyBytes, which becomes the entry when the body arrives
-// complete. Past the bound the copy is dropped and the body streams on.
+// storingBody passes a body (the origin's, or a streamed entry's being
+// refreshed) to the caller and stores it, bounded by MaxBodyBytes, when it
+// arrives complete. With a StreamCache it writes the entry to the store as
+// the caller reads; otherwise it keeps a copy in memory for Set. Past the
+// bound the copy is dropped and the body streams on.
 type storingBody struct {
 	t  *Transport
 	rq *request
@@ -30,20 +31,39 @@ type storingBody struct {
 
 	mu     sync.Mutex
 	head   []byte
-	want   int64    // Content-Length, or -1
-	buf    []byte   // known length: head and body so far, allocated once
-	chunks [][]byte // unknown length
+	want   int64       // the body's length, or -1
+	w      EntryWriter // with a StreamCache: the entry being written
+	buf    []byte      // in memory, known length: head and body so far, allocated once
+	chunks [][]byte    // in memory, unknown length
 	n      int64
 	crc    uint32
 	done   bool // stored or dropped
 }
 
-func (t *Transport) newStoringBody(rq *request, e *entry, resp *http.Response, fl *flight) io.ReadCloser {
+// newStoringBody returns body, of length want (-1: unknown), as a body that
+// stores e with it when it is complete.
+func (t *Transport) newStoringBody(rq *request, e *entry, body io.ReadCloser, want int64, fl *flight) io.ReadCloser {
 	head := encodeHead(e)
-	b := &storingBody{t: t, rq: rq, e: e, fl: fl, rc: resp.Body, head: head, want: resp.ContentLength,
+	b := &storingBody{t: t, rq: rq, e: e, fl: fl, rc: body, head: head, want: want,
 		crc: crc32.Update(0, castagnoli, head)}
-	if b.want >= 0 {
-		b.buf = make([]byte, len(head), len(head)+int(b.want)+trailerSize)
+	switch {
+	case t.stream != nil:
+		w, err := t.stream.Create(rq.key)
+		if err == nil {
+			if _, err = w.Write(head); err != nil {
+				w.Abort()
+			}
+		}
+		if err != nil {
+			// The store is failing: pass the body on, and let the waiters
+			// fetch on their own.
+			fl.decide(result{kind: resDirect})
+			t.log.Debug("rfccache: response not stored", slog.String("url", rq.req.URL.Redacted()), slog.Any("error", err))
+			return body
+		}
+		b.w = w
+	case want >= 0:
+		b.buf = make([]byte, len(head), len(head)+int(want)+trailerSize)
 		copy(b.buf, head)
 	}
 	return b
@@ -83,6 +103,12 @@ func (b *storingBody) keep(p []byte) {
 		return
 	}
 	b.crc = crc32.Update(b.crc, castagnoli, p)
+	if b.w != nil {
+		if _, err := b.w.Write(p); err != nil {
+			b.drop(resDirect)
+		}
+		return
+	}
 	if b.buf != nil {
 		b.buf = append(b.buf, p...)
 		return
@@ -104,6 +130,25 @@ func (b *storingBody) finish() {
 		b.drop(resRetry)
 		return
 	}
+	e := b.e
+	e.bodyLen = b.n
+	if b.w != nil {
+		_, err := b.w.Write(appendTrailer(nil, b.n, b.crc))
+		if err == nil {
+			err = b.w.Commit()
+		}
+		if err != nil {
+			// The store is failing: the waiters fetch on their own.
+			b.drop(resDirect)
+			return
+		}
+		b.w = nil
+		b.done = true
+		b.t.stats.stored.Add(1)
+		b.t.stats.storedBytes.Add(b.n)
+		b.fl.decide(result{kind: resEntry, e: b.t.shared(e), status: Hit})
+		return
+	}
 	raw := b.buf
 	if raw == nil {
 		raw = make([]byte, 0, len(b.head)+int(b.n)+trailerSize)
@@ -115,7 +160,6 @@ func (b *storingBody) finish() {
 	raw = appendTrailer(raw, b.n, b.crc)
 	b.buf, b.chunks = nil, nil
 	b.done = true
-	e := b.e
 	e.raw = raw
 	e.body = raw[len(b.head) : len(b.head)+int(b.n)]
 	b.t.cache.Set(b.rq.key, raw)
@@ -126,6 +170,10 @@ func (b *storingBody) finish() {
 
 // drop gives up storing; the waiters retry or fetch on their own.
 func (b *storingBody) drop(kind int) {
+	if b.w != nil {
+		b.w.Abort()
+		b.w = nil
+	}
 	b.buf, b.chunks = nil, nil
 	b.done = true
 	b.fl.decide(result{kind: kind})

@@ -56,10 +56,23 @@
 // such requests bypass the cache. Hop-by-hop fields and Set-Cookie are not
 // stored: a cache shared by processes must not replay a session cookie.
 //
-// Bodies above Options.MaxBodyBytes (default 32 MiB), or of unknown length
-// once they grow past it, stream through unstored, so a body of any size
-// costs a bounded amount of memory. A stored entry is read whole into memory
-// on a hit, as the Cache interface returns []byte.
+// # Memory
+//
+// When the cache is a [StreamCache], as httpcachestore's Store is, no body is
+// held in memory: a storable response is written to the store as the caller
+// reads it, and committed only when it arrived complete (its full
+// Content-Length, or the end of a framed body of unknown length); a hit
+// streams the stored value, which the store checked whole before the first
+// byte, and which this stage checks again against the entry's own checksum
+// as it goes. Requests that waited on the fetch open the committed entry.
+// Options.MaxBodyBytes then only bounds the size of an entry (default
+// 4 GiB).
+//
+// Other caches (s3store, httpcache.MemoryCache) store and return []byte: a
+// body is then held whole in memory to be stored and on every hit, so bodies
+// above Options.MaxBodyBytes (default 32 MiB), or of unknown length once
+// they grow past it, stream through unstored. Either way a body of any size
+// costs a bounded amount of memory.
 //
 // # Freshness
 //
@@ -104,7 +117,8 @@
 // Concurrent requests for the same missing or stale entry (same URL and
 // credentials) make one origin request (golang.org/x/sync/singleflight):
 // the others wait, each until its own context ends, and are answered with
-// the bytes the first one stored, as HITs. When the response may not be
+// the entry the first one stored, as HITs (with a StreamCache, each opens
+// the committed entry, and fetches again only if it is gone). When the response may not be
 // stored, they fetch on their own.
 //
 // # X-Cache

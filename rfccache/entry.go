@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,17 +37,49 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var errDamaged = errors.New("rfccache: damaged cache entry")
 
 // entry is a decoded stored response. raw is shared between the requests
-// that use it and is never modified.
+// that use it and is never modified. An entry read from a [StreamCache]
+// holds no body in memory but the open value (stream), positioned at the
+// body, which one response takes; such an entry is not shared between
+// requests, only copies of its fields (see shared).
 type entry struct {
 	raw          []byte
 	status       int
 	header       http.Header // the origin's headers, without the metadata
-	body         []byte      // aliases raw
+	body         []byte      // aliases raw; nil for a streamed entry
+	bodyLen      int64
+	stream       *entryBody // a streamed entry's value until a response takes it or it is released
 	reqTime      time.Time
 	respTime     time.Time
 	variant      string
 	vary         string
 	uncompressed bool
+}
+
+// takeBody returns the body of e for one response: a reader of the bytes in
+// memory, or the open value of a streamed entry, which only one response
+// can take.
+func (e *entry) takeBody() io.ReadCloser {
+	if b := e.stream; b != nil {
+		e.stream = nil
+		return b
+	}
+	return io.NopCloser(bytes.NewReader(e.body))
+}
+
+// release closes the open value of a streamed entry whose body no response
+// took. It does nothing for a nil entry or one in memory.
+func (e *entry) release() {
+	if e != nil && e.stream != nil {
+		e.stream.Close()
+		e.stream = nil
+	}
+}
+
+// sameAs reports whether e is the entry o describes: the same stored
+// response, as far as its status, times, variant and length tell.
+func (e *entry) sameAs(o *entry) bool {
+	return e.status == o.status && e.reqTime.Equal(o.reqTime) && e.respTime.Equal(o.respTime) &&
+		e.variant == o.variant && e.vary == o.vary && e.bodyLen == o.bodyLen
 }
 
 // hopByHop are the fields never stored (RFC 9110 §7.6.1), with Set-Cookie,
@@ -129,11 +162,22 @@ func decode(raw []byte) (*entry, error) {
 	if headEnd < 0 || uint64(n-trailerSize-(headEnd+4)) != bodyLen {
 		return nil, errDamaged
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw[:headEnd+4])), nil)
+	e, err := decodeHead(bufio.NewReader(bytes.NewReader(raw[:headEnd+4])))
+	if err != nil {
+		return nil, err
+	}
+	e.raw, e.body, e.bodyLen = raw, raw[headEnd+4:n-trailerSize], int64(bodyLen)
+	return e, nil
+}
+
+// decodeHead parses the head of a stored value from r, reading no further
+// than its empty line.
+func decodeHead(r *bufio.Reader) (*entry, error) {
+	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errDamaged, err)
 	}
-	e := &entry{raw: raw, status: resp.StatusCode, header: resp.Header, body: raw[headEnd+4 : n-trailerSize]}
+	e := &entry{status: resp.StatusCode, header: resp.Header}
 	rq, err1 := strconv.ParseInt(e.header.Get(metaReqTime), 10, 64)
 	rs, err2 := strconv.ParseInt(e.header.Get(metaRespTime), 10, 64)
 	if err1 != nil || err2 != nil {

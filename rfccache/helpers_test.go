@@ -42,11 +42,15 @@ type fixture struct {
 	clock  *clock
 }
 
-// newFixture starts an origin and a Transport over it with a memory cache
-// and a test clock. Options.Now is set unless opts has one.
+// fixtureCache returns the cache of a new fixture: a memory cache, or the
+// file store while TestOnFileStore runs the tests again.
+var fixtureCache = func(t *testing.T) httpcache.Cache { return httpcache.NewMemoryCache() }
+
+// newFixture starts an origin and a Transport over it with the cache of
+// fixtureCache and a test clock. Options.Now is set unless opts has one.
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	f := &fixture{srv: testserver.New(), cache: httpcache.NewMemoryCache(), clock: newClock()}
+	f := &fixture{srv: testserver.New(), cache: fixtureCache(t), clock: newClock()}
 	t.Cleanup(f.srv.Close)
 	if opts.Now == nil {
 		opts.Now = f.clock.Now

@@ -28,8 +28,13 @@ const (
 )
 
 // DefaultMaxBodyBytes is the largest body stored when Options.MaxBodyBytes
-// is 0.
+// is 0 and the cache holds values in memory (Get and Set).
 const DefaultMaxBodyBytes = 32 << 20
+
+// DefaultMaxStreamedBodyBytes is the largest body stored when
+// Options.MaxBodyBytes is 0 and the cache is a [StreamCache], which holds no
+// body in memory: the bound then only spares the store's disk.
+const DefaultMaxStreamedBodyBytes = 4 << 30
 
 // Options configures a [Transport]. The zero value is valid.
 type Options struct {
@@ -44,8 +49,12 @@ type Options struct {
 
 	// MaxBodyBytes is the largest body stored. Larger bodies, and bodies of
 	// unknown length once they grow past it, stream to the caller without
-	// being stored. Storing needs the whole body in memory, because an
-	// httpcache.Cache stores []byte. Default (0): [DefaultMaxBodyBytes].
+	// being stored. With a cache that stores []byte (Get and Set) a body is
+	// held whole in memory to be stored and on every hit, so this also
+	// bounds memory per request; with a [StreamCache] (httpcachestore) no
+	// body is held in memory and this only bounds the size of an entry.
+	// Default (0): [DefaultMaxBodyBytes] (32 MiB) with a []byte cache,
+	// [DefaultMaxStreamedBodyBytes] (4 GiB) with a StreamCache.
 	MaxBodyBytes int64
 
 	// StaleIfError serves a stale entry, with X-Cache: STALE, when the
@@ -63,11 +72,12 @@ type Options struct {
 }
 
 // Transport is an RFC 9111 private cache as an http.RoundTripper, storing
-// entries in an [httpcache.Cache]. It is safe for concurrent use; create one
-// with [New].
+// entries in an [httpcache.Cache], streamed when it is a [StreamCache]. It is
+// safe for concurrent use; create one with [New].
 type Transport struct {
 	next    http.RoundTripper
 	cache   httpcache.Cache
+	stream  StreamCache // cache, when it streams; nil otherwise
 	rules   *rules.Matcher
 	maxBody int64
 	sie     bool
@@ -82,7 +92,8 @@ var _ http.RoundTripper = (*Transport)(nil)
 // New returns a Transport that sends what the cache cannot answer to next
 // (nil: http.DefaultTransport) and stores entries in cache, which is
 // required: httpcachestore for files, s3store for S3, or any other
-// httpcache.Cache such as httpcache.NewMemoryCache().
+// httpcache.Cache such as httpcache.NewMemoryCache(). A cache that
+// implements [StreamCache] is used through it.
 func New(next http.RoundTripper, cache httpcache.Cache, opts Options) (*Transport, error) {
 	if cache == nil {
 		return nil, errors.New("rfccache: cache is nil; use httpcachestore.New, s3store.New or httpcache.NewMemoryCache")
@@ -90,11 +101,17 @@ func New(next http.RoundTripper, cache httpcache.Cache, opts Options) (*Transpor
 	if opts.MaxBodyBytes < 0 {
 		return nil, errors.New("rfccache: Options.MaxBodyBytes is negative; use 0 for the default")
 	}
+	stream, _ := cache.(StreamCache)
+	maxBody := int64(DefaultMaxBodyBytes)
+	if stream != nil {
+		maxBody = DefaultMaxStreamedBodyBytes
+	}
 	t := &Transport{
 		next:    cmp.Or[http.RoundTripper](next, http.DefaultTransport),
 		cache:   cache,
+		stream:  stream,
 		rules:   opts.Rules,
-		maxBody: cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxBody: cmp.Or(opts.MaxBodyBytes, maxBody),
 		sie:     opts.StaleIfError,
 		log:     opts.Logger,
 		now:     opts.Now,

@@ -1,11 +1,11 @@
 package rfccache
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/httpbody"
@@ -47,9 +47,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.mark(req, resp, Bypass, why), nil
 	}
 	if req.Method == http.MethodHead {
-		if e := t.lookup(&rq); e != nil && t.fresh(&rq, e) {
+		e := t.lookup(&rq)
+		if e != nil && t.fresh(&rq, e) {
 			return t.serve(req, e, Hit), nil
 		}
+		e.release()
 		resp, err := t.next.RoundTrip(req)
 		if err != nil {
 			return nil, err
@@ -65,6 +67,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return t.serve(req, e, Hit), nil
 		}
 		if rq.cc.has("only-if-cached") {
+			e.release()
 			closeBody(req)
 			return t.mark(req, gatewayTimeout(req), Miss, "only-if-cached"), nil
 		}
@@ -73,6 +76,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		res, fl, err := t.join(&rq)
 		if err != nil {
+			e.release()
 			closeBody(req)
 			return nil, err
 		}
@@ -81,37 +85,60 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		switch res.kind {
 		case resEntry:
-			if rq.matches(res.e) {
+			if t.stream != nil {
+				if se := t.reopen(&rq, res.e); se != nil {
+					e.release()
+					t.stats.coalesced.Add(1)
+					return t.serve(req, se, res.status), nil
+				}
+			} else if rq.matches(res.e) {
 				t.stats.coalesced.Add(1)
 				return t.serve(req, res.e, res.status), nil
 			}
 		case resError:
+			e.release()
 			closeBody(req)
 			return nil, res.err
 		case resDirect:
 			return t.fetch(&rq, e, nil)
 		}
+		e.release()
 	}
 }
 
 // lookup returns the stored entry for rq, or nil when there is none that
-// may answer it. A damaged value is removed.
+// may answer it. A damaged value is removed. An entry from a StreamCache
+// holds its open value: the caller serves or releases it.
 func (t *Transport) lookup(rq *request) *entry {
-	raw, ok := t.cache.Get(rq.key)
-	if !ok {
-		return nil
+	var e *entry
+	var err error
+	if t.stream != nil {
+		if e, err = t.open(rq.key); e == nil && err == nil {
+			return nil
+		}
+	} else {
+		raw, ok := t.cache.Get(rq.key)
+		if !ok {
+			return nil
+		}
+		e, err = decode(raw)
 	}
-	e, err := decode(raw)
 	if err != nil {
-		t.stats.corrupt.Add(1)
-		t.log.Warn("rfccache: damaged entry removed", slog.String("url", rq.req.URL.Redacted()), slog.Any("error", err))
-		t.cache.Delete(rq.key)
+		t.damaged(rq.key, err)
 		return nil
 	}
 	if !rq.matches(e) {
+		e.release()
 		return nil
 	}
 	return e
+}
+
+// damaged counts and removes the damaged value of key.
+func (t *Transport) damaged(key string, err error) {
+	t.stats.corrupt.Add(1)
+	t.log.Warn("rfccache: damaged entry removed", slog.String("key", strings.TrimPrefix(key, keyPrefix)), slog.Any("error", err))
+	t.cache.Delete(key)
 }
 
 // fresh reports whether e may answer rq without asking the origin.
@@ -183,6 +210,7 @@ func hasPragmaNoCache(h http.Header) bool {
 // answers with what comes back. fl, when not nil, is the flight other
 // requests for the same entry wait on; fetch tells them what to do.
 func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, error) {
+	defer e.release() // unless a response took its body
 	req := rq.req
 	out := req
 	if e != nil {
@@ -204,7 +232,7 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 		if resp != nil {
 			discard(resp.Body)
 		}
-		fl.decide(result{kind: resEntry, e: e, status: Stale})
+		fl.decide(result{kind: resEntry, e: t.shared(e), status: Stale})
 		return t.serve(req, e, Stale), nil
 	}
 	if err != nil {
@@ -213,6 +241,9 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 	}
 	if resp.StatusCode == http.StatusNotModified && out != req {
 		discard(resp.Body)
+		if t.stream != nil {
+			return t.refreshStream(rq, e, resp, reqTime, respTime, fl), nil
+		}
 		ne := t.refresh(rq, e, resp, reqTime, respTime)
 		fl.decide(result{kind: resEntry, e: ne, status: Hit})
 		return t.serve(req, ne, Revalidated), nil
@@ -244,7 +275,7 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 		vary:         varySignature(varyNames(resp.Header), req.Header),
 		uncompressed: resp.Uncompressed,
 	}
-	resp.Body = t.newStoringBody(rq, ne, resp, fl)
+	resp.Body = t.newStoringBody(rq, ne, resp.Body, resp.ContentLength, fl)
 	return t.mark(req, resp, Miss, ""), nil
 }
 
@@ -271,19 +302,25 @@ func serverError(code int) bool {
 // updateExcluded are the fields a 304 does not update (RFC 9111 §3.2).
 var updateExcluded = map[string]bool{"Content-Length": true, "Content-Range": true, "Content-Encoding": true}
 
-// refresh stores e with the header fields of a 304 and new times.
-func (t *Transport) refresh(rq *request, e *entry, resp *http.Response, reqTime, respTime time.Time) *entry {
+// refreshed returns e with the header fields of a 304 and new times, and no
+// body.
+func refreshed(e *entry, resp *http.Response, reqTime, respTime time.Time) *entry {
 	h := e.header.Clone()
 	for k, v := range storedHeader(resp.Header) {
 		if !updateExcluded[k] {
 			h[k] = v
 		}
 	}
-	ne := &entry{status: e.status, header: h, reqTime: reqTime, respTime: respTime,
+	return &entry{status: e.status, header: h, bodyLen: e.bodyLen, reqTime: reqTime, respTime: respTime,
 		variant: e.variant, vary: e.vary, uncompressed: e.uncompressed}
+}
+
+// refresh stores e with the header fields of a 304 and new times.
+func (t *Transport) refresh(rq *request, e *entry, resp *http.Response, reqTime, respTime time.Time) *entry {
+	ne := refreshed(e, resp, reqTime, respTime)
 	ne.raw = encode(ne, e.body)
 	ne.body = ne.raw[len(ne.raw)-trailerSize-len(e.body) : len(ne.raw)-trailerSize]
-	if !varyStar(h) {
+	if !varyStar(ne.header) {
 		t.cache.Set(rq.key, ne.raw)
 		t.stats.stored.Add(1)
 		t.stats.storedBytes.Add(int64(len(e.body)))
@@ -291,8 +328,31 @@ func (t *Transport) refresh(rq *request, e *entry, resp *http.Response, reqTime,
 	return ne
 }
 
+// refreshStream answers a 304 for a streamed entry e: the caller reads e's
+// body while it is written to a new value with the 304's fields, which is
+// committed, and given to the waiters, once the body is complete.
+func (t *Transport) refreshStream(rq *request, e *entry, resp *http.Response, reqTime, respTime time.Time, fl *flight) *http.Response {
+	ne := refreshed(e, resp, reqTime, respTime)
+	body := e.takeBody()
+	if varyStar(ne.header) {
+		fl.decide(result{kind: resRetry})
+	} else {
+		body = t.newStoringBody(rq, ne, body, ne.bodyLen, fl)
+	}
+	return t.respond(rq.req, ne, body, Revalidated)
+}
+
 // serve answers req from e.
 func (t *Transport) serve(req *http.Request, e *entry, status string) *http.Response {
+	if req.Method == http.MethodHead {
+		e.release()
+		return t.respond(req, e, http.NoBody, status)
+	}
+	return t.respond(req, e, e.takeBody(), status)
+}
+
+// respond answers req with e's status and fields and body.
+func (t *Transport) respond(req *http.Request, e *entry, body io.ReadCloser, status string) *http.Response {
 	closeBody(req)
 	resp := &http.Response{
 		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
@@ -301,18 +361,15 @@ func (t *Transport) serve(req *http.Request, e *entry, status string) *http.Resp
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        e.header.Clone(),
-		ContentLength: int64(len(e.body)),
-		Body:          io.NopCloser(bytes.NewReader(e.body)),
+		ContentLength: e.bodyLen,
+		Body:          body,
 		Request:       req,
 		Uncompressed:  e.uncompressed,
 	}
 	if e.status != http.StatusNoContent {
-		resp.Header.Set("Content-Length", strconv.Itoa(len(e.body)))
+		resp.Header.Set("Content-Length", strconv.FormatInt(e.bodyLen, 10))
 	}
 	resp.Header.Set("Age", strconv.FormatInt(int64(e.age(t.now())/time.Second), 10))
-	if req.Method == http.MethodHead {
-		resp.Body = http.NoBody
-	}
 	return t.mark(req, resp, status, "")
 }
 
