@@ -122,8 +122,10 @@ type Config struct {
 	MaxCacheBytes int64
 	// MaxBodyBytes is the largest body the RFC modes store; larger bodies,
 	// or bodies of unknown length once they grow past it, stream through
-	// unstored, so memory stays bounded (a hit is read whole from the
-	// store). Default: 32 MiB.
+	// unstored. RFCFile streams entries to and from its files, so this only
+	// bounds an entry's size (default 4 GiB); RFCS3 holds a body in memory
+	// to store it and on every hit, so this also bounds memory per request
+	// (default 32 MiB).
 	MaxBodyBytes int64
 	// S3Timeout bounds every S3 call of RFCS3; a call that runs out of time
 	// is a miss or a dropped write. Default: 5 seconds.
