@@ -1,6 +1,8 @@
 package rfccache
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -35,17 +37,20 @@ func keyFor(u *url.URL) string {
 	return keyPrefix + c.String()
 }
 
-// variantOf hashes what makes one request's response unfit for another
+// variantOf returns what makes one request's response unfit for another
 // whatever the origin's Vary says: credentials (Authorization, Cookie, user
 // information in the URL) and an explicit Accept-Encoding, for which the
 // origin's bytes arrive encoded. A request with none of them has variant "".
-func variantOf(req *http.Request) string {
+// It is an HMAC under the store's secret (see secret), not a plain hash, so
+// that an entry read from a shared store does not let anyone test guesses
+// of the credentials offline.
+func (t *Transport) variantOf(req *http.Request) string {
 	h := req.Header
 	auth, cookie, ae := h.Values("Authorization"), h.Values("Cookie"), h.Values("Accept-Encoding")
 	if len(auth) == 0 && len(cookie) == 0 && len(ae) == 0 && req.URL.User == nil {
 		return ""
 	}
-	s := sha256.New()
+	s := hmac.New(sha256.New, t.secret())
 	for _, part := range [][]string{auth, cookie, ae} {
 		for _, v := range part {
 			s.Write([]byte(v))
@@ -57,6 +62,34 @@ func variantOf(req *http.Request) string {
 		s.Write([]byte(req.URL.User.String()))
 	}
 	return hex.EncodeToString(s.Sum(nil))
+}
+
+// secretKey is the store key of the secret that keys credential variants.
+const secretKey = "throttlecache/rfccache/v1 secret"
+
+// secret returns the key of the variant HMAC, shared by every Transport on
+// the same store: read from the store, or made and written there by the
+// first that needs it (and read back, so that two that raced agree on the
+// one that stayed). A store that cannot keep it gives a secret of this
+// process alone: credentialed entries then only match here, a miss rather
+// than a leak.
+func (t *Transport) secret() []byte {
+	t.secretOnce.Do(func() {
+		if b, ok := t.cache.Get(secretKey); ok && len(b) == 32 {
+			t.secretKey = b
+			return
+		}
+		b := make([]byte, 32)
+		rand.Read(b)
+		t.cache.Set(secretKey, b)
+		if got, ok := t.cache.Get(secretKey); ok && len(got) == 32 {
+			b = got
+		} else {
+			t.log.Warn("rfccache: the store did not keep the credential secret; credentialed entries will only match in this process")
+		}
+		t.secretKey = b
+	})
+	return t.secretKey
 }
 
 // varySignature hashes the request's values of the fields a response's
@@ -108,7 +141,7 @@ func (t *Transport) classify(req *http.Request) (rq request, why string) {
 	}
 	rq.req = req
 	rq.key = keyFor(req.URL)
-	rq.variant = variantOf(req)
+	rq.variant = t.variantOf(req)
 	rq.flightKey = rq.key + "\x00" + rq.variant
 	return rq, ""
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,9 @@ type Transport struct {
 	now     func() time.Time
 	flights singleflight.Group
 	stats   counters
+
+	secretOnce sync.Once
+	secretKey  []byte // keys the credential variants; see secret
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
