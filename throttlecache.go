@@ -330,6 +330,9 @@ func validate(cfg *Config) error {
 	if cfg.MaxCacheBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxCacheBytes %d: must not be negative", cfg.MaxCacheBytes)
 	}
+	if cfg.DisableRateLimit && cfg.Limiter != nil {
+		return errors.New("throttlecache: Config.DisableRateLimit and Config.Limiter are both set: keep the one you mean")
+	}
 	if cfg.MaxWait < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxWait %v: must not be negative", cfg.MaxWait)
 	}

@@ -72,6 +72,7 @@ func TestNewValidates(t *testing.T) {
 			[]string{"Config.Rules", `"/x["`}},
 		{"negative max wait", Config{MaxWait: -time.Second}, []string{"Config.MaxWait"}},
 		{"huge rate", Config{RequestsPerSecond: 1e12}, []string{"Config.RequestsPerSecond", "DisableRateLimit"}},
+		{"no limit and a limiter", Config{DisableRateLimit: true, Limiter: ratelimit.Unlimited()}, []string{"Config.DisableRateLimit", "Config.Limiter"}},
 		{"tiny rate", Config{RequestsPerSecond: 1e-12}, []string{"Config.RequestsPerSecond", "a day"}},
 		{"header value with newline", Config{Header: http.Header{"X-A": {"a\r\nX-Evil: 1"}}}, []string{"Config.Header", `"X-A"`}},
 		{"negative retry option", Config{Retry: retry.Options{BaseBackoff: -time.Second}}, []string{"Config.Retry", "BaseBackoff"}},
