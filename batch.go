@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"io"
 	"net/http"
 	"net/url"
@@ -165,7 +166,7 @@ func (m *Manager) download(ctx context.Context, r *BatchResult, p *batchProgress
 	}
 	defer resp.Body.Close()
 	if err := statusErr(r, resp); err != nil {
-		drain(resp.Body)
+		httpbody.Discard(resp.Body)
 		return err
 	}
 	dir := filepath.Dir(r.Path)
@@ -328,11 +329,6 @@ func (pr *progressReader) flush() {
 	if report && p.fn != nil {
 		p.fn(Progress{Done: p.done, Failed: p.failed, Total: p.total, Bytes: p.bytes, Index: -1})
 	}
-}
-
-// drain reads a little of a body we discard, so its connection can be reused.
-func drain(r io.Reader) {
-	io.Copy(io.Discard, io.LimitReader(r, 64<<10))
 }
 
 // redactURL returns s with the password of its user information replaced

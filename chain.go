@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/ratelimit"
 )
 
@@ -26,7 +27,7 @@ type baseKey struct{}
 func (h *headerStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	m := h.m
 	if m.closed.Load() {
-		closeBody(req)
+		httpbody.CloseRequest(req)
 		return nil, ErrClosed
 	}
 	m.stats.requests.Add(1)
@@ -172,11 +173,5 @@ func (b *boundedLimiter) Wait(ctx context.Context) error {
 func (b *boundedLimiter) Pause(host string, until time.Time, reason string) {
 	if p, ok := b.l.(ratelimit.Pauser); ok {
 		p.Pause(host, until, reason)
-	}
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
 	}
 }

@@ -35,7 +35,7 @@ const maxWaits = 4
 // carries [Header].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.isClosed() {
-		closeBody(req)
+		httpbody.CloseRequest(req)
 		return nil, ErrClosed
 	}
 	ctx := req.Context()
@@ -85,7 +85,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		res, err := fl.wait(ctx)
 		if err != nil {
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return nil, err
 		}
 		switch res.kind {
@@ -98,7 +98,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.stats.coalesced.Add(1)
 			return t.serveShared(ctx, req, res.shared), nil
 		case flightError:
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return nil, res.err
 		case flightDirect:
 			return t.direct(ctx, req)
@@ -232,7 +232,7 @@ func (t *Transport) serveStale(ctx context.Context, req *http.Request, l *loc) *
 
 // serve builds a 200 response from an entry; f is nil for HEAD.
 func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os.File, status string) *http.Response {
-	closeBody(req)
+	httpbody.CloseRequest(req)
 	h := m.Header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -309,7 +309,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 	if err != nil {
 		if ctx.Err() != nil {
 			t.flights.finish(l.key, fl, flightResult{kind: flightRetry})
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return nil, err
 		}
 		t.stats.storeErrors.Add(1)
@@ -370,7 +370,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified && conditional:
-		discard(resp.Body)
+		httpbody.Discard(resp.Body)
 		m := *old
 		m.Header = mergeHeader(old.Header, resp.Header)
 		m.Fetched = fetched
@@ -415,7 +415,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 
 	case resp.StatusCode >= 500 && old != nil && t.staleIfError:
 		if sresp := t.serveStale(ctx, req, &l); sresp != nil {
-			discard(resp.Body)
+			httpbody.Discard(resp.Body)
 			lock.release()
 			t.flights.finish(l.key, fl, flightResult{kind: flightStale})
 			return sresp, nil
@@ -483,7 +483,7 @@ func (b *prefixedBody) Close() error { return b.c.Close() }
 
 // serveShared gives a waiter its own copy of the leader's small response.
 func (t *Transport) serveShared(ctx context.Context, req *http.Request, s *sharedResponse) *http.Response {
-	closeBody(req)
+	httpbody.CloseRequest(req)
 	resp := &http.Response{
 		Status:        strconv.Itoa(s.status) + " " + http.StatusText(s.status),
 		StatusCode:    s.status,
@@ -581,17 +581,4 @@ func hasDirective(h http.Header, d string) bool {
 		}
 	}
 	return false
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
-}
-
-// discard drains a little of a body we do not pass on, so the connection
-// can be reused, and closes it.
-func discard(body io.ReadCloser) {
-	io.CopyN(io.Discard, body, 4<<10)
-	body.Close()
 }

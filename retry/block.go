@@ -2,6 +2,7 @@ package retry
 
 import (
 	"bytes"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"io"
 	"net/http"
 )
@@ -51,9 +52,4 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // discard drains a little of a response that is not handed on, so that its
 // connection can be reused, and closes it.
-func discard(resp *http.Response) {
-	if resp.Body != nil {
-		io.CopyN(io.Discard, resp.Body, 4<<10)
-		resp.Body.Close()
-	}
-}
+func discard(resp *http.Response) { httpbody.Discard(resp.Body) }

@@ -68,7 +68,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if rq.cc.has("only-if-cached") {
 			e.release()
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return t.mark(req, gatewayTimeout(req), Miss, "only-if-cached"), nil
 		}
 		if attempt == maxAttempts {
@@ -77,7 +77,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		res, fl, err := t.join(&rq)
 		if err != nil {
 			e.release()
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return nil, err
 		}
 		if fl != nil {
@@ -97,7 +97,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		case resError:
 			e.release()
-			closeBody(req)
+			httpbody.CloseRequest(req)
 			return nil, res.err
 		case resDirect:
 			return t.fetch(&rq, e, nil)
@@ -230,7 +230,7 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 	respTime := t.now()
 	if e != nil && (err != nil || serverError(resp.StatusCode)) && t.staleIfError(rq, e) {
 		if resp != nil {
-			discard(resp.Body)
+			httpbody.Discard(resp.Body)
 		}
 		fl.decide(result{kind: resEntry, e: t.shared(e), status: Stale})
 		return t.serve(req, e, Stale), nil
@@ -240,7 +240,7 @@ func (t *Transport) fetch(rq *request, e *entry, fl *flight) (*http.Response, er
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusNotModified && out != req {
-		discard(resp.Body)
+		httpbody.Discard(resp.Body)
 		if t.stream != nil {
 			return t.refreshStream(rq, e, resp, reqTime, respTime, fl), nil
 		}
@@ -353,7 +353,7 @@ func (t *Transport) serve(req *http.Request, e *entry, status string) *http.Resp
 
 // respond answers req with e's status and fields and body.
 func (t *Transport) respond(req *http.Request, e *entry, body io.ReadCloser, status string) *http.Response {
-	closeBody(req)
+	httpbody.CloseRequest(req)
 	resp := &http.Response{
 		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
 		StatusCode:    e.status,
@@ -427,17 +427,4 @@ func gatewayTimeout(req *http.Request) *http.Response {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{}, Body: http.NoBody, Request: req,
 	}
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
-}
-
-// discard drains a little of a body we do not pass on, so the connection
-// can be reused, and closes it.
-func discard(body io.ReadCloser) {
-	io.CopyN(io.Discard, body, 4<<10)
-	body.Close()
 }

@@ -3,6 +3,7 @@
 package httpbody
 
 import (
+	"io"
 	"net/http"
 	"slices"
 )
@@ -15,4 +16,26 @@ import (
 func Framed(resp *http.Response) bool {
 	return resp.ContentLength >= 0 || resp.ProtoMajor >= 2 || resp.Uncompressed ||
 		slices.Contains(resp.TransferEncoding, "chunked")
+}
+
+// discardLimit is how much of an unwanted body Discard reads: enough for
+// the usual error page, so that the connection can be reused, and no more.
+const discardLimit = 4 << 10
+
+// Discard reads a little of a body that nobody will read, so that its
+// connection can be reused, and closes it. A nil body is left alone.
+func Discard(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	io.CopyN(io.Discard, body, discardLimit)
+	body.Close()
+}
+
+// CloseRequest closes req's body, if it has one: a RoundTripper must close
+// it even when it sends nothing (a cache hit, an error before sending).
+func CloseRequest(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
 }
