@@ -1,7 +1,9 @@
 package httpbody
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +26,37 @@ func TestFramed(t *testing.T) {
 				t.Fatalf("Framed = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+type counted struct {
+	r      io.Reader
+	read   int
+	closed bool
+}
+
+func (c *counted) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *counted) Close() error { c.closed = true; return nil }
+
+func TestDiscardAndCloseRequest(t *testing.T) {
+	body := &counted{r: strings.NewReader(strings.Repeat("x", 1<<20))}
+	Discard(body)
+	if !body.closed || body.read > discardLimit {
+		t.Fatalf("Discard read %d bytes (limit %d), closed %v", body.read, discardLimit, body.closed)
+	}
+	Discard(nil) // no panic
+
+	req, _ := http.NewRequest(http.MethodPost, "http://example.com/", nil)
+	CloseRequest(req) // no body: no panic
+	rb := &counted{r: strings.NewReader("payload")}
+	req.Body = rb
+	CloseRequest(req)
+	if !rb.closed {
+		t.Fatal("CloseRequest left the body open")
 	}
 }
