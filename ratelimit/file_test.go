@@ -329,7 +329,5 @@ func TestPrecisionFileProcesses(t *testing.T) {
 	}
 	wg.Wait()
 	_, rate := report(t, "3 processes × 3 goroutines, one FileLimiter", arrivals(srv, "/x"), n, per)
-	if rate < 0.95*n {
-		t.Errorf("sustained %.2f per %v, below 95%% of %d", rate, per, n)
-	}
+	checkSustained(t, rate, n, per)
 }

@@ -263,13 +263,10 @@ func TestPrecisionRedisClients(t *testing.T) {
 	// Each request makes two script calls; miniredis runs them in an
 	// interpreted Lua that the race detector slows down so much that the
 	// rate measures miniredis, not the limiter. The window is still checked.
-	inProcess := os.Getenv(redisEnv) == ""
-	switch {
-	case rate >= 0.95*n:
-	case inProcess && raceEnabled:
-		t.Logf("sustained %.2f per %v, below 95%% of %d: not enforced on miniredis under -race", rate, per, n)
-	default:
-		t.Errorf("sustained %.2f per %v, below 95%% of %d", rate, per, n)
+	if os.Getenv(redisEnv) == "" && raceEnabled {
+		t.Logf("sustained rate not checked on miniredis under -race")
+	} else {
+		checkSustained(t, rate, n, per)
 	}
 }
 

@@ -272,10 +272,12 @@ func waitQueue(t *testing.T, w *SlidingWindow, n int) {
 }
 
 // TestSlidingWindowConcurrent checks, in real time, that admissions from many
-// goroutines respect the window and arrive in FIFO order.
+// goroutines respect the window. The times are taken just after Wait
+// returns, a little after the admission itself, so the limiter gets a guard
+// of 20 ms and the check uses the bare period: the guard absorbs that delay.
 func TestSlidingWindowConcurrent(t *testing.T) {
 	const n, per = 4, 100 * time.Millisecond
-	w, err := NewSlidingWindow(n, per, WithGuard(0))
+	w, err := NewSlidingWindow(n, per, WithGuard(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,4 +318,33 @@ func BenchmarkSlidingWindowAllow(b *testing.B) {
 			w.Wait(context.Background())
 		}
 	})
+}
+
+// TestSlidingWindowSustainsItsRate drives a saturated window with a fake
+// clock: every request goes at the first moment the window allows, and in
+// 100 periods exactly n per period go, with no time lost between them.
+func TestSlidingWindowSustainsItsRate(t *testing.T) {
+	const n = 5
+	for _, guard := range []time.Duration{0, 25 * time.Millisecond} {
+		w, c := newFake(t, n, time.Second, WithGuard(guard))
+		origin := time.Unix(1_700_000_000, 0)
+		span := time.Second + guard
+		admitted, at := 0, time.Duration(0)
+		for at <= 100*span {
+			c.Set(at)
+			for w.Allow() {
+				admitted++
+			}
+			w.mu.Lock()
+			next, ok := w.nextLocked()
+			w.mu.Unlock()
+			if !ok {
+				t.Fatal("a slot admitted without a start signal is unsettled")
+			}
+			at = next.Sub(origin)
+		}
+		if want := n * 101; admitted != want {
+			t.Fatalf("guard %v: %d admitted in 100 periods, want %d", guard, admitted, want)
+		}
+	}
 }
