@@ -44,7 +44,7 @@ func urlRelPath(u *url.URL) string {
 	if p := u.Port(); p != "" && !(p == "80" && u.Scheme == "http") && !(p == "443" && u.Scheme == "https") {
 		host += "_" + p
 	}
-	hostName := escapeName(host)
+	hostName := limitName(escapeName(host))
 	if hostName == "" {
 		hostName = "_"
 	}
