@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/ratelimit"
 )
@@ -78,10 +79,7 @@ func (b *bypassStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.Header == nil {
-		resp.Header = make(http.Header)
-	}
-	resp.Header.Set(CacheStatusHeader, CacheBypass)
+	cachestatus.Set(resp, CacheBypass)
 	return resp, nil
 }
 

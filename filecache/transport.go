@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
@@ -260,7 +261,9 @@ func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os
 		resp.Body = &fileBody{f: f, left: m.Size}
 	}
 	t.count(status)
-	t.debug(ctx, "filecache", slog.String(Header, status), slog.String("method", req.Method), slog.String("url", req.URL.Redacted()))
+	if t.log.Enabled(ctx, slog.LevelDebug) { // the URL is not redacted on every hit for nothing
+		t.debug(ctx, "filecache", slog.String(Header, status), slog.String("method", req.Method), slog.String("url", req.URL.Redacted()))
+	}
 	return resp
 }
 
@@ -519,15 +522,9 @@ func (t *Transport) bypass(ctx context.Context, req *http.Request, resp *http.Re
 
 // mark sets the X-Cache header of a response from the origin.
 func (t *Transport) mark(ctx context.Context, req *http.Request, resp *http.Response, status string) *http.Response {
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
-	resp.Header[Header] = []string{status}
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
+	cachestatus.Set(resp, status)
 	t.count(status)
-	if status != Bypass {
+	if status != Bypass && t.log.Enabled(ctx, slog.LevelDebug) {
 		t.debug(ctx, "filecache", slog.String(Header, status), slog.String("method", req.Method),
 			slog.String("url", req.URL.Redacted()), slog.Int("status", resp.StatusCode))
 	}

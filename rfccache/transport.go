@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
@@ -375,13 +376,7 @@ func (t *Transport) respond(req *http.Request, e *entry, body io.ReadCloser, sta
 
 // mark sets the X-Cache header of a response and counts it.
 func (t *Transport) mark(req *http.Request, resp *http.Response, status, why string) *http.Response {
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
-	resp.Header[Header] = []string{status}
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
+	cachestatus.Set(resp, status)
 	t.count(status)
 	if ctx := req.Context(); t.log.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{slog.String(Header, status), slog.String("method", req.Method),

@@ -4,7 +4,10 @@
 // names are throttlecache.CacheStatusHeader and the constants of each stage.
 package cachestatus
 
-import "sync/atomic"
+import (
+	"net/http"
+	"sync/atomic"
+)
 
 // Header is the response header that tells where a response came from.
 const Header = "X-Cache"
@@ -51,5 +54,18 @@ func (c *Counters) Load() Snapshot {
 	return Snapshot{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Revalidated: c.revalidated.Load(),
 		Stale: c.stale.Load(), Bypass: c.bypass.Load(),
+	}
+}
+
+// Set marks resp with status in Header, giving it an empty header map or
+// body where a RoundTripper left none: every response that leaves a cache
+// stage says where it came from and has a body to close.
+func Set(resp *http.Response, status string) {
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	resp.Header[Header] = []string{status}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
 	}
 }

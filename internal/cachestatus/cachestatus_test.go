@@ -1,6 +1,7 @@
 package cachestatus
 
 import (
+	"net/http"
 	"sync"
 	"testing"
 )
@@ -15,5 +16,17 @@ func TestCounters(t *testing.T) {
 	want := Snapshot{Hits: 2, Misses: 1, Revalidated: 1, Stale: 1, Bypass: 3}
 	if got := c.Load(); got != want {
 		t.Fatalf("Load() = %+v, want %+v", got, want)
+	}
+}
+
+func TestSet(t *testing.T) {
+	resp := &http.Response{}
+	Set(resp, Miss)
+	if resp.Header.Get(Header) != Miss || resp.Body == nil {
+		t.Fatalf("header %v, body %v", resp.Header, resp.Body)
+	}
+	Set(resp, Hit)
+	if v := resp.Header.Values(Header); len(v) != 1 || v[0] != Hit {
+		t.Fatalf("X-Cache %v after a second Set", v)
 	}
 }
