@@ -1,7 +1,9 @@
 package throttlecache
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -91,5 +93,33 @@ func TestFileCacheClose(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFileCacheMissKeepsWriterTo checks that no stage of the chain hides
+// the download's WriteTo, which lets io.Copy hand the network's bytes to
+// the caller and the cache file without copying them once more.
+func TestFileCacheMissKeepsWriterTo(t *testing.T) {
+	m, srv := fileCacheManager(t, nil)
+	const size = 300 << 10
+	srv.Handle("/forever/big", testserver.Generated(size, 3))
+	want, _ := io.ReadAll(testserver.GeneratedReader(size, 3))
+	for _, cache := range []string{"MISS", "HIT"} {
+		resp, err := m.Client().Get(srv.URL + "/forever/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("X-Cache"); got != cache {
+			t.Fatalf("X-Cache %s, want %s", got, cache)
+		}
+		if _, ok := resp.Body.(io.WriterTo); cache == "MISS" && !ok {
+			t.Fatalf("a miss's body %T is not an io.WriterTo", resp.Body)
+		}
+		var got bytes.Buffer
+		_, err = io.Copy(&got, resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("%s: copied %d bytes, %v", cache, got.Len(), err)
+		}
 	}
 }

@@ -464,8 +464,10 @@ func (m *Manager) Wrap(c *http.Client) *http.Client {
 	return &nc
 }
 
-// Close releases the Manager's idle connections and background work. Requests
-// made after Close fail with ErrClosed. Close is idempotent. A Config.Base
+// Close releases the Manager's idle connections and background work, after
+// waiting for FileCache entries still being committed (large bodies are
+// committed just after the caller's EOF). Requests made after Close fail
+// with ErrClosed. Close is idempotent. A Config.Base
 // given by the caller is not closed: it belongs to the caller.
 func (m *Manager) Close() error {
 	if m.closed.Swap(true) {

@@ -66,7 +66,26 @@
 // 1 MiB remains, read during Close; otherwise the download is dropped and
 // nothing is stored. If the file cannot be written (a full disk, say) the
 // caller still receives the whole body; the error is logged and counted in
-// Stats.StoreErrors. Hits stream from the file.
+// Stats.StoreErrors. A body with a Content-Length of 1 MiB or more has its
+// disk space reserved first, so a disk without room is found out before the
+// download, not in the middle. Hits stream from the file.
+//
+// The file is written by a goroutine of its own, a chunk behind the caller,
+// so the caller reads at network speed. A miss's body reads the network in
+// chunks of 256 KiB (as much as has arrived) and serves small Read calls
+// from the chunk, and it implements io.WriterTo, so io.Copy hands the
+// network's bytes to the destination and to the file without copying them
+// again. Bodies shorter than 8 MiB are committed before the caller sees
+// EOF. A longer body is committed just after: syncing it costs about as
+// long as downloading it on a fast network, so the caller goes on while the
+// disk catches up (at most four such commits at a time per Transport;
+// beyond that the caller waits for its own). Until the commit ends the
+// entry stays locked, so a request for the same URL, in this process or
+// another, waits for it and is served from it; [Transport.Close] waits for
+// every commit. A program that exits without Close may lose that last
+// entry, never get a damaged one. Replacing a body of 1 MiB or more moves
+// the old file aside and removes it in the background, because freeing it
+// during the rename takes as long as a fifth of the download.
 //
 // Concurrent requests for the same missing or stale entry cause one origin
 // request: in a process they wait for it and then read the stored entry;
@@ -76,7 +95,9 @@
 //
 // A process killed at any moment leaves the previous entry, the new one or
 // none: each sidecar records the size, checksum and identity of the body
-// file it describes, and a body that does not match is never served.
+// file it describes, and a body that does not match is never served. The
+// same check covers a power failure: the body is synced before its sidecar
+// exists, and a sidecar lost or torn with the power is a miss.
 // Temporary files of dead writers are removed by [New] and by pruning.
 //
 // # Size

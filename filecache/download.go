@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -24,6 +25,14 @@ const (
 	syncEvery   = 8 << 20   // start write-back this often, so the final sync is short
 
 	metaOverhead = 1 << 10 // a sidecar's size, roughly, for the usage estimate
+
+	preallocMin = 1 << 20 // bodies at least this long get their disk space reserved up front
+
+	// Bodies of at least backgroundCommitMin bytes are committed after the
+	// caller has seen EOF, by up to maxBackgroundCommits goroutines per
+	// Transport; beyond that, the caller waits for its own commit.
+	backgroundCommitMin  = syncEvery
+	maxBackgroundCommits = 4
 )
 
 var chunkPool = sync.Pool{New: func() any { return make([]byte, 0, chunkSize) }}
@@ -47,6 +56,8 @@ type download struct {
 	mu      sync.Mutex // serialises Read and Close
 	tmp     tempFile   // nil once storing has stopped
 	buf     []byte     // the chunk being filled
+	pos     int        // bytes of buf the caller has had
+	later   error      // the network read's error (EOF too), for when the caller has all of buf
 	ch      chan []byte
 	wdone   chan struct{}
 	werr    error  // the writer's error, read after wdone
@@ -62,6 +73,13 @@ func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl 
 	f, err := t.createTemp(filepath.Join(t.dir, tmpDir), lockBase(&l)+"-*.part")
 	if err != nil {
 		return nil, err
+	}
+	if resp.ContentLength >= preallocMin {
+		if err := t.reserve(f, resp.ContentLength); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("reserving %d bytes: %w", resp.ContentLength, err)
+		}
 	}
 	d := &download{
 		t: t, ctx: ctx, l: l, lock: lock, fl: fl, rc: resp.Body, m: m,
@@ -100,22 +118,139 @@ func (d *download) write(f tempFile) {
 	}
 }
 
+// Read serves the caller from the chunk being filled for the writer: it
+// reads the network into the chunk's free space (as much as has arrived,
+// not just len(p)) and copies out what p takes, so a caller with a small
+// buffer does not cost a system call per buffer. The chunk goes to the
+// writer once it is full and the caller has had all of it; EOF is
+// returned, and the entry committed, once the caller has had every byte.
 func (d *download) Read(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.pos < len(d.buf) {
+		return d.serve(p), nil
+	}
+	if err := d.later; err != nil {
+		d.later = nil
+		return 0, d.received(err)
+	}
 	if d.err != nil {
 		return 0, d.err
 	}
-	n, err := d.rc.Read(p)
-	d.record(p[:n])
+	if d.tmp == nil || len(p) == 0 {
+		n, err := d.rc.Read(p)
+		d.record(p[:n])
+		return n, d.received(err)
+	}
+	n, err := d.rc.Read(d.buf[len(d.buf):cap(d.buf)])
+	d.n += int64(n)
+	d.buf = d.buf[:len(d.buf)+n]
+	k := d.serve(p)
+	if err != nil && d.pos < len(d.buf) {
+		d.later = err
+		return k, nil
+	}
+	return k, d.received(err)
+}
+
+// serve copies unread bytes of the chunk to p.
+func (d *download) serve(p []byte) int {
+	k := copy(p, d.buf[d.pos:])
+	d.serveN(k)
+	return k
+}
+
+// serveN marks k more bytes of the chunk as had by the caller and hands the
+// chunk to the writer once it is full and had.
+func (d *download) serveN(k int) {
+	d.pos += k
+	if d.pos == cap(d.buf) {
+		d.flush()
+	}
+}
+
+// received acts on the error of a network read once the caller has every
+// byte before it, and returns it.
+func (d *download) received(err error) error {
 	switch {
 	case err == io.EOF:
 		d.finish()
+		if d.err == nil {
+			d.err = io.EOF
+		}
 	case err != nil:
 		d.err = err
 		d.drop("read error", err)
 	}
-	return n, err
+	return err
+}
+
+// WriteTo is io.Copy's fast path: the body is read from the network
+// straight into the chunk that the file writer gets next, and w is given
+// that chunk, so the bytes are not copied on the way (Read has to copy
+// them, since the caller's buffer is not the download's to keep).
+func (d *download) WriteTo(w io.Writer) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var total int64
+	if d.pos < len(d.buf) { // what an earlier Read left
+		k, err := w.Write(d.buf[d.pos:])
+		total += int64(k)
+		short := k < len(d.buf)-d.pos
+		d.serveN(k)
+		if err == nil && short {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	if err := d.later; err != nil {
+		d.later = nil
+		if err = d.received(err); err == io.EOF {
+			err = nil
+		}
+		return total, err
+	}
+	var scratch []byte
+	for d.err == nil {
+		p := scratch
+		if d.tmp != nil {
+			p = d.buf[len(d.buf):cap(d.buf)]
+		} else if p == nil {
+			p = make([]byte, 32<<10)
+			scratch = p
+		}
+		n, err := d.rc.Read(p)
+		d.n += int64(n)
+		var werr error
+		if n > 0 {
+			var k int
+			k, werr = w.Write(p[:n])
+			total += int64(k)
+			if werr == nil && k < n {
+				werr = io.ErrShortWrite
+			}
+		}
+		if d.tmp != nil {
+			// The caller is done with the bytes, even after a failed write.
+			d.buf = d.buf[:len(d.buf)+n]
+			d.serveN(n)
+		}
+		switch {
+		case err == io.EOF:
+			d.received(err)
+			return total, werr
+		case err != nil:
+			return total, d.received(err)
+		case werr != nil:
+			return total, werr
+		}
+	}
+	if d.err == io.EOF {
+		return total, nil
+	}
+	return total, d.err
 }
 
 // record hands p to the writer.
@@ -132,6 +267,7 @@ func (d *download) record(p []byte) {
 			d.flush()
 		}
 	}
+	d.pos = len(d.buf) // bytes the caller has had, or given up
 }
 
 // flush sends the current chunk to the writer; after a write error it
@@ -142,6 +278,7 @@ func (d *download) flush() {
 	}
 	d.ch <- d.buf
 	d.buf = chunkPool.Get().([]byte)[:0]
+	d.pos = 0
 }
 
 // stopWriter closes the writer's queue and waits for it to finish.
@@ -153,7 +290,7 @@ func (d *download) stopWriter() error {
 	<-d.wdone
 	if d.buf != nil {
 		chunkPool.Put(d.buf[:0])
-		d.buf = nil
+		d.buf, d.pos = nil, 0
 	}
 	return d.werr
 }
@@ -174,6 +311,11 @@ func (d *download) end(res flightResult) {
 		return
 	}
 	d.done = true
+	d.settle(res)
+}
+
+// settle releases the entry and finishes the flight.
+func (d *download) settle(res flightResult) {
 	if d.unwatch != nil {
 		d.unwatch()
 	}
@@ -191,16 +333,13 @@ func (d *download) drop(why string, err error) {
 	d.end(flightResult{kind: flightRetry})
 }
 
-// storeFailed gives up storing after a file-system error.
-func (d *download) storeFailed(err error) {
-	d.t.stats.storeErrors.Add(1)
-	d.t.log.Warn("filecache: cannot store response", "url", d.m.URL, "err", err)
-	d.removeTemp()
-	d.end(flightResult{kind: flightDirect})
-}
-
-// finish is called at EOF: it commits a complete body before the caller
-// sees EOF, so that the next request finds the entry.
+// finish is called at EOF, under d.mu. A body shorter than
+// backgroundCommitMin is committed before the caller sees EOF. A longer one
+// is committed in the background, because syncing it costs about as long
+// as downloading it on a fast network: the caller goes on while the disk
+// catches up. Until the commit ends, the entry's flight and lock stay
+// held, so a request for the same URL, in this process or another, waits
+// and then finds the entry; [Transport.Close] waits for every commit.
 func (d *download) finish() {
 	if d.done {
 		return
@@ -209,23 +348,56 @@ func (d *download) finish() {
 		d.drop(fmt.Sprintf("got %d of %d bytes", d.n, d.want), nil)
 		return
 	}
-	d.flush()
-	if err := d.stopWriter(); err != nil {
-		d.storeFailed(err)
-		return
+	// The last chunk goes to the writer, and buf is left nil: after a
+	// hand-over below, Read and Close must find nothing of the writer's.
+	if len(d.buf) > 0 {
+		d.ch <- d.buf
+	} else if d.buf != nil {
+		chunkPool.Put(d.buf[:0])
 	}
-	if err := d.commit(); err != nil {
-		d.storeFailed(err)
-		return
+	d.buf, d.pos = nil, 0
+	if d.n >= backgroundCommitMin {
+		select {
+		case d.t.commits <- struct{}{}:
+			// From here the goroutine owns the temporary file, the
+			// writer and the entry; Read and Close only see EOF.
+			d.done = true
+			d.err = io.EOF
+			if d.unwatch != nil {
+				d.unwatch()
+			}
+			d.t.goBackground(func() {
+				defer func() { <-d.t.commits }()
+				d.settle(d.complete())
+			})
+			return
+		default:
+		}
+	}
+	d.end(d.complete())
+}
+
+// complete stops the writer and commits the entry, or gives up storing it
+// after a file-system error; it returns what the flight's waiters do next.
+func (d *download) complete() flightResult {
+	err := d.stopWriter()
+	if err == nil {
+		err = d.commit()
 	}
 	t := d.t
+	if err != nil {
+		t.stats.storeErrors.Add(1)
+		t.log.Warn("filecache: cannot store response", "url", d.m.URL, "err", err)
+		d.removeTemp()
+		return flightResult{kind: flightDirect}
+	}
 	t.stats.stored.Add(1)
 	t.stats.storedBytes.Add(d.n)
 	t.debug(d.ctx, "filecache: stored", slog.String("url", d.m.URL), slog.Int64("bytes", d.n))
-	d.end(flightResult{kind: flightEntry})
 	if t.maxBytes > 0 && t.usage.Add(d.n-d.old+metaOverhead) > t.maxBytes {
 		t.goBackground(func() { t.evict(false) })
 	}
+	return flightResult{kind: flightEntry}
 }
 
 // commit makes the entry visible: body data synced, renamed into place,
@@ -245,7 +417,7 @@ func (d *download) commit() error {
 		err = fmt.Errorf("wrote %d bytes, file has %d", d.n, fi.Size())
 	}
 	if err == nil {
-		err = renameInto(tmp.Name(), d.l.body)
+		err = d.replaceBody(tmp.Name())
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
@@ -262,6 +434,24 @@ func (d *download) commit() error {
 	return nil
 }
 
+// replaceBody renames the finished file over the entry's body. Renaming
+// over a large body makes the kernel free it there and then (about 15 ms
+// for 64 MiB, a fifth of the whole download on loopback), so a large old
+// body is first linked to a temporary name and removed in the background;
+// a crash in between leaves a leftover that cleanup removes.
+func (d *download) replaceBody(from string) error {
+	if d.old < preallocMin {
+		return renameInto(from, d.l.body)
+	}
+	trash := strings.TrimSuffix(from, ".part") + ".old"
+	if os.Link(d.l.body, trash) != nil {
+		return renameInto(from, d.l.body)
+	}
+	err := renameInto(from, d.l.body)
+	d.t.goBackground(func() { os.Remove(trash) })
+	return err
+}
+
 // Close ends the download. A caller that closes before the end of the body
 // gets the entry stored anyway when at most earlyCloseDrain bytes remain
 // (read now, under the request's context); otherwise nothing is stored.
@@ -275,6 +465,11 @@ func (d *download) Close() error {
 		return err
 	}
 	defer d.mu.Unlock()
+	if err := d.later; err != nil {
+		d.later = nil
+		d.pos = len(d.buf)
+		d.received(err)
+	}
 	if !d.done && d.err == nil && (d.want < 0 || d.want-d.n <= earlyCloseDrain) {
 		buf := make([]byte, 32<<10)
 		lr := &io.LimitedReader{R: d.rc, N: earlyCloseDrain + 1}

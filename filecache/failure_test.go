@@ -233,6 +233,10 @@ func TestLeftoverTempFiles(t *testing.T) {
 	tmp := filepath.Join(e.dir, tmpDir)
 	dead := filepath.Join(tmp, lockBase(&l)+"-123.part")
 	os.WriteFile(dead, []byte("partial"), 0o644)
+	// A replaced body waiting for its background removal when the
+	// process died.
+	deadOld := filepath.Join(tmp, lockBase(&l)+"-124.old")
+	os.WriteFile(deadOld, []byte("old body"), 0o644)
 	// A live writer holds its entry's lock: its file must survive.
 	l2 := e.locFor(t, e.srv.URL+"/y")
 	held, _, _ := tryLock(l2.lockPath())
@@ -244,7 +248,7 @@ func TestLeftoverTempFiles(t *testing.T) {
 	os.Chtimes(unknownOld, old, old)
 
 	e.reopen(t)
-	for path, want := range map[string]bool{dead: false, live: true, unknownOld: false} {
+	for path, want := range map[string]bool{dead: false, deadOld: false, live: true, unknownOld: false} {
 		_, err := os.Stat(path)
 		if (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(path), err == nil, want)

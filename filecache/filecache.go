@@ -93,9 +93,14 @@ type Transport struct {
 	isShut atomic.Bool    // closed, for the hot path
 	wg     sync.WaitGroup // background commits and evictions
 
-	// createTemp opens a new temporary file; tests replace it to simulate a
-	// full disk.
+	commits chan struct{} // a slot per commit running in the background
+
+	// createTemp opens a new temporary file and reserve reserves disk
+	// space for it; tests replace them to simulate a full disk.
 	createTemp func(dir, pattern string) (tempFile, error)
+	reserve    func(f tempFile, n int64) error
+
+	testHookWait func() // called when a request starts waiting for a flight
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -148,6 +153,8 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 		now:          opts.Now,
 		credKey:      key,
 		createTemp:   createOSTemp,
+		reserve:      preallocate,
+		commits:      make(chan struct{}, maxBackgroundCommits),
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)

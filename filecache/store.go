@@ -139,7 +139,11 @@ func (t *Transport) refreshFileID(l *loc, m *meta, id fileID) {
 	t.writeMeta(l, &nm)
 }
 
-// writeMeta replaces the sidecar atomically.
+// writeMeta replaces the sidecar atomically. It is not synced: a sidecar
+// is checked against its body whenever it is read, so one lost or torn by a
+// power failure loses the entry but never describes the wrong bytes, and a
+// store does not wait for a second journal commit (up to 20 ms at the 90th
+// percentile on this project's benchmark machine).
 func (t *Transport) writeMeta(l *loc, m *meta) error {
 	data, err := m.marshal()
 	if err != nil {
@@ -151,9 +155,6 @@ func (t *Transport) writeMeta(l *loc, m *meta) error {
 	}
 	name := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -84,6 +84,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if leader {
 			return t.lead(req, l, maxAge, fl, revalidate)
 		}
+		if t.testHookWait != nil {
+			t.testHookWait()
+		}
 		res, err := fl.wait(ctx)
 		if err != nil {
 			httpbody.CloseRequest(req)
