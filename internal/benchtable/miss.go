@@ -11,19 +11,26 @@ import (
 	"github.com/throttlecache/throttlecache/internal/testserver"
 )
 
-const missSize = 64 << 20
+const (
+	missSize  = 64 << 20
+	missBatch = 3 // downloads per timed run
+)
 
-// benchMiss measures the throughput of a 64 MiB download that misses the
-// cache (and is stored), against the same download through a bare
-// transport. The subjects take turns, round after round, so drift on a busy
-// machine hits them alike; each keeps its best round.
+// benchMiss measures the throughput of 64 MiB downloads that miss the
+// cache (and are stored), against the same downloads through a bare
+// transport, for two kinds of caller: io.Copy, and a loop of Read calls
+// with a 32 KiB buffer. A timed run is missBatch downloads of new URLs one
+// after another, as in a bulk job, and ends when the last entry is
+// committed: FileCache commits large bodies after the caller's EOF, so a
+// commit may overlap the next download but is never left out. The subjects
+// take turns, round after round, so drift on a busy machine hits them
+// alike; each keeps its best round.
 func benchMiss(t *table, quick bool) {
 	srv := testserver.New()
 	defer srv.Close()
 	srv.SetMaxLog(1)
 	srv.Handle("/big", testserver.Generated(missSize, 64, testserver.WithoutValidators(),
 		testserver.WithHeader("Cache-Control", "max-age=3600")))
-	url := srv.URL + "/big"
 
 	type subject struct {
 		name string
@@ -41,40 +48,78 @@ func benchMiss(t *table, quick bool) {
 		defer done()
 		subjects = append(subjects, &subject{name: "throttlecache " + string(mode), c: m.Client(), m: m})
 	}
-	rounds := 3
+	rounds := 5
 	if quick {
 		rounds = 1
 	}
 	buf := make([]byte, 32<<10)
-	for range rounds {
+	styles := []struct {
+		name string
+		read func(r io.Reader) (int64, error)
+	}{
+		{"io.Copy", func(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }},
+		{"Read, 32 KiB buffer", func(r io.Reader) (int64, error) {
+			var n int64
+			for {
+				k, err := r.Read(buf)
+				n += int64(k)
+				if err == io.EOF {
+					return n, nil
+				}
+				if err != nil {
+					return n, err
+				}
+			}
+		}},
+	}
+	mbps := func(d time.Duration) float64 { return missBatch * missSize / d.Seconds() / (1 << 20) }
+	urls := 0
+	for _, style := range styles {
 		for _, s := range subjects {
-			req, _ := http.NewRequest("GET", url, nil)
-			req.Header.Set("Cache-Control", "no-cache") // a full download every time
-			t0 := time.Now()
-			resp, err := s.c.Do(req)
-			if err != nil {
-				log.Fatalf("%s: %v", s.name, err)
+			s.best = 0
+		}
+		for range rounds {
+			for _, s := range subjects {
+				var stored int64
+				if s.m != nil {
+					stored = s.m.Stats().Stored
+				}
+				t0 := time.Now()
+				for range missBatch {
+					urls++
+					req, _ := http.NewRequest("GET", fmt.Sprintf("%s/big?n=%d", srv.URL, urls), nil)
+					resp, err := s.c.Do(req)
+					if err != nil {
+						log.Fatalf("%s: %v", s.name, err)
+					}
+					n, err := style.read(resp.Body)
+					resp.Body.Close()
+					if err != nil || n != missSize {
+						log.Fatalf("%s: %d bytes, %v", s.name, n, err)
+					}
+				}
+				if s.m != nil && s.m.Stats().StoredBytes > 0 {
+					// The mode stores: wait for this run's last commit.
+					for s.m.Stats().Stored < stored+missBatch {
+						time.Sleep(100 * time.Microsecond)
+					}
+				}
+				d := time.Since(t0)
+				if s.best == 0 || d < s.best {
+					s.best = d
+				}
 			}
-			n, err := io.CopyBuffer(io.Discard, resp.Body, buf)
-			resp.Body.Close()
-			d := time.Since(t0)
-			if err != nil || n != missSize {
-				log.Fatalf("%s: %d bytes, %v", s.name, n, err)
-			}
-			if s.best == 0 || d < s.best {
-				s.best = d
-			}
+		}
+		section := fmt.Sprintf("miss, %d × 64 MiB, %s (throughput, best of %d)", missBatch, style.name, rounds)
+		base := mbps(subjects[0].best)
+		for _, s := range subjects {
+			v := mbps(s.best)
+			t.add(section, s.name, fmt.Sprintf("%.0f MiB/s", v), ratio(v, base))
 		}
 	}
 	for _, s := range subjects[1:] {
-		if st := s.m.Stats(); st.NetworkRequests != int64(rounds) {
-			log.Fatalf("%s: %d network requests in %d rounds", s.name, st.NetworkRequests, rounds)
+		if st := s.m.Stats(); st.NetworkRequests != int64(2*rounds*missBatch) {
+			log.Fatalf("%s: %d network requests in %d downloads", s.name, st.NetworkRequests, 2*rounds*missBatch)
 		}
-	}
-	mbps := func(d time.Duration) float64 { return missSize / d.Seconds() / (1 << 20) }
-	base := mbps(subjects[0].best)
-	for _, s := range subjects {
-		v := mbps(s.best)
-		t.add("miss, 64 MiB (throughput, best of "+fmt.Sprint(rounds)+")", s.name, fmt.Sprintf("%.0f MiB/s", v), ratio(v, base))
 	}
 }
