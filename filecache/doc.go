@@ -68,7 +68,12 @@
 // caller still receives the whole body; the error is logged and counted in
 // Stats.StoreErrors. A body with a Content-Length of 1 MiB or more has its
 // disk space reserved first, so a disk without room is found out before the
-// download, not in the middle. Hits stream from the file.
+// download, not in the middle. Hits stream from the file, except that the
+// body of an entry of at most 64 KiB is kept in memory after its first hit
+// (16 MiB in all per Transport) and served from there while the body file
+// is still the one its sidecar describes: a hit then costs one stat
+// instead of an open, a read and a close, and another process's new
+// version or removal of the entry is seen at once.
 //
 // The file is written by a goroutine of its own, a chunk behind the caller,
 // so the caller reads at network speed. A miss's body reads the network in

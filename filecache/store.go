@@ -15,19 +15,28 @@ import (
 )
 
 // metaCache keeps parsed sidecars, keyed by entry, valid while the sidecar
-// file has the same identity (sidecars are only ever replaced by rename).
+// file has the same identity (sidecars are only ever replaced by rename),
+// and the bodies of small entries, valid while the body file has the
+// identity its sidecar records. Bodies are bounded by hotBodyMax each and
+// hotBytesMax in all.
 type metaCache struct {
-	mu sync.Mutex
-	m  map[string]cachedMeta
+	mu        sync.Mutex
+	m         map[string]cachedMeta
+	bodyBytes int64
 }
 
 type cachedMeta struct {
 	id    fileID // the sidecar file's identity when read
 	m     *meta
 	mtime time.Time // the sidecar's modification time: its last use
+	body  []byte    // the whole body of a small entry, never modified, or nil
 }
 
-const metaCacheMax = 4096
+const (
+	metaCacheMax = 4096
+	hotBodyMax   = 64 << 10
+	hotBytesMax  = 16 << 20
+)
 
 func (c *metaCache) get(key string, id fileID) *meta {
 	c.mu.Lock()
@@ -46,13 +55,37 @@ func (c *metaCache) peek(key string) (cachedMeta, bool) {
 	return e, ok
 }
 
+// put records e for key. A body known for the same parsed sidecar is kept
+// when e has none; a body over the budget is not kept.
 func (c *metaCache) put(key string, e cachedMeta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= metaCacheMax {
 		c.m = make(map[string]cachedMeta)
+		c.bodyBytes = 0
 	}
+	if old, ok := c.m[key]; ok {
+		if e.body == nil && old.m == e.m {
+			e.body = old.body
+		}
+		c.bodyBytes -= int64(len(old.body))
+	}
+	if c.bodyBytes+int64(len(e.body)) > hotBytesMax {
+		e.body = nil
+	}
+	c.bodyBytes += int64(len(e.body))
 	c.m[key] = e
+}
+
+// keepBody records body as the body of m, if m is still key's sidecar.
+func (c *metaCache) keepBody(key string, m *meta, body []byte) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && e.m == m && e.body == nil {
+		e.body = body
+		c.put(key, e)
+	}
 }
 
 // loadMeta returns the entry's sidecar and its modification time, or nil
@@ -65,7 +98,7 @@ func (t *Transport) loadMeta(l *loc) (*meta, time.Time) {
 	}
 	id := fileIDOf(fi)
 	if m := t.metas.get(l.key, id); m != nil {
-		t.metas.put(l.key, cachedMeta{id, m, fi.ModTime()})
+		t.metas.put(l.key, cachedMeta{id: id, m: m, mtime: fi.ModTime()})
 		return m, fi.ModTime()
 	}
 	data, err := os.ReadFile(l.meta)
@@ -81,7 +114,7 @@ func (t *Transport) loadMeta(l *loc) (*meta, time.Time) {
 		t.log.Warn("filecache: ignoring damaged sidecar", "path", l.meta, "err", err)
 		return nil, time.Time{}
 	}
-	t.metas.put(l.key, cachedMeta{id, m, fi.ModTime()})
+	t.metas.put(l.key, cachedMeta{id: id, m: m, mtime: fi.ModTime()})
 	return m, fi.ModTime()
 }
 

@@ -192,9 +192,19 @@ func (t *Transport) serveFresh(ctx context.Context, req *http.Request, l *loc, m
 	// its body is still the very file it describes: sidecars change without
 	// their body only on revalidation, which only makes an entry fresher.
 	if e, ok := t.metas.peek(l.key); ok && t.fresh(e.m, maxAge) {
-		if f, ok := t.openBodyVerify(l, e.m, false); ok {
-			t.touch(l, e)
-			return t.serve(ctx, req, e.m, f, Hit)
+		// A small body kept in memory is good while the body file is
+		// still the one the sidecar describes: one stat instead of an
+		// open, a read and a close.
+		if e.body != nil {
+			if fi, err := os.Stat(l.body); err == nil && fileIDOf(fi) == e.m.File {
+				t.touch(l, e)
+				return t.serve(ctx, req, e.m, &memBody{b: e.body}, Hit)
+			}
+		} else if f, ok := t.openBodyVerify(l, e.m, false); ok {
+			if body := t.entryBody(l, e.m, f); body != nil {
+				t.touch(l, e)
+				return t.serve(ctx, req, e.m, body, Hit)
+			}
 		}
 	}
 	m, mtime := t.loadMeta(l)
@@ -205,8 +215,29 @@ func (t *Transport) serveFresh(ctx context.Context, req *http.Request, l *loc, m
 	if !ok {
 		return nil
 	}
+	body := t.entryBody(l, m, f)
+	if body == nil {
+		return nil
+	}
 	t.touch(l, cachedMeta{m: m, mtime: mtime})
-	return t.serve(ctx, req, m, f, Hit)
+	return t.serve(ctx, req, m, body, Hit)
+}
+
+// entryBody returns the body of an entry whose file f has been verified.
+// A small body is read whole and kept beside its sidecar in memory; nil
+// means it could not be read.
+func (t *Transport) entryBody(l *loc, m *meta, f *os.File) io.ReadCloser {
+	if m.Size > hotBodyMax {
+		return &fileBody{f: f, left: m.Size}
+	}
+	defer f.Close()
+	b := make([]byte, m.Size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		t.log.Warn("filecache: cannot read cached body", "path", l.body, "err", err)
+		return nil
+	}
+	t.metas.keepBody(l.key, m, b)
+	return &memBody{b: b}
 }
 
 // touch records a use for least-recently-used eviction: the sidecar's
@@ -217,7 +248,7 @@ func (t *Transport) touch(l *loc, e cachedMeta) {
 	}
 	now := time.Now()
 	if now.Sub(e.mtime) > time.Minute && os.Chtimes(l.meta, now, now) == nil {
-		t.metas.put(l.key, cachedMeta{m: e.m, mtime: now}) // identity unknown: re-read next time
+		t.metas.put(l.key, cachedMeta{m: e.m, mtime: now, body: e.body}) // identity unknown: re-read next time
 	}
 }
 
@@ -231,11 +262,11 @@ func (t *Transport) serveStale(ctx context.Context, req *http.Request, l *loc) *
 	if !ok {
 		return nil
 	}
-	return t.serve(ctx, req, m, f, Stale)
+	return t.serve(ctx, req, m, &fileBody{f: f, left: m.Size}, Stale)
 }
 
-// serve builds a 200 response from an entry; f is nil for HEAD.
-func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os.File, status string) *http.Response {
+// serve builds a 200 response from an entry; body is nil for HEAD.
+func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, body io.ReadCloser, status string) *http.Response {
 	httpbody.CloseRequest(req)
 	h := m.Header.Clone()
 	if h == nil {
@@ -260,8 +291,8 @@ func (t *Transport) serve(ctx context.Context, req *http.Request, m *meta, f *os
 		Request:       req,
 		Uncompressed:  m.Uncompressed,
 	}
-	if f != nil {
-		resp.Body = &fileBody{f: f, left: m.Size}
+	if body != nil {
+		resp.Body = body
 	}
 	t.count(status)
 	if t.log.Enabled(ctx, slog.LevelDebug) { // the URL is not redacted on every hit for nothing
@@ -307,6 +338,36 @@ func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (b *fileBody) Close() error { return b.f.Close() }
+
+// memBody serves a small cached body from memory. The bytes are shared by
+// every hit and never written.
+type memBody struct {
+	b   []byte
+	off int
+}
+
+func (b *memBody) Read(p []byte) (int, error) {
+	if b.off >= len(b.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.b[b.off:])
+	b.off += n
+	if b.off == len(b.b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *memBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(b.b[b.off:])
+	b.off += n
+	if err == nil && b.off < len(b.b) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (b *memBody) Close() error { return nil }
 
 // lead fetches or revalidates the entry for every request waiting on fl.
 func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *flight, revalidate bool) (*http.Response, error) {
@@ -392,7 +453,7 @@ func (t *Transport) lead(req *http.Request, l loc, maxAge time.Duration, fl *fli
 			return nil, errors.New("filecache: cached body disappeared during revalidation")
 		}
 		t.flights.finish(l.key, fl, flightResult{kind: flightEntry})
-		return t.serve(ctx, req, &m, f, Revalidated), nil
+		return t.serve(ctx, req, &m, &fileBody{f: f, left: m.Size}, Revalidated), nil
 
 	case resp.StatusCode == http.StatusOK && httpbody.Framed(resp):
 		m := meta{
