@@ -52,13 +52,14 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sizes := []int{1000, 100_000, 1 << 20, 3 << 20}
+	// From a small body to one committed after EOF (backgroundCommitMin).
+	sizes := []int{1000, 100_000, 1 << 20, 3 << 20, 9 << 20}
 	var once sync.Once
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := g; ; i += 4 {
-				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v/%d/%d", origin, sizes[i%len(sizes)], i%5), nil)
+				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v/%d/%d", origin, sizes[i%len(sizes)], i%7), nil)
 				req.Header.Set("Cache-Control", "no-cache") // replace entries over and over
 				resp, err := tr.RoundTrip(req)
 				if err != nil {
