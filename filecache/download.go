@@ -27,6 +27,7 @@ const (
 	metaOverhead = 1 << 10 // a sidecar's size, roughly, for the usage estimate
 
 	preallocMin = 1 << 20 // bodies at least this long get their disk space reserved up front
+	reserveMax  = 1 << 30 // the most reserved for one download
 
 	// Bodies of at least backgroundCommitMin bytes are committed after the
 	// caller has seen EOF, by up to maxBackgroundCommits goroutines per
@@ -53,11 +54,15 @@ type download struct {
 	want int64
 	old  int64 // size of the entry this one replaces, for the usage estimate
 
-	mu      sync.Mutex // serialises Read and Close
-	tmp     tempFile   // nil once storing has stopped
-	buf     []byte     // the chunk being filled
-	pos     int        // bytes of buf the caller has had
-	later   error      // the network read's error (EOF too), for when the caller has all of buf
+	// mu serialises Read, WriteTo, Close and the context's callback.
+	// WriteTo lets go of it while the caller's writer runs.
+	mu      sync.Mutex
+	tmp     tempFile // nil once storing has stopped (or the commit owns it)
+	buf     []byte   // the chunk being filled; nil once storing has stopped
+	pos     int      // bytes of buf the caller has had
+	later   error    // the network read's error (EOF too), for when the caller has all of buf
+	tail    []byte   // bytes read ahead that the caller is still owed after storing stopped
+	lent    bool     // WriteTo's writer is reading buf: it must not be recycled
 	ch      chan []byte
 	wdone   chan struct{}
 	werr    error  // the writer's error, read after wdone
@@ -75,10 +80,16 @@ func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl 
 		return nil, err
 	}
 	if resp.ContentLength >= preallocMin {
-		if err := t.reserve(f, resp.ContentLength); err != nil {
+		// A Content-Length is the origin's word: reserve no more than
+		// reserveMax (or the cache's cap) on it.
+		n := min(resp.ContentLength, reserveMax)
+		if t.maxBytes > 0 {
+			n = min(n, t.maxBytes)
+		}
+		if err := t.reserve(f, n); err != nil {
 			f.Close()
 			os.Remove(f.Name())
-			return nil, fmt.Errorf("reserving %d bytes: %w", resp.ContentLength, err)
+			return nil, fmt.Errorf("reserving %d bytes: %w", n, err)
 		}
 	}
 	d := &download{
@@ -89,11 +100,14 @@ func (t *Transport) newDownload(ctx context.Context, l loc, lock *entryLock, fl 
 	go d.write(f)
 	// A leader whose context ends without reading or closing the body
 	// would keep every waiter (and the entry's lock) until theirs end.
+	// The callback takes d.mu, so it cannot run before unwatch is set.
+	d.mu.Lock()
 	d.unwatch = context.AfterFunc(ctx, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.drop("the request's context ended", ctx.Err())
 	})
+	d.mu.Unlock()
 	return d, nil
 }
 
@@ -122,11 +136,17 @@ func (d *download) write(f tempFile) {
 // reads the network into the chunk's free space (as much as has arrived,
 // not just len(p)) and copies out what p takes, so a caller with a small
 // buffer does not cost a system call per buffer. The chunk goes to the
-// writer once it is full and the caller has had all of it; EOF is
-// returned, and the entry committed, once the caller has had every byte.
+// writer once it is full and the caller has had all of it; a network
+// error or EOF is returned, and the entry committed or dropped, once the
+// caller has had every byte before it.
 func (d *download) Read(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if len(d.tail) > 0 {
+		n := copy(p, d.tail)
+		d.tail = d.tail[n:]
+		return n, nil
+	}
 	if d.pos < len(d.buf) {
 		return d.serve(p), nil
 	}
@@ -153,20 +173,15 @@ func (d *download) Read(p []byte) (int, error) {
 	return k, d.received(err)
 }
 
-// serve copies unread bytes of the chunk to p.
+// serve copies unread bytes of the chunk to p and hands the chunk to the
+// writer once it is full and had.
 func (d *download) serve(p []byte) int {
 	k := copy(p, d.buf[d.pos:])
-	d.serveN(k)
-	return k
-}
-
-// serveN marks k more bytes of the chunk as had by the caller and hands the
-// chunk to the writer once it is full and had.
-func (d *download) serveN(k int) {
 	d.pos += k
 	if d.pos == cap(d.buf) {
 		d.flush()
 	}
+	return k
 }
 
 // received acts on the error of a network read once the caller has every
@@ -188,69 +203,77 @@ func (d *download) received(err error) error {
 // WriteTo is io.Copy's fast path: the body is read from the network
 // straight into the chunk that the file writer gets next, and w is given
 // that chunk, so the bytes are not copied on the way (Read has to copy
-// them, since the caller's buffer is not the download's to keep).
+// them, since the caller's buffer is not the download's to keep). d.mu is
+// not held while w runs, so that Close works while w blocks; the chunk is
+// lent to w meanwhile and neither recycled nor handed to the file writer.
 func (d *download) WriteTo(w io.Writer) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var total int64
-	if d.pos < len(d.buf) { // what an earlier Read left
-		k, err := w.Write(d.buf[d.pos:])
-		total += int64(k)
-		short := k < len(d.buf)-d.pos
-		d.serveN(k)
-		if err == nil && short {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-	if err := d.later; err != nil {
-		d.later = nil
-		if err = d.received(err); err == io.EOF {
-			err = nil
-		}
-		return total, err
-	}
 	var scratch []byte
-	for d.err == nil {
-		p := scratch
-		if d.tmp != nil {
-			p = d.buf[len(d.buf):cap(d.buf)]
-		} else if p == nil {
-			p = make([]byte, 32<<10)
-			scratch = p
+	for {
+		var p []byte
+		var rerr error
+		switch {
+		case len(d.tail) > 0:
+			p, d.tail = d.tail, nil
+		case d.pos < len(d.buf):
+			p = d.buf[d.pos:]
+			d.pos = len(d.buf)
+		case d.later != nil:
+			err := d.later
+			d.later = nil
+			if err = d.received(err); err == io.EOF {
+				err = nil
+			}
+			return total, err
+		case d.err == io.EOF:
+			return total, nil
+		case d.err != nil:
+			return total, d.err
+		case d.tmp == nil:
+			if scratch == nil {
+				scratch = make([]byte, 32<<10)
+			}
+			n, err := d.rc.Read(scratch)
+			d.n += int64(n)
+			p, rerr = scratch[:n], err
+		default:
+			n, err := d.rc.Read(d.buf[len(d.buf):cap(d.buf)])
+			d.n += int64(n)
+			d.buf = d.buf[:len(d.buf)+n]
+			p, rerr = d.buf[d.pos:], err
+			d.pos = len(d.buf)
 		}
-		n, err := d.rc.Read(p)
-		d.n += int64(n)
-		var werr error
-		if n > 0 {
-			var k int
-			k, werr = w.Write(p[:n])
+		if len(p) > 0 {
+			d.lent = true
+			d.mu.Unlock()
+			k, werr := w.Write(p)
+			d.mu.Lock()
+			d.lent = false
 			total += int64(k)
-			if werr == nil && k < n {
+			if werr == nil && k < len(p) {
 				werr = io.ErrShortWrite
 			}
+			if d.buf != nil && d.pos == cap(d.buf) {
+				d.flush()
+			}
+			if werr != nil {
+				// The caller has not had what w did not take.
+				d.tail = append(append([]byte(nil), p[k:]...), d.tail...)
+				if rerr != nil {
+					d.later = rerr
+				}
+				return total, werr
+			}
 		}
-		if d.tmp != nil {
-			// The caller is done with the bytes, even after a failed write.
-			d.buf = d.buf[:len(d.buf)+n]
-			d.serveN(n)
-		}
-		switch {
-		case err == io.EOF:
-			d.received(err)
-			return total, werr
-		case err != nil:
-			return total, d.received(err)
-		case werr != nil:
-			return total, werr
+		if rerr != nil {
+			if rerr = d.received(rerr); rerr == io.EOF {
+				rerr = nil
+			}
+			return total, rerr
 		}
 	}
-	if d.err == io.EOF {
-		return total, nil
-	}
-	return total, d.err
 }
 
 // record hands p to the writer.
@@ -270,8 +293,7 @@ func (d *download) record(p []byte) {
 	d.pos = len(d.buf) // bytes the caller has had, or given up
 }
 
-// flush sends the current chunk to the writer; after a write error it
-// stops storing, but never stops passing the body on.
+// flush sends the current chunk to the writer and starts a new one.
 func (d *download) flush() {
 	if len(d.buf) == 0 {
 		return
@@ -289,7 +311,12 @@ func (d *download) stopWriter() error {
 	}
 	<-d.wdone
 	if d.buf != nil {
-		chunkPool.Put(d.buf[:0])
+		if d.pos < len(d.buf) { // read ahead, not yet had by the caller
+			d.tail = append(d.tail, d.buf[d.pos:]...)
+		}
+		if !d.lent {
+			chunkPool.Put(d.buf[:0])
+		}
 		d.buf, d.pos = nil, 0
 	}
 	return d.werr
@@ -366,9 +393,11 @@ func (d *download) finish() {
 			if d.unwatch != nil {
 				d.unwatch()
 			}
+			committed := d.t.pending.add(d.l.key)
 			d.t.goBackground(func() {
 				defer func() { <-d.t.commits }()
 				d.settle(d.complete())
+				d.t.pending.done(d.l.key, committed)
 			})
 			return
 		default:
@@ -465,6 +494,12 @@ func (d *download) Close() error {
 		return err
 	}
 	defer d.mu.Unlock()
+	if d.lent {
+		// WriteTo's writer is running: the body is given up.
+		err := d.rc.Close()
+		d.drop("closed during a write", nil)
+		return err
+	}
 	if err := d.later; err != nil {
 		d.later = nil
 		d.pos = len(d.buf)

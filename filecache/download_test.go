@@ -2,6 +2,7 @@ package filecache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -599,4 +600,162 @@ func TestReadAfterEOFDuringBackgroundCommit(t *testing.T) {
 	if s := e.tr.Stats(); s.Stored != 1 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// flightsDone waits until no download of tr is in progress.
+func flightsDone(t *testing.T, tr *Transport) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr.flights.mu.Lock()
+		n := len(tr.flights.m)
+		tr.flights.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the download never ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// contextFreeBody is a body that ignores the request's context.
+type contextFreeBody struct{ *bytes.Reader }
+
+func (contextFreeBody) Close() error { return nil }
+
+type contextFreeOrigin struct{ body []byte }
+
+func (o contextFreeOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/octet-stream"}},
+		ContentLength: int64(len(o.body)),
+		Body:          contextFreeBody{bytes.NewReader(o.body)},
+		Request:       req,
+	}, nil
+}
+
+// When the request's context ends mid-body, the download stops storing,
+// but the bytes already read ahead still reach the caller, in order:
+// the caller gets the whole body, or a prefix and an error.
+func TestContextEndsAfterReadAhead(t *testing.T) {
+	body, _ := io.ReadAll(testserver.GeneratedReader(300_000, 8))
+	tests := []struct {
+		name   string
+		origin func(e *env) http.RoundTripper
+	}{
+		{"net/http", func(e *env) http.RoundTripper { return e.tr }},
+		{"context-free body", func(e *env) http.RoundTripper {
+			tr, err := New(contextFreeOrigin{body}, Options{Dir: t.TempDir(), Rules: localRules(t, time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tr.Close() })
+			return tr
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.srv.Handle("/b", testserver.NewResource(body))
+			tr := tt.origin(e).(*Transport)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/b", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4096)
+			if _, err := io.ReadFull(resp.Body, got); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			flightsDone(t, tr) // the download was dropped
+			rest, _, err := readWith(resp.Body, 1000, tr)
+			resp.Body.Close()
+			got = append(got, rest...)
+			if !bytes.Equal(got, body[:len(got)]) {
+				t.Fatalf("got %d bytes that are not the body's first bytes", len(got))
+			}
+			if err == nil && len(got) != len(body) {
+				t.Fatalf("EOF after %d of %d bytes", len(got), len(body))
+			}
+			if s := tr.Stats(); s.Stored != 0 {
+				t.Fatalf("stored after the context ended: %+v", s)
+			}
+		})
+	}
+}
+
+// An invalidation that comes while a large body's commit is still running
+// (after its caller saw EOF) waits for the commit, so the entry does not
+// come back.
+func TestInvalidateWaitsForBackgroundCommit(t *testing.T) {
+	e := newEnv(t)
+	g := newGate()
+	g.install(t, e.tr)
+	size := int64(backgroundCommitMin)
+	e.srv.Handle("/big", testserver.Generated(size, 6))
+	want, _ := io.ReadAll(testserver.GeneratedReader(size, 6))
+	u := e.srv.URL + "/big"
+	first := readAsync(e.tr, u)
+	g.waitCalled(t, 1)
+	expect(t, await(t, first, "GET"), 200, Miss, want)
+	deleted := make(chan error, 1)
+	go func() {
+		resp, err := e.tr.RoundTrip(mustMethod(t, "DELETE", u))
+		if err == nil {
+			resp.Body.Close()
+		}
+		deleted <- err
+	}()
+	g.open()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	expect(t, get(t, e.tr, "GET", u), 200, Miss, want)
+	if s := e.tr.Stats(); s.Invalidated != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Close works while WriteTo's destination blocks: io.Copy into a pipe
+// whose reader closes the body before the pipe.
+func TestCloseWhileWriteToBlocks(t *testing.T) {
+	e := newEnv(t)
+	size := int64(3 * chunkSize)
+	e.srv.Handle("/b", testserver.Generated(size, 9))
+	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(pw, resp.Body)
+		copied <- err
+	}()
+	if _, err := io.ReadFull(pr, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- resp.Body.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close blocked behind the destination's Write")
+	}
+	pr.Close()
+	if err := <-copied; err == nil {
+		t.Fatal("io.Copy of a closed body succeeded")
+	}
+	flightsDone(t, e.tr)
+	if s := e.tr.Stats(); s.Stored != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	want, _ := io.ReadAll(testserver.GeneratedReader(size, 9))
+	expect(t, get(t, e.tr, "GET", e.srv.URL+"/b"), 200, Miss, want)
 }

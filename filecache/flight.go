@@ -83,3 +83,51 @@ func (f *flight) wait(ctx context.Context) (flightResult, error) {
 		return flightResult{}, ctx.Err()
 	}
 }
+
+// commitSet tracks the commits that run after their caller's EOF, so that
+// an invalidation can wait for them instead of being undone (it cannot
+// tell which are its URL's: a first entry's folders do not exist yet).
+type commitSet struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+// add records a commit for key and returns what done needs.
+func (c *commitSet) add(key string) chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]chan struct{})
+	}
+	c.m[key] = ch
+	return ch
+}
+
+// done ends the commit that add returned ch for.
+func (c *commitSet) done(key string, ch chan struct{}) {
+	c.mu.Lock()
+	if c.m[key] == ch {
+		delete(c.m, key)
+	}
+	c.mu.Unlock()
+	close(ch)
+}
+
+// waitAll blocks until the commits running now have ended, or ctx is
+// done. There are at most maxBackgroundCommits, each a sync and a rename.
+func (c *commitSet) waitAll(ctx context.Context) {
+	c.mu.Lock()
+	chs := make([]chan struct{}, 0, len(c.m))
+	for _, ch := range c.m {
+		chs = append(chs, ch)
+	}
+	c.mu.Unlock()
+	for _, ch := range chs {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -60,6 +60,10 @@ func (c *metaCache) peek(key string) (cachedMeta, bool) {
 func (c *metaCache) put(key string, e cachedMeta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(key, e)
+}
+
+func (c *metaCache) putLocked(key string, e cachedMeta) {
 	if c.m == nil || len(c.m) >= metaCacheMax {
 		c.m = make(map[string]cachedMeta)
 		c.bodyBytes = 0
@@ -80,11 +84,20 @@ func (c *metaCache) put(key string, e cachedMeta) {
 // keepBody records body as the body of m, if m is still key's sidecar.
 func (c *metaCache) keepBody(key string, m *meta, body []byte) {
 	c.mu.Lock()
-	e, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && e.m == m && e.body == nil {
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && e.m == m && e.body == nil {
 		e.body = body
-		c.put(key, e)
+		c.putLocked(key, e)
+	}
+}
+
+// forget drops what is known about key.
+func (c *metaCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.bodyBytes -= int64(len(e.body))
+		delete(c.m, key)
 	}
 }
 

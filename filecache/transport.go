@@ -601,6 +601,8 @@ func (t *Transport) invalidate(req *http.Request) {
 	if host == "" {
 		return
 	}
+	// A commit finishing after this would bring the entry back.
+	t.pending.waitAll(req.Context())
 	dirents, err := os.ReadDir(t.dir)
 	if err != nil {
 		return
@@ -614,6 +616,7 @@ func (t *Transport) invalidate(req *http.Request) {
 		if key == "" {
 			continue
 		}
+		t.metas.forget(key)
 		l := newLoc(t.dir, host, key)
 		if os.Remove(l.meta) == nil {
 			t.stats.invalidated.Add(1)
