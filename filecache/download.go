@@ -42,7 +42,8 @@ var chunkPool = sync.Pool{New: func() any { return make([]byte, 0, chunkSize) }}
 // reads it and commits the entry when the body is complete. The file is
 // written by a goroutine of its own, so the caller reads at network speed
 // while the disk keeps up; the caller waits only when the writer is
-// chunksAhead chunks behind, and at the end, for the commit.
+// chunksAhead chunks behind, and at the end for the commit of a body
+// shorter than backgroundCommitMin (see finish).
 type download struct {
 	t    *Transport
 	ctx  context.Context
