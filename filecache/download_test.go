@@ -22,14 +22,7 @@ import (
 // getCopy is get with io.Copy, which reaches the download's WriteTo.
 func getCopy(t testing.TB, tr http.RoundTripper, u string, hdr ...string) result {
 	t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	resp, err := tr.RoundTrip(req)
+	resp, err := tr.RoundTrip(newRequest(t, "GET", u, hdr...))
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
@@ -48,7 +41,7 @@ func TestWriteToStoresWhatItCopies(t *testing.T) {
 			e.srv.Handle("/b", testserver.Generated(size, size))
 			want, _ := io.ReadAll(testserver.GeneratedReader(size, size))
 			u := e.srv.URL + "/b"
-			resp, err := e.tr.RoundTrip(mustRequest(t, u))
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", u))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +71,7 @@ func TestReadThenWriteTo(t *testing.T) {
 	const size = 2*chunkSize + 100
 	e.srv.Handle("/b", testserver.Generated(size, 7))
 	want, _ := io.ReadAll(testserver.GeneratedReader(size, 7))
-	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +99,7 @@ func TestWriteToTruncatedBodyIsNotStored(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			e.srv.Handle("/b", h)
-			resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +147,7 @@ func TestWriteToDestinationError(t *testing.T) {
 			e := newEnv(t)
 			e.srv.Handle("/b", testserver.Generated(int64(tt.size), 5))
 			want, _ := io.ReadAll(testserver.GeneratedReader(int64(tt.size), 5))
-			resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,22 +261,30 @@ func await(t *testing.T, ch chan result, what string) result {
 	}
 }
 
+// heldCommit stores a body of size bytes at /big through a Transport whose
+// commits wait at their sync for g.open, and reads it to EOF: its commit
+// is then under way in the background.
+func heldCommit(t *testing.T, size, seed int64) (e *env, g *gate, u string, want []byte) {
+	t.Helper()
+	e = newEnv(t)
+	g = newGate()
+	g.install(t, e.tr)
+	e.srv.Handle("/big", testserver.Generated(size, seed))
+	want, _ = io.ReadAll(testserver.GeneratedReader(size, seed))
+	u = e.srv.URL + "/big"
+	first := readAsync(e.tr, u)
+	g.waitCalled(t, 1)
+	expect(t, await(t, first, "first request"), 200, Miss, want)
+	return e, g, u, want
+}
+
 // A large body reaches EOF before its commit ends; the entry is held until
 // then, so a request for it waits instead of downloading again, and Close
 // waits for the commit.
 func TestLargeBodyCommitsInBackground(t *testing.T) {
-	e := newEnv(t)
-	g := newGate()
-	g.install(t, e.tr)
-	size := int64(backgroundCommitMin + 1)
-	e.srv.Handle("/big", testserver.Generated(size, 11))
-	want, _ := io.ReadAll(testserver.GeneratedReader(size, 11))
-	u := e.srv.URL + "/big"
-
 	// The caller gets the whole body while the commit is held up.
-	first := readAsync(e.tr, u)
-	g.waitCalled(t, 1)
-	expect(t, await(t, first, "first request"), 200, Miss, want)
+	size := int64(backgroundCommitMin + 1)
+	e, g, u, want := heldCommit(t, size, 11)
 	if s := e.tr.Stats(); s.Stored != 0 {
 		t.Fatalf("stored before the commit: %+v", s)
 	}
@@ -392,7 +393,7 @@ func TestReplacedLargeBody(t *testing.T) {
 	u := e.srv.URL + "/r"
 	expect(t, get(t, e.tr, "GET", u), 200, Miss, old)
 
-	resp, err := e.tr.RoundTrip(mustRequest(t, u))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", u))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,15 +440,6 @@ func TestNoRoomForTheBody(t *testing.T) {
 	expect(t, get(t, e.tr, "GET", e.srv.URL+"/small"), 200, Hit, []byte("small"))
 }
 
-func mustRequest(t testing.TB, u string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
 // readWith reads r to the end with a buffer of n bytes, returning the
 // bytes, the first error other than EOF, and whether the Transport had
 // stored the entry when EOF came.
@@ -478,7 +470,7 @@ func TestSmallReadsGetEveryByte(t *testing.T) {
 			}
 			e.srv.Handle("/b", testserver.Generated(size, 3))
 			want, _ := io.ReadAll(testserver.GeneratedReader(size, 3))
-			resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -502,7 +494,7 @@ func TestResetAfterBytesReadAhead(t *testing.T) {
 	const at = 600_000
 	e := newEnv(t)
 	e.srv.Handle("/b", testserver.ResetAfter(body, at))
-	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +517,7 @@ func TestCloseAfterNetworkEOF(t *testing.T) {
 	e := newEnv(t)
 	body := bytes.Repeat([]byte("0123456789"), 3000)
 	e.srv.Handle("/b", testserver.NewResource(body))
-	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +570,7 @@ func TestReadAfterEOFDuringBackgroundCommit(t *testing.T) {
 		return gate, nil
 	}
 	e.srv.Handle("/big", testserver.Generated(size, 1))
-	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/big"))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -694,19 +686,10 @@ func TestContextEndsAfterReadAhead(t *testing.T) {
 // (after its caller saw EOF) waits for the commit, so the entry does not
 // come back.
 func TestInvalidateWaitsForBackgroundCommit(t *testing.T) {
-	e := newEnv(t)
-	g := newGate()
-	g.install(t, e.tr)
-	size := int64(backgroundCommitMin)
-	e.srv.Handle("/big", testserver.Generated(size, 6))
-	want, _ := io.ReadAll(testserver.GeneratedReader(size, 6))
-	u := e.srv.URL + "/big"
-	first := readAsync(e.tr, u)
-	g.waitCalled(t, 1)
-	expect(t, await(t, first, "GET"), 200, Miss, want)
+	e, g, u, want := heldCommit(t, backgroundCommitMin, 6)
 	deleted := make(chan error, 1)
 	go func() {
-		resp, err := e.tr.RoundTrip(mustMethod(t, "DELETE", u))
+		resp, err := e.tr.RoundTrip(newRequest(t, "DELETE", u))
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -728,7 +711,7 @@ func TestCloseWhileWriteToBlocks(t *testing.T) {
 	e := newEnv(t)
 	size := int64(3 * chunkSize)
 	e.srv.Handle("/b", testserver.Generated(size, 9))
-	resp, err := e.tr.RoundTrip(mustRequest(t, e.srv.URL+"/b"))
+	resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,8 +95,8 @@ type result struct {
 	header http.Header
 }
 
-// get sends a request through tr and reads the whole body.
-func get(t testing.TB, tr http.RoundTripper, method, u string, hdr ...string) result {
+// newRequest builds a request with the header fields hdr (name, value, …).
+func newRequest(t testing.TB, method, u string, hdr ...string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, u, nil)
 	if err != nil {
@@ -105,7 +105,13 @@ func get(t testing.TB, tr http.RoundTripper, method, u string, hdr ...string) re
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := tr.RoundTrip(req)
+	return req
+}
+
+// get sends a request through tr and reads the whole body.
+func get(t testing.TB, tr http.RoundTripper, method, u string, hdr ...string) result {
+	t.Helper()
+	resp, err := tr.RoundTrip(newRequest(t, method, u, hdr...))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}

@@ -3,7 +3,6 @@ package filecache
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
@@ -57,7 +56,7 @@ func TestSmallBodyInMemoryFollowsTheDisk(t *testing.T) {
 	expect(t, get(t, e.tr, "GET", u), 200, Hit, []byte("version 3, longer!!"))
 
 	// Removed by the other process: a miss, not the bytes in memory.
-	if _, err := other.RoundTrip(mustMethod(t, "DELETE", u)); err != nil {
+	if _, err := other.RoundTrip(newRequest(t, "DELETE", u)); err != nil {
 		t.Fatal(err)
 	}
 	before := e.srv.Hits("/s")
@@ -92,13 +91,4 @@ func TestBodiesInMemoryAreBounded(t *testing.T) {
 	if total != sum || total > hotBytesMax || kept == 0 {
 		t.Fatalf("%d bodies kept, %d bytes counted, %d bytes held, budget %d", kept, total, sum, hotBytesMax)
 	}
-}
-
-func mustMethod(t testing.TB, method, u string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
 }
