@@ -492,6 +492,7 @@ func (d *download) Close() error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.drop("closed during a read", nil)
+		d.closed()
 		return err
 	}
 	defer d.mu.Unlock()
@@ -499,6 +500,7 @@ func (d *download) Close() error {
 		// WriteTo's writer is running: the body is given up.
 		err := d.rc.Close()
 		d.drop("closed during a write", nil)
+		d.closed()
 		return err
 	}
 	if err := d.later; err != nil {
@@ -521,8 +523,14 @@ func (d *download) Close() error {
 	}
 	err := d.rc.Close()
 	d.drop("closed early", nil)
-	if d.err == nil {
-		d.err = errors.New("filecache: read on closed body")
-	}
+	d.closed()
 	return err
+}
+
+// errBodyClosed is what reading a closed body returns, as with net/http.
+var errBodyClosed = errors.New("filecache: read on closed body")
+
+// closed makes later reads fail, whatever was left to read.
+func (d *download) closed() {
+	d.tail, d.later, d.err = nil, nil, errBodyClosed
 }

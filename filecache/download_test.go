@@ -742,3 +742,33 @@ func TestCloseWhileWriteToBlocks(t *testing.T) {
 	want, _ := io.ReadAll(testserver.GeneratedReader(size, 9))
 	expect(t, get(t, e.tr, "GET", e.srv.URL+"/b"), 200, Miss, want)
 }
+
+// Reading a closed body fails, as with net/http, whatever was left in it:
+// read to the end, read in part, or not read at all.
+func TestReadAfterClose(t *testing.T) {
+	for _, readFirst := range []int{-1, 0, 10} {
+		t.Run(fmt.Sprint(readFirst), func(t *testing.T) {
+			e := newEnv(t)
+			body := bytes.Repeat([]byte("z"), 50_000)
+			e.srv.Handle("/b", testserver.NewResource(body))
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", e.srv.URL+"/b"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case readFirst < 0:
+				io.Copy(io.Discard, resp.Body)
+			case readFirst > 0:
+				io.ReadFull(resp.Body, make([]byte, readFirst))
+			}
+			resp.Body.Close()
+			if n, err := resp.Body.Read(make([]byte, 100)); n != 0 || !errors.Is(err, errBodyClosed) {
+				t.Fatalf("read after Close: %d bytes, %v", n, err)
+			}
+			if n, err := io.Copy(io.Discard, resp.Body); n != 0 || !errors.Is(err, errBodyClosed) {
+				t.Fatalf("copy after Close: %d bytes, %v", n, err)
+			}
+			expect(t, get(t, e.tr, "GET", e.srv.URL+"/b"), 200, Hit, body)
+		})
+	}
+}
