@@ -394,11 +394,9 @@ func (d *download) finish() {
 			if d.unwatch != nil {
 				d.unwatch()
 			}
-			committed := d.t.pending.add(d.l.key)
 			d.t.goBackground(func() {
 				defer func() { <-d.t.commits }()
 				d.settle(d.complete())
-				d.t.pending.done(d.l.key, committed)
 			})
 			return
 		default:

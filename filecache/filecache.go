@@ -94,7 +94,6 @@ type Transport struct {
 	wg     sync.WaitGroup // background commits and evictions
 
 	commits chan struct{} // a slot per commit running in the background
-	pending commitSet     // those commits, by entry
 
 	// createTemp opens a new temporary file and reserve reserves disk
 	// space for it; tests replace them to simulate a full disk.

@@ -602,7 +602,7 @@ func (t *Transport) invalidate(req *http.Request) {
 		return
 	}
 	// A commit finishing after this would bring the entry back.
-	t.pending.waitAll(req.Context())
+	t.waitCommits(req.Context())
 	dirents, err := os.ReadDir(t.dir)
 	if err != nil {
 		return
@@ -623,6 +623,27 @@ func (t *Transport) invalidate(req *http.Request) {
 			t.debug(req.Context(), "filecache: invalidated", slog.String("url", req.URL.Redacted()))
 		}
 		os.Remove(l.body)
+	}
+}
+
+// waitCommits waits until no commit runs in the background, or ctx ends,
+// by taking every slot of t.commits (which it cannot tell apart: a first
+// entry's folders do not exist yet). A commit that finds no slot meanwhile
+// runs before its caller's EOF instead.
+func (t *Transport) waitCommits(ctx context.Context) {
+	n := 0
+	defer func() {
+		for ; n > 0; n-- {
+			<-t.commits
+		}
+	}()
+	for n < cap(t.commits) {
+		select {
+		case t.commits <- struct{}{}:
+			n++
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
