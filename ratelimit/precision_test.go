@@ -2,9 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,43 +31,7 @@ func report(t *testing.T, what string, times []time.Time, n int, per time.Durati
 
 // hammer sends requests through l from workers goroutines until stop.
 func hammer(ctx context.Context, l Limiter, url string, workers int, stop time.Time) error {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = workers
-	defer base.CloseIdleConnections()
-	// Open the connections first, outside the limiter and the measure: the
-	// test is about the limiter, not about dialling on a busy machine.
-	var warm sync.WaitGroup
-	for range workers {
-		warm.Go(func() {
-			if resp, err := (&http.Client{Transport: base}).Get(url + "-warm"); err == nil {
-				resp.Body.Close()
-			}
-		})
-	}
-	warm.Wait()
-	client := &http.Client{Transport: New(base, l)}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				ctx, cancel := context.WithDeadline(ctx, stop)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				resp, err := client.Do(req)
-				cancel()
-				if err != nil {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						errs <- err
-					}
-					return
-				}
-				resp.Body.Close()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return testserver.Hammer(ctx, func(base http.RoundTripper) http.RoundTripper { return New(base, l) }, url, workers, stop)
 }
 
 // arrivals returns the arrival times of the requests for path.

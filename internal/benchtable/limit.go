@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -68,7 +67,7 @@ func benchLimiters(t *table, quick bool) (notes []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := hammer(ratelimit.New(nil, sw), srv.URL+"/in-process", 16, time.Now().Add(span)); err != nil {
+	if err := hammer(sw, srv.URL+"/in-process", 16, time.Now().Add(span)); err != nil {
 		log.Fatal(err)
 	}
 	record("SlidingWindow, 16 goroutines", "/in-process", srv)
@@ -120,7 +119,7 @@ func runChild(role string) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := hammer(ratelimit.New(nil, l), os.Getenv("BENCHTABLE_ORIGIN"), workers, time.Unix(0, stopNs)); err != nil {
+		if err := hammer(l, os.Getenv("BENCHTABLE_ORIGIN"), workers, time.Unix(0, stopNs)); err != nil {
 			log.Fatal(err)
 		}
 	default:
@@ -128,43 +127,7 @@ func runChild(role string) {
 	}
 }
 
-// hammer sends GETs of url through rt from workers goroutines until stop.
-// The connections are opened first, outside the limiter: the measure is of
-// the limiter, not of dialling on a busy machine.
-func hammer(rt http.RoundTripper, url string, workers int, stop time.Time) error {
-	if base, ok := http.DefaultTransport.(*http.Transport); ok {
-		base.MaxIdleConnsPerHost = max(base.MaxIdleConnsPerHost, workers)
-		var warm sync.WaitGroup
-		for range workers {
-			warm.Go(func() {
-				if resp, err := http.Get(url + "-warm"); err == nil {
-					resp.Body.Close()
-				}
-			})
-		}
-		warm.Wait()
-	}
-	client := &http.Client{Transport: rt}
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				ctx, cancel := context.WithDeadline(context.Background(), stop)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				resp, err := client.Do(req)
-				cancel()
-				if err != nil {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						errs <- err
-					}
-					return
-				}
-				resp.Body.Close()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+// hammer sends GETs of url through l from workers goroutines until stop.
+func hammer(l ratelimit.Limiter, url string, workers int, stop time.Time) error {
+	return testserver.Hammer(context.Background(), func(base http.RoundTripper) http.RoundTripper { return ratelimit.New(base, l) }, url, workers, stop)
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -40,7 +39,7 @@ func redisRun(origin string, stop time.Time) (workers int, note string, err erro
 		defer rdb.Close()
 		l := ratelimit.NewRedisLimiter(rdb, key, limitN, limitPer)
 		wg.Go(func() {
-			if err := hammer(ratelimit.New(http.DefaultTransport, l), origin, perClient, stop); err != nil {
+			if err := hammer(l, origin, perClient, stop); err != nil {
 				errs <- err
 			}
 		})
