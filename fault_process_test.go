@@ -1,7 +1,6 @@
 package throttlecache
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -269,22 +268,9 @@ func TestFaultKilledWriter(t *testing.T) {
 			checked := 0
 			for _, after := range []time.Duration{0, 10 * time.Millisecond, 40 * time.Millisecond, 120 * time.Millisecond, 250 * time.Millisecond} {
 				cmd := childCommand(envChild+"=writer", envMode+"="+string(mode), envDir+"="+dir, envOrigin+"="+srv.URL)
-				out, err := cmd.StdoutPipe()
-				if err != nil {
+				if err := testserver.KillWhenReady(cmd, after); err != nil {
 					t.Fatal(err)
 				}
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				line, _ := bufio.NewReader(out).ReadString('\n')
-				if !strings.Contains(line, "ready") {
-					cmd.Process.Kill()
-					cmd.Wait()
-					t.Fatalf("child said %q", line)
-				}
-				time.Sleep(after)
-				cmd.Process.Kill() // SIGKILL
-				cmd.Wait()
 				checked += checkEntries(t, mode, dir, srv.URL)
 			}
 			if checked == 0 {

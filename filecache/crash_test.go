@@ -1,7 +1,6 @@
 package filecache
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"hash/fnv"
@@ -86,22 +85,9 @@ func TestCrashSafety(t *testing.T) {
 	for _, after := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "FILECACHE_CRASH_DIR="+dir, "FILECACHE_CRASH_ORIGIN="+srv.URL)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
+		if err := testserver.KillWhenReady(cmd, after); err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if !strings.Contains(line, "ready") {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("child said %q", line)
-		}
-		time.Sleep(after)
-		cmd.Process.Kill() // SIGKILL
-		cmd.Wait()
 		checked += checkAllEntries(t, srv, dir)
 	}
 	if checked == 0 {
