@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +127,71 @@ func TestHitClosesRequestBody(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get(Header) != Hit || !body.closed.Load() {
 		t.Fatalf("X-Cache %s, request body closed %v", resp.Header.Get(Header), body.closed.Load())
+	}
+}
+
+// TestLeakedBodyStallsNobody: a GET whose body is neither read nor closed
+// (with a context that never ends) costs later GETs of the same URL
+// nothing: they are served at once, from the entry the download stored.
+func TestLeakedBodyStallsNobody(t *testing.T) {
+	for _, size := range []int{0, 100, 3 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			e := newEnv(t)
+			body := []byte(strings.Repeat("l", size))
+			e.srv.Handle("/leak", testserver.NewResource(body))
+			u := e.srv.URL + "/leak"
+			leaked, err := e.tr.RoundTrip(newRequest(t, http.MethodGet, u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = leaked // never read, never closed
+			for range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				resp, err := e.tr.RoundTrip(req)
+				if err != nil {
+					cancel()
+					t.Fatalf("a GET after the leaked one: %v", err)
+				}
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				cancel()
+				if err != nil || string(got) != string(body) || resp.Header.Get(Header) != Hit {
+					t.Fatalf("%s, %d bytes, %v", resp.Header.Get(Header), len(got), err)
+				}
+			}
+			if n := e.srv.Hits("/leak"); n != 1 {
+				t.Fatalf("%d origin requests", n)
+			}
+		})
+	}
+}
+
+// TestConcurrentUnsafeRequests: many goroutines sending POSTs to one URL,
+// while GETs of it run, never wait on each other's invalidations.
+func TestConcurrentUnsafeRequests(t *testing.T) {
+	e := newEnv(t)
+	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("r", 10_000))
+	})
+	u := e.srv.URL + "/r"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				for range 10 {
+					get(t, e.tr, http.MethodPost, u)
+					get(t, e.tr, http.MethodGet, u)
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("1,000 POSTs to one URL did not finish in a minute")
 	}
 }

@@ -1,6 +1,9 @@
 // Package filecache is an http.RoundTripper that keeps responses as plain
 // files and decides freshness from [rules] alone, for origins such as SEC
-// EDGAR whose headers say nothing useful about caching.
+// EDGAR whose headers say nothing useful about caching. It is the
+// rules-only freshness policy over throttlecache's one cache engine, which
+// the RFC 9111 stage (rfccache) shares: the same downloads, locks,
+// variants and checked hits, on the same files.
 //
 //	m, err := rules.Compile(rules.EDGAR)
 //	if err != nil { … }
@@ -42,7 +45,9 @@
 //
 // Characters other than letters, digits and "-._~,+=" are written as %XX,
 // so the mapping is one-to-one and never leaves the folder; names longer
-// than 200 bytes end in a hash.
+// than 200 bytes end in a hash. Path segments are escaped as they travel,
+// not decoded first: /a+b and /a%2Bb are different resources and get
+// different files.
 //
 // # Variants
 //
@@ -58,52 +63,60 @@
 //
 // # Downloads
 //
-// A miss streams: the body goes to the caller and to a temporary file at
-// the same time, and the entry is committed (data synced, renamed into
-// place, sidecar written last) when the caller reaches the end of a body
-// that arrived complete, matching Content-Length when there was one. A
-// caller that closes the body early still gets the entry stored when at most
-// 1 MiB remains, read during Close; otherwise the download is dropped and
-// nothing is stored. If the file cannot be written (a full disk, say) the
-// caller still receives the whole body; the error is logged and counted in
-// Stats.StoreErrors. A body with a Content-Length of 1 MiB or more has its
-// disk space reserved first, so a disk without room is found out before the
-// download, not in the middle. Hits stream from the file, except that the
-// body of an entry of at most 64 KiB is kept in memory after its first hit
-// (16 MiB in all per Transport) and served from there while the body file
-// is still the one its sidecar describes: a hit then costs one stat
-// instead of an open, a read and a close, and another process's new
-// version or removal of the entry is seen at once.
+// A miss is downloaded by a goroutine of its own into a temporary file,
+// and every reader of the body, the request that started it included,
+// follows that file as it grows. So the download never waits for its
+// readers: a caller that reads slowly, stops, or never reads or closes its
+// body costs the other requests for the URL nothing, and a request that
+// arrives mid-download reads what has arrived and follows the rest, as a
+// HIT. The entry is committed (data synced, renamed into place, sidecar
+// written last) when the body arrived complete, matching Content-Length
+// when there was one. When every reader closed the body early, the
+// download goes on and is stored if at most 1 MiB was left to fetch, and is
+// given up otherwise; when every reader's context ended, it is given up. If
+// the file cannot be written (a full disk, say) the readers still receive
+// the whole body, from memory at the pace of the slowest; the error is
+// logged and counted in Stats.StoreErrors, and nothing is stored. A body
+// with a Content-Length of 1 MiB or more has its disk space reserved first,
+// so a disk without room is found out before the download.
 //
-// The file is written by a goroutine of its own, a chunk behind the caller,
-// so the caller reads at network speed. A miss's body reads the network in
-// chunks of 256 KiB (as much as has arrived) and serves small Read calls
-// from the chunk, and it implements io.WriterTo, so io.Copy hands the
-// network's bytes to the destination and to the file without copying them
-// again. Bodies shorter than 8 MiB are committed before the caller sees
-// EOF. A longer body is committed just after: syncing it costs about as
-// long as downloading it on a fast network, so the caller goes on while the
-// disk catches up (at most four such commits at a time per Transport;
-// beyond that the caller waits for its own). Until the commit ends the
-// entry stays locked, so a request for the same URL, in this process or
-// another, waits for it and is served from it; [Transport.Close] waits for
-// every commit. A program that exits without Close may lose that last
-// entry, never get a damaged one. Replacing a body of 1 MiB or more moves
-// the old file aside and removes it in the background, because freeing it
-// during the rename takes as long as a fifth of the download.
+// Bodies shorter than 8 MiB reach their readers' EOF once committed. A
+// longer one reaches EOF at once and is committed after: syncing it costs
+// about as long as downloading it on a fast network. Until the commit
+// ends, requests for the entry, in this process or another, wait for it or
+// follow it, and are served from it; [Transport.Close] waits for every
+// commit. A program that exits without Close may lose that last entry,
+// never get a damaged one. Replacing a body of 1 MiB or more moves the old
+// file aside and removes it in the background, because freeing it during
+// the rename takes as long as a fifth of the download. io.Copy from a
+// miss's body copies in chunks of 256 KiB ([io.WriterTo]).
+//
+// Hits stream from the file, except that the body of an entry of at most
+// 64 KiB is kept in memory after its first hit (16 MiB in all per folder)
+// and served from there while the body file is still the one its sidecar
+// describes: a hit then costs a stat or two instead of an open, a read and
+// a close, and another process's new version or removal of the entry is
+// seen at once.
 //
 // Concurrent requests for the same missing or stale entry cause one origin
-// request: in a process they wait for it and then read the stored entry;
-// across processes a lock file per entry keeps writers apart, and a process
-// that waited serves what the other stored. Every wait ends with the
-// request's context.
+// request: in a process they follow the one download; across processes a
+// lock file per entry keeps writers apart, and a process that waited serves
+// what the other stored. Every wait ends with the request's context. A
+// request that finds the download stalled (no byte for 10 seconds) fetches
+// on its own.
+//
+// A POST, PUT, PATCH or DELETE removes every variant of its URL's entry,
+// and wins over every download of the URL that started before it, in this
+// process or another: such a download is not stored after it.
 //
 // A process killed at any moment leaves the previous entry, the new one or
 // none: each sidecar records the size, checksum and identity of the body
-// file it describes, and a body that does not match is never served. The
-// same check covers a power failure: the body is synced before its sidecar
-// exists, and a sidecar lost or torn with the power is a miss.
-// Temporary files of dead writers are removed by [New] and by pruning.
+// file it describes, and a body that does not match is never served as
+// complete (one that is another file, a copied folder say, is checked
+// against the checksum first). The same check covers a power failure: the
+// body is synced before its sidecar exists, and a sidecar lost or torn
+// with the power is a miss. Temporary files of dead writers are removed by
+// [New] and by pruning.
 //
 // # Size
 //

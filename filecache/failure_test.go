@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/filestore"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 )
 
@@ -113,14 +114,13 @@ func (f *failingFile) Write(p []byte) (int, error) {
 
 func TestDiskFullKeepsTheBody(t *testing.T) {
 	for _, limit := range []int64{0, 300 << 10} {
-		e := newEnv(t)
-		e.tr.createTemp = func(dir, pattern string) (tempFile, error) {
+		e := newEnv(t, withStore(filestore.Options{CreateTemp: func(dir, pattern string) (filestore.File, error) {
 			f, err := os.CreateTemp(dir, pattern)
-			if err != nil {
-				return nil, err
+			if err != nil || !strings.HasSuffix(pattern, ".part") {
+				return f, err
 			}
 			return &failingFile{File: f, limit: limit}, nil
-		}
+		}}))
 		const size = 2 << 20
 		e.srv.Handle("/big", testserver.Generated(size, 3))
 		want, _ := io.ReadAll(testserver.GeneratedReader(size, 3))
@@ -136,8 +136,12 @@ func TestDiskFullKeepsTheBody(t *testing.T) {
 }
 
 func TestCannotCreateTempFile(t *testing.T) {
-	e := newEnv(t)
-	e.tr.createTemp = func(string, string) (tempFile, error) { return nil, errDiskFull }
+	e := newEnv(t, withStore(filestore.Options{CreateTemp: func(dir, pattern string) (filestore.File, error) {
+		if strings.HasSuffix(pattern, ".part") {
+			return nil, errDiskFull
+		}
+		return os.CreateTemp(dir, pattern)
+	}}))
 	e.srv.Handle("/x", testserver.NewResource([]byte("body")))
 	expect(t, get(t, e.tr, "GET", e.srv.URL+"/x"), 200, Miss, []byte("body"))
 	if s := e.tr.Stats(); s.StoreErrors != 1 {
@@ -224,37 +228,6 @@ func TestNewErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestLeftoverTempFiles(t *testing.T) {
-	e := newEnv(t)
-	e.srv.Handle("/x", testserver.NewResource([]byte("x")))
-	l := e.locFor(t, e.srv.URL+"/x")
-	tmp := filepath.Join(e.dir, tmpDir)
-	dead := filepath.Join(tmp, lockBase(&l)+"-123.part")
-	os.WriteFile(dead, []byte("partial"), 0o644)
-	// A replaced body waiting for its background removal when the
-	// process died.
-	deadOld := filepath.Join(tmp, lockBase(&l)+"-124.old")
-	os.WriteFile(deadOld, []byte("old body"), 0o644)
-	// A live writer holds its entry's lock: its file must survive.
-	l2 := e.locFor(t, e.srv.URL+"/y")
-	held, _, _ := tryLock(l2.lockPath())
-	live := filepath.Join(tmp, lockBase(&l2)+"-456.part")
-	os.WriteFile(live, []byte("partial"), 0o644)
-	unknownOld := filepath.Join(tmp, "stray.tmp")
-	os.WriteFile(unknownOld, nil, 0o644)
-	old := time.Now().Add(-48 * time.Hour)
-	os.Chtimes(unknownOld, old, old)
-
-	e.reopen(t)
-	for path, want := range map[string]bool{dead: false, deadOld: false, live: true, unknownOld: false} {
-		_, err := os.Stat(path)
-		if (err == nil) != want {
-			t.Errorf("%s: exists %v, want %v", filepath.Base(path), err == nil, want)
-		}
-	}
-	held.release()
 }
 
 func TestRequestNotModified(t *testing.T) {

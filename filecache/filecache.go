@@ -2,19 +2,16 @@ package filecache
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
+	"net/url"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
+	"github.com/throttlecache/throttlecache/internal/filestore"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
@@ -31,7 +28,7 @@ const (
 )
 
 // ErrClosed is returned by RoundTrip after Close.
-var ErrClosed = errors.New("filecache: transport closed")
+var ErrClosed = cache.ErrClosed
 
 // Options configures a [Transport].
 type Options struct {
@@ -62,6 +59,10 @@ type Options struct {
 
 	// Now is the clock used for freshness. Default (nil): time.Now.
 	Now func() time.Time
+
+	// Store replaces the file store's test seams (CreateTemp, Reserve);
+	// MaxBytes and Logger above win over its own. It is for tests.
+	store filestore.Options
 }
 
 // Transport is an http.RoundTripper that serves GET and HEAD requests from
@@ -71,238 +72,128 @@ type Options struct {
 // A Transport is safe for concurrent use; it must be created with [New].
 // Several Transports, in one process or many, may share a folder.
 type Transport struct {
-	next         http.RoundTripper
-	dir          string
-	rules        *rules.Matcher
-	maxBytes     int64
-	staleIfError bool
-	log          *slog.Logger
-	now          func() time.Time
-	credKey      []byte
-
-	flights flightGroup
-	metas   metaCache
-	stats   counters
-
-	usage        atomic.Int64 // approximate folder size, kept when maxBytes > 0
-	evicting     atomic.Bool
-	evictPending atomic.Bool
-
-	mu     sync.Mutex // guards closed and wg.Add
-	closed bool
-	isShut atomic.Bool    // closed, for the hot path
-	wg     sync.WaitGroup // background commits and evictions
-
-	commits chan struct{} // a slot per commit running in the background
-
-	// createTemp opens a new temporary file and reserve reserves disk
-	// space for it; tests replace them to simulate a full disk.
-	createTemp func(dir, pattern string) (tempFile, error)
-	reserve    func(f tempFile, n int64) error
-
-	testHookWait func() // called when a request starts waiting for a flight
+	tr    *cache.Transport
+	store *filestore.Store
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// tempFile is what a download is written to.
-type tempFile interface {
-	Write(p []byte) (int, error)
-	Sync() error
-	Stat() (os.FileInfo, error)
-	Close() error
-	Name() string
-}
-
-func createOSTemp(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
-
 // New returns a Transport that caches responses from next (nil:
 // http.DefaultTransport) under opts.Dir.
 //
-// New creates the folder, checks that it can write there (an error names the
-// folder), and removes temporary files that crashed or killed processes left
-// behind, sparing those a live writer still holds.
+// New creates the folder (an error names it when it cannot) and removes
+// temporary files that crashed or killed processes left behind, sparing
+// those a live writer still holds. A full disk is not an error: the
+// Transport starts and passes requests through, logging and counting the
+// failed writes in Stats.StoreErrors, until there is room.
 func New(next http.RoundTripper, opts Options) (*Transport, error) {
-	if next == nil {
-		next = http.DefaultTransport
-	}
 	if opts.Dir == "" {
 		return nil, errors.New("filecache: Options.Dir is required")
 	}
 	if opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("filecache: Options.MaxBytes %d is negative", opts.MaxBytes)
 	}
-	dir, err := filepath.Abs(opts.Dir)
+	so := opts.store
+	so.MaxBytes, so.Logger = opts.MaxBytes, opts.Logger
+	st, err := filestore.New(opts.Dir, so)
 	if err != nil {
-		return nil, fmt.Errorf("filecache: Options.Dir %q: %w", opts.Dir, err)
-	}
-	if err := prepareDir(dir); err != nil {
 		return nil, fmt.Errorf("filecache: Options.Dir %q is not a writable folder: %w", opts.Dir, err)
 	}
-	key, err := loadKey(dir)
+	tr, err := cache.New(next, cache.Options{Store: st, Policy: policy{staleIfError: opts.StaleIfError},
+		Rules: opts.Rules, Logger: opts.Logger, Now: opts.Now, Name: "filecache"})
 	if err != nil {
-		return nil, fmt.Errorf("filecache: Options.Dir %q: %w", opts.Dir, err)
+		return nil, err
 	}
-	t := &Transport{
-		next:         next,
-		dir:          dir,
-		rules:        opts.Rules,
-		maxBytes:     opts.MaxBytes,
-		staleIfError: opts.StaleIfError,
-		log:          opts.Logger,
-		now:          opts.Now,
-		credKey:      key,
-		createTemp:   createOSTemp,
-		reserve:      preallocate,
-		commits:      make(chan struct{}, maxBackgroundCommits),
-	}
-	if t.log == nil {
-		t.log = slog.New(slog.DiscardHandler)
-	}
-	if t.now == nil {
-		t.now = time.Now
-	}
-	cleanTemps(dir, t.log)
-	if t.maxBytes > 0 {
-		t.goBackground(func() { t.evict(true) })
-	}
-	return t, nil
+	return &Transport{tr: tr, store: st}, nil
 }
 
-// prepareDir creates dir and its private folders and proves it can write.
-func prepareDir(dir string) error {
-	for _, d := range []string{dir, filepath.Join(dir, tmpDir), filepath.Join(dir, locksDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	f, err := os.CreateTemp(filepath.Join(dir, tmpDir), "probe-*.tmp")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	_, err = f.Write([]byte("ok"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	os.Remove(name)
-	return err
-}
+// RoundTrip implements http.RoundTripper.
+//
+// GET requests whose URL has a rule with a positive MaxAge are served from
+// the cache when fresh, revalidated when stale and fetched and stored when
+// missing; HEAD requests are answered from a fresh entry. Other methods go
+// to the origin and, when unsafe, remove the URL's entries. Every response
+// carries [Header].
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
 
-// loadKey reads the folder's secret for credential variants, creating it
-// once; concurrent creators agree through a hard link that cannot replace.
-func loadKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, keyFile)
-	for range 3 {
-		b, err := os.ReadFile(path)
-		if err == nil {
-			if len(b) < 32 {
-				return nil, fmt.Errorf("%s is damaged: remove it", keyFile)
-			}
-			return b, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		f, err := os.CreateTemp(filepath.Join(dir, tmpDir), "key-*.tmp")
-		if err != nil {
-			return nil, err
-		}
-		secret := make([]byte, 32)
-		rand.Read(secret)
-		_, err = f.Write(secret)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Link(f.Name(), path)
-			if errors.Is(err, fs.ErrExist) {
-				err = nil
-			}
-		}
-		os.Remove(f.Name())
-		if err != nil {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("cannot create %s", keyFile)
-}
-
-// goBackground runs f on a goroutine that Close waits for, or right here
-// when the Transport is closed.
-func (t *Transport) goBackground(f func()) {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		f()
-		return
-	}
-	t.wg.Add(1)
-	t.mu.Unlock()
-	go func() {
-		defer t.wg.Done()
-		f()
-	}()
-}
-
-// Close waits for background work (commits of finished downloads,
-// eviction) and makes later RoundTrips fail with [ErrClosed]. Bodies already
-// returned stay readable. Close is idempotent.
+// Close ends downloads still in progress, waits for the commits of those
+// that reached their end and for background work, and makes later
+// RoundTrips fail with [ErrClosed]. Bodies of hits stay readable. Close is
+// idempotent.
 func (t *Transport) Close() error {
-	t.mu.Lock()
-	t.closed = true
-	t.isShut.Store(true)
-	t.mu.Unlock()
-	t.wg.Wait()
-	return nil
+	t.tr.Close()
+	return t.store.Close()
 }
-
-func (t *Transport) isClosed() bool { return t.isShut.Load() }
 
 // Dir returns the absolute path of the cache folder.
-func (t *Transport) Dir() string { return t.dir }
+func (t *Transport) Dir() string { return t.store.Dir() }
 
 // Stats counts what a Transport did since New. Every response carries
 // exactly one of Hits, Misses, Revalidated, Stale or Bypass.
-type Stats struct {
-	Hits        int64 // X-Cache: HIT, including requests that waited for another's download
-	Misses      int64 // X-Cache: MISS
-	Revalidated int64 // X-Cache: REVALIDATED
-	Stale       int64 // X-Cache: STALE
-	Bypass      int64 // X-Cache: BYPASS
-	Coalesced   int64 // requests that waited for another request's download instead of fetching
-	Stored      int64 // entries committed
-	StoredBytes int64 // body bytes committed
-	StoreErrors int64 // downloads that could not be stored (disk full, unwritable folder…)
-	Corrupt     int64 // sidecars or bodies found damaged and ignored
-	Evictions   int64 // entries removed to keep under MaxBytes
-	Invalidated int64 // entries removed because of a POST, PUT, PATCH or DELETE
-}
-
-type counters struct {
-	status                                               cachestatus.Counters
-	coalesced                                            atomic.Int64
-	stored, storedBytes, storeErrors, corrupt, evictions atomic.Int64
-	invalidated                                          atomic.Int64
-}
+type Stats = cache.Stats
 
 // Stats returns a snapshot of the counters.
-func (t *Transport) Stats() Stats {
-	c := &t.stats
-	st := c.status.Load()
-	return Stats{
-		Hits: st.Hits, Misses: st.Misses, Revalidated: st.Revalidated,
-		Stale: st.Stale, Bypass: st.Bypass, Coalesced: c.coalesced.Load(),
-		Stored: c.stored.Load(), StoredBytes: c.storedBytes.Load(), StoreErrors: c.storeErrors.Load(),
-		Corrupt: c.corrupt.Load(), Evictions: c.evictions.Load(), Invalidated: c.invalidated.Load(),
-	}
+func (t *Transport) Stats() Stats { return t.tr.Stats() }
+
+// PruneResult tells what a prune removed and what is left.
+type PruneResult = filestore.PruneResult
+
+// Summary describes a cache folder; EntryInfo one entry.
+type (
+	Summary   = filestore.Summary
+	EntryInfo = filestore.EntryInfo
+)
+
+// Prune removes least recently used entries until the folder holds at most
+// maxBytes (0 empties it), sparing entries being written, and removes
+// leftovers of crashed downloads. An error means the folder could not be
+// listed or ctx ended.
+func (t *Transport) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
+	return t.store.Prune(ctx, maxBytes)
 }
 
-// count records status for a response.
-func (t *Transport) count(status string) { t.stats.status.Count(status) }
-
-func (t *Transport) debug(ctx context.Context, msg string, attrs ...slog.Attr) {
-	if t.log.Enabled(ctx, slog.LevelDebug) {
-		t.log.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
-	}
+// PruneDir is [Transport.Prune] for a folder without a Transport, such as a
+// command-line tool's: it is safe while other processes use the folder.
+func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, error) {
+	return filestore.PruneDir(ctx, dir, maxBytes)
 }
+
+// Inspect summarises the cache folder dir without changing it.
+func Inspect(dir string) (Summary, error) { return filestore.Inspect(dir) }
+
+// policy is FileCache's: freshness from the rules alone.
+type policy struct{ staleIfError bool }
+
+func (p policy) Request(req *http.Request, rule cache.Rule) (cache.Request, string) {
+	if !rule.OK {
+		return nil, "no rule"
+	}
+	return &request{maxAge: rule.MaxAge, staleIfError: p.staleIfError,
+		revalidate: cache.HasDirective(req.Header, "no-cache") || cache.HasDirective(req.Header, "max-age=0")}, ""
+}
+
+func (policy) Vary() bool { return false }
+
+func (policy) Invalidated(req *http.Request, _ *http.Response) []*url.URL { return []*url.URL{req.URL} }
+
+type request struct {
+	maxAge       time.Duration
+	revalidate   bool
+	staleIfError bool
+}
+
+func (r *request) Fresh(m *cache.Meta, now time.Time) bool {
+	return !r.revalidate && m.Status == http.StatusOK && now.Sub(m.Fetched) < r.maxAge
+}
+
+func (*request) Storable(resp *http.Response) bool { return resp.StatusCode == http.StatusOK }
+
+func (*request) Shareable(*http.Response) bool { return true }
+
+func (r *request) Stale(m *cache.Meta, _ time.Time, _ *http.Response) bool {
+	return r.staleIfError && m.Status == http.StatusOK
+}
+
+func (*request) OnlyIfCached() bool { return false }
+
+func (*request) Age(m *cache.Meta, now time.Time) time.Duration { return max(now.Sub(m.Fetched), 0) }

@@ -2,13 +2,17 @@ package filecache
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cache"
+	"github.com/throttlecache/throttlecache/internal/filestore"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
 )
@@ -144,4 +148,50 @@ func mustParse(t testing.TB, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// The store's names, as the tests see them on disk.
+const (
+	metaSuffix = "@@meta.json"
+	tmpDir     = ".tmp"
+)
+
+// loc names the files of a URL's entry (without variants).
+type loc struct {
+	k          cache.Key
+	key        string
+	body, meta string
+}
+
+func (e *env) locFor(t testing.TB, u string) loc {
+	t.Helper()
+	k, ok := cache.KeyFor(mustParse(t, u))
+	if !ok {
+		t.Fatalf("%s cannot be cached", u)
+	}
+	body := filepath.Join(e.dir, filepath.FromSlash(k.String()))
+	return loc{k: k, key: k.String(), body: body, meta: body + metaSuffix}
+}
+
+// hold takes the entry lock of l as another process would, until the test
+// ends or release is called.
+func (e *env) hold(t testing.TB, l loc) (release func()) {
+	t.Helper()
+	st, err := filestore.New(e.dir, filestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := st.Lock(context.Background(), l.k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(unlock) }
+	t.Cleanup(release)
+	return release
+}
+
+// withStore sets the file store's test seams.
+func withStore(so filestore.Options) func(*Options) {
+	return func(o *Options) { o.store = so }
 }

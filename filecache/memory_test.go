@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 )
 
@@ -47,36 +48,33 @@ func TestBoundedMemory256MiB(t *testing.T) {
 	const limit = 64 << 20
 	e := newEnv(t)
 	e.srv.Handle("/huge", testserver.Generated(size, 42))
-	want := crc32.Checksum(nil, castagnoli)
-	{
-		h := crc32.New(castagnoli)
-		io.Copy(h, testserver.GeneratedReader(size, 42))
-		want = h.Sum32()
-	}
-	for _, cache := range []string{Miss, Hit} {
-		var got uint32
+	h := crc32.New(cache.Castagnoli)
+	io.Copy(h, testserver.GeneratedReader(size, 42))
+	want := h.Sum32()
+	for _, status := range []string{Miss, Hit} {
+		var sum uint32
 		var n int64
-		var status string
+		var gotStatus string
 		peak := peakHeap(func() {
 			req, _ := http.NewRequest("GET", e.srv.URL+"/huge", nil)
 			resp, err := e.tr.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := crc32.New(castagnoli)
+			h := crc32.New(cache.Castagnoli)
 			n, err = io.Copy(h, resp.Body)
 			resp.Body.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, status = h.Sum32(), resp.Header.Get(Header)
+			sum, gotStatus = h.Sum32(), resp.Header.Get(Header)
 		})
-		t.Logf("%s: peak heap in use %.1f MiB", cache, float64(peak)/(1<<20))
-		if status != cache || n != size || got != want {
-			t.Fatalf("%s: got %s, %d bytes, checksum match %v", cache, status, n, got == want)
+		t.Logf("%s: peak heap in use %.1f MiB", status, float64(peak)/(1<<20))
+		if got := gotStatus; got != status || n != size || sum != want {
+			t.Fatalf("%s: got %s, %d bytes, checksum match %v", status, got, n, sum == want)
 		}
 		if peak > limit {
-			t.Fatalf("%s: peak heap %d MiB, limit %d MiB", cache, peak>>20, limit>>20)
+			t.Fatalf("%s: peak heap %d MiB, limit %d MiB", status, peak>>20, limit>>20)
 		}
 	}
 }

@@ -63,8 +63,7 @@ func TestPruneSparesBusyEntriesAndRemovesOrphans(t *testing.T) {
 	e := newEnv(t)
 	fill(t, e, e.tr, 3, 1000)
 	busy := e.locFor(t, e.srv.URL+"/e0")
-	held, _, _ := tryLock(busy.lockPath())
-	defer held.release()
+	e.hold(t, busy)
 	orphan := e.locFor(t, e.srv.URL+"/e1")
 	os.Remove(orphan.meta) // a crash between body and sidecar
 	r, err := PruneDir(context.Background(), e.dir, 0)

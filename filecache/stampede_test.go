@@ -160,12 +160,7 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	e := newEnv(t)
 	e.srv.Handle("/x", testserver.NewResource([]byte("x")))
 	u := e.srv.URL + "/x"
-	l := e.locFor(t, u)
-	held, ok, err := tryLock(l.lockPath()) // another process is writing the entry
-	if err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	defer held.release()
+	e.hold(t, e.locFor(t, u)) // another process is writing the entry
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)

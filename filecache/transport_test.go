@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,8 +181,8 @@ func TestStaleIfError(t *testing.T) {
 				t.Fatalf("stale body %q", r.body)
 			}
 			// The entry survives for later.
-			if m, _ := e.tr.loadMeta(ptr(e.locFor(t, u))); m == nil {
-				t.Fatal("entry lost")
+			if _, err := os.Stat(e.locFor(t, u).meta); err != nil {
+				t.Fatalf("entry lost: %v", err)
 			}
 		})
 	}
@@ -198,18 +199,6 @@ func TestStaleIfTransportError(t *testing.T) {
 	if s := e.tr.Stats(); s.Stale != 1 {
 		t.Fatalf("stats %+v", s)
 	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func (e *env) locFor(t testing.TB, u string) loc {
-	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	l, _, why := e.tr.classify(req)
-	if why != "" {
-		t.Fatalf("%s not cacheable: %s", u, why)
-	}
-	return l
 }
 
 func TestHead(t *testing.T) {
@@ -329,5 +318,27 @@ func TestContentEncodingVariants(t *testing.T) {
 		if r.cache != cache || !bytes.Equal(r.body, plain) || r.header.Get("Content-Encoding") != "" {
 			t.Fatalf("identity %s: %s %d bytes", cache, r.cache, len(r.body))
 		}
+	}
+}
+
+func TestPrefixFolderAndFileBothCached(t *testing.T) {
+	e := newEnv(t)
+	paths := []string{"/a", "/a/b", "/a/b/c", "/a-b", "/a%2Fb", "/a?b", "/a?b=1&c=2", "/a/", "/", "/a@@meta.json", "/a%3Fb",
+		// A reserved character and its escaped form are different resources.
+		"/r/a+b", "/r/a%2Bb", "/r/a,b", "/r/a%2Cb", "/r/a=b", "/r/a%3Db", "/r/a!b", "/r/a%21b", "/r/a;b", "/r/a%3Bb",
+		"/r/a:b", "/r/a%3Ab", "/r/a@b", "/r/a%40b", "/r/a$b", "/r/a%24b", "/r/a&b", "/r/a%26b"}
+	e.srv.HandlePrefix("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("body of " + r.URL.RequestURI()))
+	}))
+	for _, p := range paths {
+		expect(t, get(t, e.tr, "GET", e.srv.URL+p), 200, Miss, nil)
+	}
+	for _, p := range paths {
+		r := get(t, e.tr, "GET", e.srv.URL+p)
+		u, _ := url.Parse(e.srv.URL + p)
+		expect(t, r, 200, Hit, []byte("body of "+u.RequestURI()))
+	}
+	if n := e.srv.TotalHits(); n != int64(len(paths)) {
+		t.Fatalf("origin hits %d, want %d", n, len(paths))
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package filecache
+package filestore
 
 import "os"
 

@@ -1,4 +1,4 @@
-package filecache
+package filestore
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
 // entryLock is an exclusive lock on one entry, shared by every process
@@ -78,4 +80,17 @@ func (l *entryLock) release() {
 	}
 	os.Remove(l.path)
 	l.f.Unlock()
+}
+
+// Lock takes the lock of k's entry, shared with every process using the
+// folder, waiting until it is free or ctx ends.
+func (s *Store) Lock(ctx context.Context, k cache.Key) (func(), error) {
+	l, err := lockEntry(ctx, s.lockPath(k.String()))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.fail("lock", s.lockPath(k.String()), err)
+		}
+		return nil, err
+	}
+	return l.release, nil
 }

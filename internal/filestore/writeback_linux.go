@@ -1,4 +1,4 @@
-package filecache
+package filestore
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 // startWriteback asks the kernel to start writing a range of f to disk
 // without waiting, so that the sync at commit has little left to do.
-func startWriteback(f tempFile, off, n int64) {
+func startWriteback(f File, off, n int64) {
 	if fd, ok := f.(interface{ Fd() uintptr }); ok {
 		unix.SyncFileRange(int(fd.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 	}
@@ -19,7 +19,7 @@ func startWriteback(f tempFile, off, n int64) {
 // page by page, and a disk without room says so before the download
 // starts. Only a full disk is an error; a file system that cannot reserve
 // space is written to as usual.
-func preallocate(f tempFile, n int64) error {
+func preallocate(f File, n int64) error {
 	fd, ok := f.(interface{ Fd() uintptr })
 	if !ok || n <= 0 {
 		return nil

@@ -1,4 +1,4 @@
-package filecache
+package filestore
 
 import (
 	"cmp"
@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
 // PruneResult tells what a prune removed and what is left.
@@ -121,8 +123,7 @@ func keyOf(dir, body string) string {
 }
 
 func lockPath(dir, key string) string {
-	l := newLoc(dir, "", key)
-	return l.lockPath()
+	return filepath.Join(dir, locksDir, lockBase(key)+".lock")
 }
 
 // pruneDir removes least recently used entries under dir until it holds at
@@ -131,13 +132,13 @@ func lockPath(dir, key string) string {
 func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger) (PruneResult, error) {
 	var r PruneResult
 	if maxBytes < 0 {
-		return r, fmt.Errorf("filecache: prune: maxBytes %d is negative", maxBytes)
+		return r, fmt.Errorf("filestore: prune: maxBytes %d is negative", maxBytes)
 	}
 	r.Leftovers += cleanTemps(dir, log)
 	entries, orphans, failures, err := scan(ctx, dir)
 	r.ReadFailures = failures
 	if err != nil {
-		return r, fmt.Errorf("filecache: prune %q: %w", dir, err)
+		return r, fmt.Errorf("filestore: prune %q: %w", dir, err)
 	}
 	var dirs []string
 	for _, o := range orphans {
@@ -175,7 +176,7 @@ func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger)
 		r.Removed++
 		r.FreedBytes += e.size
 		dirs = append(dirs, filepath.Dir(e.body))
-		log.Debug("filecache: pruned", "key", e.key, "bytes", e.size)
+		log.Debug("filestore: pruned", "key", e.key, "bytes", e.size)
 	}
 	removeEmptyDirs(dir, dirs)
 	r.Entries = len(entries) - r.Removed
@@ -198,38 +199,38 @@ func removeEmptyDirs(root string, dirs []string) {
 	}
 }
 
-// cleanTemps removes temporary files whose writer is gone: their entry lock
-// is free, or, for names without an entry, they are over a day old.
+// cleanTemps removes temporary files whose writer is gone (their entry
+// lock is free or, for names without an entry, they are over a day old)
+// and records of invalidations over a day old: no download runs that long
+// in the middle of a commit.
 func cleanTemps(dir string, log *slog.Logger) int {
-	tmp := filepath.Join(dir, tmpDir)
-	des, err := os.ReadDir(tmp)
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, de := range des {
-		name := de.Name()
-		path := filepath.Join(tmp, name)
-		base, _, found := strings.Cut(name, "-")
-		if found && len(base) == 32 {
-			lk, ok, _ := tryLock(filepath.Join(dir, locksDir, base+".lock"))
-			if !ok {
-				continue
-			}
-			if os.Remove(path) == nil {
-				n++
-			}
-			lk.release()
+	for _, sub := range []string{tmpDir, invalDir} {
+		des, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
 			continue
 		}
-		if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
-			if os.Remove(path) == nil {
+		for _, de := range des {
+			name := de.Name()
+			path := filepath.Join(dir, sub, name)
+			if base, _, found := strings.Cut(name, "-"); sub == tmpDir && found && len(base) == 32 {
+				lk, ok, _ := tryLock(filepath.Join(dir, locksDir, base+".lock"))
+				if !ok {
+					continue
+				}
+				if os.Remove(path) == nil {
+					n++
+				}
+				lk.release()
+				continue
+			}
+			if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour && os.Remove(path) == nil {
 				n++
 			}
 		}
 	}
 	if n > 0 {
-		log.Debug("filecache: removed leftover temporary files", "count", n)
+		log.Debug("filestore: removed leftover temporary files", "count", n)
 	}
 	return n
 }
@@ -238,23 +239,23 @@ func cleanTemps(dir string, log *slog.Logger) int {
 // maxBytes (0 empties it), sparing entries being written, and removes
 // leftovers of crashed downloads. It returns what it did; an error means the
 // folder could not be listed or ctx ended.
-func (t *Transport) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
-	r, err := pruneDir(ctx, t.dir, maxBytes, t.log)
-	t.stats.evictions.Add(int64(r.Removed))
-	if err == nil && t.maxBytes > 0 {
-		t.usage.Store(r.Bytes)
+func (s *Store) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
+	r, err := pruneDir(ctx, s.dir, maxBytes, s.log)
+	s.stats.evictions.Add(int64(r.Removed))
+	if err == nil && s.maxBytes > 0 {
+		s.usage.Store(r.Bytes)
 	}
 	return r, err
 }
 
-// PruneDir is [Transport.Prune] for a folder without a Transport, such as a
+// PruneDir is [Store.Prune] for a folder without a Store, such as a
 // command-line tool's: it is safe while other processes use the folder.
 func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, error) {
 	if dir == "" {
-		return PruneResult{}, errors.New("filecache: prune: no folder")
+		return PruneResult{}, errors.New("filestore: prune: no folder")
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return PruneResult{}, fmt.Errorf("filecache: prune: %w", err)
+		return PruneResult{}, fmt.Errorf("filestore: prune: %w", err)
 	}
 	return pruneDir(ctx, dir, maxBytes, slog.New(slog.DiscardHandler))
 }
@@ -263,27 +264,27 @@ func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, err
 // measure is true it first measures the folder and evicts only if it is
 // over. Calls while an eviction runs make it run one more pass, so that
 // entries committed meanwhile are counted.
-func (t *Transport) evict(measure bool) {
-	t.evictPending.Store(true)
+func (s *Store) evict(measure bool) {
+	s.evictPending.Store(true)
 	for {
-		if !t.evicting.CompareAndSwap(false, true) {
+		if !s.evicting.CompareAndSwap(false, true) {
 			return
 		}
-		for t.evictPending.Swap(false) {
-			t.evictPass(measure)
+		for s.evictPending.Swap(false) {
+			s.evictPass(measure)
 			measure = false
 		}
-		t.evicting.Store(false)
-		if !t.evictPending.Load() {
+		s.evicting.Store(false)
+		if !s.evictPending.Load() {
 			return
 		}
 	}
 }
 
-func (t *Transport) evictPass(measure bool) {
+func (s *Store) evictPass(measure bool) {
 	ctx := context.Background()
 	if measure {
-		entries, _, _, err := scan(ctx, t.dir)
+		entries, _, _, err := scan(ctx, s.dir)
 		if err != nil {
 			return
 		}
@@ -291,18 +292,18 @@ func (t *Transport) evictPass(measure bool) {
 		for _, e := range entries {
 			total += e.size
 		}
-		t.usage.Store(total)
-		if total <= t.maxBytes {
+		s.usage.Store(total)
+		if total <= s.maxBytes {
 			return
 		}
 	}
-	r, err := pruneDir(ctx, t.dir, t.maxBytes/10*9, t.log)
+	r, err := pruneDir(ctx, s.dir, s.maxBytes/10*9, s.log)
 	if err != nil {
-		t.log.Warn("filecache: eviction failed", "err", err)
+		s.log.Warn("filestore: eviction failed", "err", err)
 		return
 	}
-	t.stats.evictions.Add(int64(r.Removed))
-	t.usage.Store(r.Bytes)
+	s.stats.evictions.Add(int64(r.Removed))
+	s.usage.Store(r.Bytes)
 }
 
 // Inspect summarises the cache folder dir without changing it.
@@ -313,7 +314,7 @@ func Inspect(dir string) (Summary, error) {
 	}
 	entries, _, _, err := scan(context.Background(), dir)
 	if err != nil {
-		return s, fmt.Errorf("filecache: inspect %q: %w", dir, err)
+		return s, fmt.Errorf("filestore: inspect %q: %w", dir, err)
 	}
 	for _, e := range entries {
 		data, err := os.ReadFile(e.meta)
@@ -321,9 +322,12 @@ func Inspect(dir string) (Summary, error) {
 			s.Damaged++
 			continue
 		}
-		m, err := parseMeta(data)
+		m, err := cache.ParseMeta(data)
 		if err != nil || m.Key != e.key {
 			s.Damaged++
+			continue
+		}
+		if m.Marker() {
 			continue
 		}
 		info := EntryInfo{URL: m.URL, Path: e.body, Size: m.Size, Fetched: m.Fetched, Used: e.used}

@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"hash/crc32"
+	"io"
+)
+
+// CheckedBody returns a body that reads size bytes from rc and checks them
+// against sum as they stream: it ends with io.EOF only when they match,
+// otherwise with ErrDamaged (or io.ErrUnexpectedEOF when rc ends early).
+// done, if not nil, is called once with the verdict. A caller never takes a
+// wrong body for a complete one, and nobody reads rc twice to check it.
+func CheckedBody(rc io.ReadCloser, size int64, sum uint32, done func(ok bool)) io.ReadCloser {
+	return &checkedBody{rc: rc, left: size, want: sum, done: done}
+}
+
+type checkedBody struct {
+	rc   io.ReadCloser
+	left int64
+	crc  uint32
+	want uint32
+	done func(ok bool)
+	err  error
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n := 0
+	var err error
+	if len(p) > 0 {
+		n, err = b.rc.Read(p)
+	}
+	b.crc = crc32.Update(b.crc, Castagnoli, p[:n])
+	b.left -= int64(n)
+	switch {
+	case b.left == 0 && b.crc == b.want:
+		err = io.EOF
+	case b.left == 0:
+		err = ErrDamaged
+	case err == io.EOF:
+		err = io.ErrUnexpectedEOF
+	}
+	if b.done != nil && (err == io.EOF || err == ErrDamaged || err == io.ErrUnexpectedEOF) {
+		b.done(err == io.EOF)
+		b.done = nil
+	}
+	b.err = err
+	return n, err
+}
+
+func (b *checkedBody) Close() error { return b.rc.Close() }
+
+// memBody serves a body from memory; the bytes are shared and never
+// written.
+type memBody struct {
+	b   []byte
+	off int
+}
+
+// MemBody returns a body reading b, which it never modifies.
+func MemBody(b []byte) io.ReadCloser { return &memBody{b: b} }
+
+func (b *memBody) Read(p []byte) (int, error) {
+	if b.off >= len(b.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.b[b.off:])
+	b.off += n
+	if b.off == len(b.b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *memBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(b.b[b.off:])
+	b.off += n
+	if err == nil && b.off < len(b.b) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (b *memBody) Close() error { return nil }

@@ -1,0 +1,514 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
+)
+
+const (
+	// chunkSize is the most a fill reads from the network at a time.
+	chunkSize = 256 << 10
+	// earlyCloseDrain: when the last reader closes a body early, the
+	// download still completes and is stored if at most this much is left.
+	earlyCloseDrain = 1 << 20
+	// commitBeforeEOF: a body shorter than this reaches its readers' EOF
+	// once committed, so that a request made right after finds the entry.
+	// A longer one reaches EOF at once and is committed after: syncing it
+	// costs about as long as downloading it on a fast network. Until the
+	// commit ends, the flight and the store's lock stay held, so requests
+	// for it wait and are served from it.
+	commitBeforeEOF = 8 << 20
+	// degradedWindow bounds the bytes kept in memory for the readers of a
+	// download whose store failed.
+	degradedWindow = 8 << 20
+	// maxVariants bounds the Vary variants kept per URL.
+	maxVariants = 8
+)
+
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+var (
+	errBodyClosed = errors.New("cache: read on closed body")
+	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
+)
+
+// A fill downloads a response body into a store Writer on a goroutine of
+// its own, and every reader of the body, the request that started it
+// included, follows the Writer as it grows. So the download never waits for
+// its readers: a reader that stops, or never reads, costs the others
+// nothing, and a request that arrives mid-download reads what has arrived
+// and follows the rest. The body is committed when it arrived complete
+// (its full Content-Length, or the end of a framed body), and not if the
+// URL was invalidated meanwhile. When the store fails mid-download, the
+// readers get the rest from memory, at the pace of the slowest.
+type fill struct {
+	t      *Transport
+	fl     *flight
+	k      Key
+	head   *Meta // the response, as followers get it
+	m      *Meta // what to commit at the end; nil: shared with the waiters, never stored
+	store  bool  // the fill started out to store the body
+	w      Writer
+	src    io.ReadCloser
+	want   int64 // Content-Length, or -1
+	cancel context.CancelFunc
+	endFl  sync.Once
+	done   func(outcome) // ends the flight and releases the store's lock
+
+	mu        sync.Mutex
+	n         int64
+	crc       uint32
+	final     bool  // the network body ended
+	err       error // why, when it did not end complete
+	ended     bool  // the commit, if any, is over
+	abandoned bool
+	wake      chan struct{} // closed at every change
+	readers   map[*reader]struct{}
+	refs      int   // readers and the goroutine; w is closed at 0
+	drainTo   int64 // -1, or the size past which the download is given up
+	progress  time.Time
+	degraded  bool   // the store failed: bytes from memOff on are in mem
+	memOff    int64  //
+	mem       []byte //
+	rwake     chan struct{}
+}
+
+// startFill starts the fill of resp's body into a new entry at k (m
+// describes it), or, when storable is false, into a spool shared with the
+// waiters only. It returns the leader's response, or nil when the store
+// cannot take it.
+func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable bool, resp *http.Response,
+	cancel context.CancelFunc, stopLeader func() bool, done func(outcome)) *http.Response {
+	w, err := t.store.Create(rq.ctx, k, m)
+	if err != nil {
+		return nil
+	}
+	f := &fill{t: t, fl: fl, k: k, head: m, w: w, src: resp.Body, want: resp.ContentLength,
+		cancel: cancel, done: done, wake: make(chan struct{}), rwake: make(chan struct{}),
+		readers: map[*reader]struct{}{}, refs: 1, drainTo: -1, progress: time.Now()}
+	if storable {
+		f.m, f.store = m, true
+	} else {
+		w.Abort()
+	}
+	stopLeader() // from here on the download belongs to the fill
+	r := f.attach(rq.ctx)
+	if r == nil || !t.goFill(f) {
+		w.Close()
+		return nil
+	}
+	fl.decide(outcome{kind: outFill, fill: f})
+	resp.Body = r
+	return t.mark(rq.req, resp, cachestatus.Miss, "")
+}
+
+func (f *fill) broadcast() {
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// run downloads the body, then commits it or gives it up.
+func (f *fill) run() {
+	buf := chunkPool.Get().(*[chunkSize]byte)
+	var err error
+	for err == nil {
+		var k int
+		k, err = f.src.Read(buf[:])
+		if k > 0 {
+			if aerr := f.add(buf[:k]); aerr != nil && (err == nil || err == io.EOF) {
+				err = aerr
+			}
+		}
+	}
+	chunkPool.Put(buf)
+	f.src.Close()
+	f.cancel()
+	if err == io.EOF {
+		err = nil
+		if f.want >= 0 && f.n != f.want {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	f.mu.Lock()
+	switch {
+	case f.abandoned && err == nil:
+		err = errAbandoned // every reader went away: a body nobody wanted is not kept
+	case err != nil && f.abandoned && f.t.closed.Load():
+		err = ErrClosed
+	}
+	storing := f.m != nil
+	f.mu.Unlock()
+	if storing && err != nil {
+		f.w.Abort() // before the readers hear of the failure: nothing is left behind
+		f.t.log.Debug(f.t.name+": download not stored", "url", f.head.URL, "err", err)
+	}
+	f.mu.Lock()
+	f.final, f.err = true, err
+	f.broadcast()
+	f.mu.Unlock()
+	if storing && err == nil {
+		f.commit()
+	}
+	f.endFlight() // before the readers' EOF: a request after it looks at the store
+	f.mu.Lock()
+	f.ended = true
+	f.broadcast()
+	f.mu.Unlock()
+	f.release()
+}
+
+// endFlight ends the flight and releases the store's lock, once.
+func (f *fill) endFlight() {
+	f.endFl.Do(func() { f.done(outcome{kind: outRetry}) })
+}
+
+// add makes p, the next bytes of the body, available to the readers.
+func (f *fill) add(p []byte) error {
+	if f.m != nil {
+		f.crc = crc32.Update(f.crc, Castagnoli, p)
+	}
+	var werr error
+	if !f.degraded {
+		_, werr = f.w.Write(p)
+	}
+	f.mu.Lock()
+	giveUp := false
+	if werr != nil && !f.degraded {
+		// The store failed: nothing will be stored, new requests go to
+		// the origin, and the readers get the rest from memory.
+		f.degraded, f.memOff, f.m, giveUp = true, f.n, nil, true
+	}
+	if f.degraded {
+		f.mem = append(f.mem, p...)
+	}
+	f.n += int64(len(p))
+	f.progress = time.Now()
+	if f.m != nil && f.t.maxBody > 0 && f.n > f.t.maxBody {
+		f.m, giveUp = nil, true
+		f.t.stats.tooLarge.Add(1)
+	}
+	f.broadcast()
+	err := f.backpressure()
+	if f.drainTo >= 0 && f.n > f.drainTo {
+		err = errAbandoned
+	}
+	f.mu.Unlock()
+	if giveUp {
+		f.w.Abort()
+		f.endFlight()
+	}
+	return err
+}
+
+// backpressure holds a degraded fill back until its slowest reader is
+// within degradedWindow of it; it is called with f.mu held.
+func (f *fill) backpressure() error {
+	for f.degraded {
+		low := f.n
+		for r := range f.readers {
+			low = min(low, r.off)
+		}
+		if low > f.memOff {
+			f.mem = f.mem[low-f.memOff:]
+			f.memOff = low
+		}
+		if len(f.readers) == 0 || int64(len(f.mem)) <= degradedWindow {
+			return nil
+		}
+		rw := f.rwake
+		f.mu.Unlock()
+		select {
+		case <-rw:
+		case <-f.t.stop.Done():
+		}
+		f.mu.Lock()
+		if f.t.stop.Err() != nil {
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// commit stores the complete body, unless its URL was invalidated since
+// the download started.
+func (f *fill) commit() {
+	t := f.t
+	m := *f.m
+	m.SetSum(f.n, f.crc)
+	m.Stored = t.now()
+	ctx := context.Background() // neither Close nor the readers may cut a commit short
+	if f.fl.invalid.Load() {
+		f.w.Abort()
+		return
+	}
+	if err := f.w.Commit(ctx, &m); err != nil {
+		return // the store logs and counts it
+	}
+	if f.fl.invalid.Load() { // invalidated during the commit
+		t.store.Remove(ctx, f.k)
+		return
+	}
+	t.stats.stored.Add(1)
+	t.stats.storedBytes.Add(f.n)
+	if f.k.Vary != "" {
+		t.addVariant(ctx, f.k, m.Vary)
+	}
+}
+
+// addVariant records the Vary variant k in its URL's marker, keeping the
+// maxVariants most recent.
+func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
+	base := k
+	base.Vary = ""
+	mk := &Meta{Key: base.String(), Vary: names, Fetched: t.now()}
+	var old []string
+	if m, body, err := t.store.Lookup(ctx, base); err == nil {
+		closeBody(body)
+		if m.Marker() {
+			old = m.Variants
+		}
+	}
+	mk.Variants = []string{k.Vary}
+	for _, v := range old {
+		if v != k.Vary && len(mk.Variants) < maxVariants && slices.Equal(names, mk.Vary) {
+			mk.Variants = append(mk.Variants, v)
+			continue
+		}
+		if v != k.Vary {
+			gone := base
+			gone.Vary = v
+			t.store.Remove(ctx, gone)
+		}
+	}
+	t.store.Update(ctx, base, mk)
+}
+
+// attach returns a new reader of the body, or nil when the download failed
+// or is over.
+func (f *fill) attach(ctx context.Context) *reader {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if (f.final && f.err != nil) || f.abandoned || f.refs == 0 {
+		return nil
+	}
+	r := &reader{f: f, gone: make(chan struct{})}
+	f.readers[r] = struct{}{}
+	f.refs++
+	f.drainTo = -1
+	r.stop = context.AfterFunc(ctx, func() { r.detach(ctx.Err()) })
+	return r
+}
+
+// release drops a reference; the last closes the Writer.
+func (f *fill) release() {
+	f.mu.Lock()
+	f.refs--
+	last := f.refs == 0
+	f.mu.Unlock()
+	if last {
+		f.w.Close()
+	}
+}
+
+// abandonIfUnread gives the download up when no reader follows it.
+func (f *fill) abandonIfUnread() {
+	f.mu.Lock()
+	abandon := len(f.readers) == 0 && !f.final
+	if abandon {
+		f.abandoned = true
+	}
+	f.mu.Unlock()
+	if abandon {
+		f.cancel()
+	}
+}
+
+// failed reports whether the download ended without its body.
+func (f *fill) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return (f.final && f.err != nil) || f.abandoned
+}
+
+// stalled reports whether the download made no progress for stallAfter.
+func (f *fill) stalled() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.final && time.Since(f.progress) > f.t.stallAfter
+}
+
+// follow answers rq, which waited on the flight of f, from the download in
+// progress, or returns nil when it cannot: another Vary variant, a failed
+// or stalled download.
+func (t *Transport) follow(rq *request, f *fill) *http.Response {
+	if f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary {
+		return nil
+	}
+	if f.stalled() {
+		return nil
+	}
+	r := f.attach(rq.ctx)
+	if r == nil {
+		return nil
+	}
+	httpbody.CloseRequest(rq.req)
+	h := f.head.Header.Clone()
+	if f.want >= 0 {
+		h["Content-Length"] = []string{strconv.FormatInt(f.want, 10)}
+	}
+	resp := &http.Response{
+		Status:     strconv.Itoa(f.head.Status) + " " + http.StatusText(f.head.Status),
+		StatusCode: f.head.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, ContentLength: f.want, Body: r, Request: rq.req, Uncompressed: f.head.Uncompressed,
+	}
+	status := cachestatus.Hit
+	if !f.store {
+		status = cachestatus.Miss // shared, not stored: the waiters got the origin's answer
+	}
+	return t.mark(rq.req, resp, status, "followed")
+}
+
+// reader is one reader of a fill's body.
+type reader struct {
+	f    *fill
+	off  int64
+	err  error // set when detached: errBodyClosed, or the context's error
+	gone chan struct{}
+	stop func() bool
+}
+
+// Read reads what has arrived, waiting for more when it has all of that.
+func (r *reader) Read(p []byte) (int, error) {
+	f := r.f
+	for {
+		f.mu.Lock()
+		if r.err != nil {
+			err := r.err
+			f.mu.Unlock()
+			return 0, err
+		}
+		if r.off < f.n {
+			want := min(int64(len(p)), f.n-r.off)
+			if f.degraded && r.off >= f.memOff {
+				k := copy(p[:want], f.mem[r.off-f.memOff:])
+				r.off += int64(k)
+				f.readProgress()
+				f.mu.Unlock()
+				return k, nil
+			}
+			if f.degraded {
+				want = min(want, f.memOff-r.off)
+			}
+			off := r.off
+			f.mu.Unlock()
+			k, err := f.w.ReadAt(p[:want], off)
+			f.mu.Lock()
+			r.off += int64(k)
+			f.readProgress()
+			f.mu.Unlock()
+			if k > 0 {
+				return k, nil
+			}
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if f.final && f.err != nil {
+			err := f.err
+			f.mu.Unlock()
+			return 0, err
+		}
+		if f.final && (f.ended || f.m == nil || f.n >= commitBeforeEOF) {
+			f.mu.Unlock()
+			return 0, io.EOF
+		}
+		wake := f.wake
+		f.mu.Unlock()
+		if len(p) == 0 {
+			return 0, nil
+		}
+		select {
+		case <-wake:
+		case <-r.gone:
+		}
+	}
+}
+
+// readProgress wakes a degraded fill waiting for its readers.
+func (f *fill) readProgress() {
+	if f.degraded {
+		close(f.rwake)
+		f.rwake = make(chan struct{})
+	}
+}
+
+// WriteTo copies the body to w in chunks as large as have arrived.
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	buf := chunkPool.Get().(*[chunkSize]byte)
+	defer chunkPool.Put(buf)
+	var total int64
+	for {
+		k, err := r.Read(buf[:])
+		if k > 0 {
+			n, werr := w.Write(buf[:k])
+			total += int64(n)
+			if werr == nil && n < k {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Close detaches the reader. When it was the last and more than
+// earlyCloseDrain is left, the download is given up.
+func (r *reader) Close() error {
+	r.stop()
+	r.detach(errBodyClosed)
+	return nil
+}
+
+func (r *reader) detach(why error) {
+	f := r.f
+	f.mu.Lock()
+	if r.err != nil {
+		f.mu.Unlock()
+		return
+	}
+	r.err = why
+	close(r.gone)
+	delete(f.readers, r)
+	abandon := false
+	if len(f.readers) == 0 && !f.final {
+		if why == errBodyClosed && f.m != nil && (f.want < 0 || f.want-f.n <= earlyCloseDrain) && !f.t.closed.Load() {
+			f.drainTo = f.n + earlyCloseDrain
+		} else {
+			abandon, f.abandoned = true, true
+		}
+	}
+	f.readProgress()
+	f.mu.Unlock()
+	if abandon {
+		f.cancel()
+	}
+	f.release()
+}

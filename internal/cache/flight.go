@@ -1,0 +1,109 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+)
+
+// A flight is one origin request (and the fill of its body) that other
+// requests for the same entry in this process wait for and share, instead
+// of asking the origin themselves.
+type flight struct {
+	key   Key
+	ready chan struct{} // closed once out is decided
+	out   outcome
+	once  sync.Once
+	done  chan struct{} // closed when the flight ends: after the fill's commit, if any
+	ended sync.Once
+	// invalid is set by an unsafe request to the URL that succeeded while
+	// the flight was under way: its download must not be committed.
+	invalid atomic.Bool
+}
+
+type outcomeKind int
+
+const (
+	outRetry  outcomeKind = iota // nothing to share: look again, and maybe lead
+	outEntry                     // the entry is stored and fresh now: serve it
+	outStale                     // the origin failed and the entry may be served stale
+	outFill                      // the body is downloading: follow the fill
+	outDirect                    // nothing can be shared: go to the origin alone
+	outError                     // the origin could not be reached: this error
+)
+
+type outcome struct {
+	kind outcomeKind
+	fill *fill
+	err  error
+}
+
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// join returns the flight for k and whether the caller leads it.
+func (g *flights) join(k Key) (*flight, bool) {
+	id := k.String()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.m[id]; ok {
+		return f, false
+	}
+	if g.m == nil {
+		g.m = make(map[string]*flight)
+	}
+	f := &flight{key: k, ready: make(chan struct{}), done: make(chan struct{})}
+	g.m[id] = f
+	return f, true
+}
+
+// decide tells the flight's waiters what to do; only the first call counts.
+func (f *flight) decide(o outcome) {
+	f.once.Do(func() {
+		f.out = o
+		close(f.ready)
+	})
+}
+
+// end decides o unless decided, and ends the flight: later requests look
+// at the store afresh.
+func (g *flights) end(f *flight, o outcome) {
+	f.decide(o)
+	g.mu.Lock()
+	if g.m[f.key.String()] == f {
+		delete(g.m, f.key.String())
+	}
+	g.mu.Unlock()
+	f.ended.Do(func() { close(f.done) })
+}
+
+// wait returns the flight's outcome once decided, or ctx's error.
+func (f *flight) wait(ctx context.Context) (outcome, error) {
+	select {
+	case <-f.ready:
+		return f.out, nil
+	case <-ctx.Done():
+		return outcome{}, ctx.Err()
+	}
+}
+
+// invalidate marks every flight of u's URL: none of their downloads may be
+// committed from now on.
+func (g *flights) invalidate(u Key) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, f := range g.m {
+		if f.key.URL() == u {
+			f.invalid.Store(true)
+		}
+	}
+}
+
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"strings"
+)
+
+// Keys are relative paths that can be browsed:
+//
+//	www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
+//	www.sec.gov/cgi-bin/@browse-edgar@action=getcompany%26CIK=320193
+//	127.0.0.1_8080@cred-4f…/api/@me
+//	example.com/@page@@v-9c1e…            a Vary variant
+//
+// a folder per origin (with "_port" unless https on 443, then a variant
+// suffix), one folder per path segment, and the last segment with an "@"
+// in front (so that /a and /a/b can both be stored) and the query, if any,
+// after a second "@". Every name is escaped: letters, digits and "-._~,+="
+// are kept, anything else becomes %XX, and a name longer than maxName is
+// cut and ends in "%h" and a hash of the whole name. Segments are escaped
+// as they travel, not decoded first: /a+b and /a%2Bb are different
+// resources (RFC 3986 §2.2) and get different names. None of this can
+// produce "@" or "%" followed by anything but upper-case hex, so the
+// markers can never be confused with an escaped name: the mapping is
+// one-to-one, and no name is "." or "..", so a key stays inside its folder.
+const (
+	// maxName leaves room under the usual 255-byte limit for the suffixes
+	// a store adds ("@@v-…", "@@meta.json").
+	maxName = 200
+	// maxRel bounds a whole key, far below PATH_MAX and S3's 1024 bytes
+	// with any sensible prefix.
+	maxRel = 900
+	// emptySegment names the folder of an empty path segment; the escaper
+	// writes only upper-case hex after "%", so it cannot produce this.
+	emptySegment = "%empty"
+)
+
+func safeByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~,+=", b) >= 0
+}
+
+// escapeName escapes s for use in a name; extra lists bytes that are
+// escaped although safeByte keeps them.
+func escapeName(s, extra string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if safeByte(c) && strings.IndexByte(extra, c) < 0 && s != "." && s != ".." {
+			b.WriteByte(c)
+			continue
+		}
+		const hexDigits = "0123456789ABCDEF"
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
+// limitName shortens a name longer than max: a prefix of it (never cutting
+// a %XX in two), "%h" and 32 hex digits of its SHA-256.
+func limitName(name string, max int) string {
+	if len(name) <= max {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	cut := max - 2 - 32
+	if i := strings.LastIndexByte(name[:cut], '%'); i >= 0 && i+3 > cut {
+		cut = i
+	}
+	return name[:cut] + "%h" + hex.EncodeToString(sum[:16])
+}
+
+// KeyFor returns the key of u's entry, without variants, or false when u
+// cannot be cached (not http or https, no host, an opaque URL).
+func KeyFor(u *url.URL) (Key, bool) {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if (scheme != "http" && scheme != "https") || host == "" || u.Opaque != "" {
+		return Key{}, false
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	// "_" separates the port, so it is escaped in host names; a leading "."
+	// would clash with a store's own folders.
+	hd := escapeName(host, "_")
+	if hd[0] == '.' {
+		hd = "%2E" + hd[1:]
+	}
+	if scheme != "https" || port != "443" {
+		hd += "_" + escapeName(port, "_")
+	}
+	hd = limitName(hd, maxName)
+
+	p := u.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	if p[0] != '/' {
+		return Key{}, false
+	}
+	segs := strings.Split(p[1:], "/")
+	var b strings.Builder
+	for i, s := range segs {
+		esc := escapeName(s, "")
+		if i < len(segs)-1 {
+			if esc == "" {
+				esc = emptySegment // "a//b" must not become "a/b"
+			}
+			b.WriteString(limitName(esc, maxName))
+			b.WriteByte('/')
+			continue
+		}
+		name := "@" + esc
+		if u.RawQuery != "" || u.ForceQuery {
+			name += "@" + escapeName(u.RawQuery, "")
+		}
+		b.WriteString(limitName(name, maxName))
+	}
+	path := b.String()
+	if len(hd)+len(path) > maxRel {
+		// Too deep to spell out: a folder no escaped name can equal.
+		sum := sha256.Sum256([]byte(path))
+		path = "%h/@" + hex.EncodeToString(sum[:])
+	}
+	return Key{Host: hd, Path: path}, true
+}

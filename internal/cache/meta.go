@@ -1,0 +1,133 @@
+package cache
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Castagnoli is the CRC-32C table of every checksum in the cache.
+var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// metaVersion is the format version; metadata of any other is a miss.
+const metaVersion = 1
+
+// Meta describes a stored response, as JSON: the file store's sidecar, the
+// head of an S3 object.
+//
+//	{
+//	  "version": 1,
+//	  "key": "www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm",
+//	  "url": "https://www.sec.gov/Archives/edgar/data/320193/aapl-20230930.htm",
+//	  "status": 200,
+//	  "header": {"Content-Type": ["text/html"], "Etag": ["\"abc\""], …},
+//	  "size": 1234,
+//	  "crc32c": "1a2b3c4d",
+//	  "requested": "2024-01-02T03:04:04Z",
+//	  "fetched": "2024-01-02T03:04:05Z",
+//	  "stored": "2024-01-02T03:04:05Z",
+//	  "id": "1234.1704164645000000000.5678"
+//	}
+//
+// Key must be the entry's own key, so that metadata never vouches for
+// another entry's body. Size and CRC32C describe the body; ID is the body's
+// identity where the store has one (a file's size, modification time and
+// inode): a body whose identity matches is served as it is, any other is
+// checked against CRC32C as it streams. A Vary marker has status 0, the
+// Vary field names and the signatures of its stored variants, most recent
+// first, and no body.
+type Meta struct {
+	Version      int         `json:"version"`
+	Key          string      `json:"key"`
+	URL          string      `json:"url,omitempty"`
+	Status       int         `json:"status"`
+	Header       http.Header `json:"header,omitempty"`
+	Uncompressed bool        `json:"uncompressed,omitempty"` // Go's transport removed a gzip encoding
+	Size         int64       `json:"size"`
+	CRC32C       string      `json:"crc32c,omitempty"`
+	Requested    time.Time   `json:"requested,omitzero"` // when the request that fetched or confirmed it was sent
+	Fetched      time.Time   `json:"fetched"`            // when the origin's answer arrived
+	Stored       time.Time   `json:"stored,omitzero"`
+	ID           string      `json:"id,omitempty"`
+	Vary         []string    `json:"vary,omitempty"`
+	Variants     []string    `json:"variants,omitempty"`
+
+	// Started is when the download began by the real clock: what a
+	// store compares invalidations with. It is not stored.
+	Started time.Time `json:"-"`
+
+	// File is the identity of an entry written by an earlier version,
+	// which ID replaces.
+	File *struct {
+		Size  int64  `json:"size"`
+		MTime int64  `json:"mtime"`
+		Ino   uint64 `json:"ino,omitempty"`
+	} `json:"file,omitempty"`
+}
+
+// Marker reports whether m is a Vary marker rather than an entry.
+func (m *Meta) Marker() bool { return m.Status == 0 }
+
+// Sum returns the body's checksum as a number.
+func (m *Meta) Sum() uint32 {
+	n, _ := strconv.ParseUint(m.CRC32C, 16, 32)
+	return uint32(n)
+}
+
+// SetSum records the body's size and checksum.
+func (m *Meta) SetSum(size int64, sum uint32) {
+	m.Size, m.CRC32C = size, fmt.Sprintf("%08x", sum)
+}
+
+// ParseMeta decodes and checks metadata; any defect is an error wrapping
+// ErrDamaged. It never panics.
+func ParseMeta(data []byte) (*Meta, error) {
+	m := new(Meta)
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	switch {
+	case m.Version != metaVersion:
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrDamaged, m.Version, metaVersion)
+	case m.Key == "":
+		return nil, fmt.Errorf("%w: no key", ErrDamaged)
+	case m.Marker() && (len(m.Vary) == 0 || m.Size != 0):
+		return nil, fmt.Errorf("%w: a marker needs Vary names and no body", ErrDamaged)
+	case !m.Marker() && (m.Status < 200 || m.Status > 999):
+		return nil, fmt.Errorf("%w: status %d", ErrDamaged, m.Status)
+	case m.Size < 0:
+		return nil, fmt.Errorf("%w: size %d", ErrDamaged, m.Size)
+	case !m.Marker() && len(m.CRC32C) != 8:
+		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
+	}
+	if _, err := hex.DecodeString(m.CRC32C); err != nil {
+		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
+	}
+	if m.File != nil && m.ID == "" {
+		m.ID = FileID(m.File.Size, m.File.MTime, m.File.Ino)
+	}
+	m.File = nil
+	if m.Header == nil {
+		m.Header = http.Header{}
+	}
+	if m.Requested.IsZero() {
+		m.Requested = m.Fetched
+	}
+	return m, nil
+}
+
+// Marshal encodes m, indented: sidecars are meant to be read.
+func (m *Meta) Marshal() ([]byte, error) {
+	c := *m
+	c.Version = metaVersion
+	return json.MarshalIndent(&c, "", "  ")
+}
+
+// FileID formats a file's identity for Meta.ID.
+func FileID(size, mtime int64, ino uint64) string {
+	return fmt.Sprintf("%d.%d.%d", size, mtime, ino)
+}

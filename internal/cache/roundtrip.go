@@ -1,0 +1,463 @@
+package cache
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
+)
+
+// maxWaits bounds how often a request waits for other requests' flights
+// before it fetches on its own.
+const maxWaits = 4
+
+// request is a cacheable GET or HEAD.
+type request struct {
+	req *http.Request
+	ctx context.Context
+	key Key // with its Variant, without Vary
+	pol Request
+}
+
+// RoundTrip implements http.RoundTripper: GET and HEAD requests are
+// answered from a fresh entry, revalidated when it is stale, and fetched
+// (one origin request per stampede) and stored when allowed; other methods
+// go to the origin, and unsafe ones invalidate what their Policy says.
+// Every response carries X-Cache.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.closed.Load() {
+		httpbody.CloseRequest(req)
+		return nil, ErrClosed
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead:
+	default:
+		return t.unsafe(req)
+	}
+	rq, why := t.classify(req)
+	if why != "" {
+		resp, err := t.next.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		return t.mark(req, resp, cachestatus.Bypass, why), nil
+	}
+	if req.Method == http.MethodHead {
+		return t.head(rq)
+	}
+	for waits := 0; ; waits++ {
+		k, m, body, _ := t.lookup(rq)
+		if m != nil && rq.pol.Fresh(m, t.now()) {
+			if waits > 0 {
+				t.stats.coalesced.Add(1)
+			}
+			return t.respond(rq, k, m, body, cachestatus.Hit), nil
+		}
+		closeBody(body)
+		if rq.pol.OnlyIfCached() {
+			httpbody.CloseRequest(req)
+			return t.mark(req, gatewayTimeout(req), cachestatus.Miss, "only-if-cached"), nil
+		}
+		if waits == maxWaits {
+			return t.direct(rq)
+		}
+		fl, leader := t.flights.join(rq.key)
+		if leader {
+			return t.lead(rq, fl)
+		}
+		o, err := fl.wait(rq.ctx)
+		if err != nil {
+			httpbody.CloseRequest(req)
+			return nil, err
+		}
+		switch o.kind {
+		case outStale:
+			if k, m, body, _ := t.lookup(rq); m != nil {
+				t.stats.coalesced.Add(1)
+				return t.respond(rq, k, m, body, cachestatus.Stale), nil
+			}
+		case outFill:
+			if resp := t.follow(rq, o.fill); resp != nil {
+				t.stats.coalesced.Add(1)
+				return resp, nil
+			}
+			switch {
+			case o.fill.stalled():
+				return t.direct(rq)
+			case !o.fill.failed():
+				select { // another variant's download: look again once it ends
+				case <-fl.done:
+				case <-rq.ctx.Done():
+					httpbody.CloseRequest(req)
+					return nil, rq.ctx.Err()
+				}
+			}
+		case outError:
+			httpbody.CloseRequest(req)
+			return nil, o.err
+		case outDirect:
+			return t.direct(rq)
+		}
+	}
+}
+
+// conditionalFields make a request bypass the cache: the caller validates,
+// or asks for a range, itself.
+var conditionalFields = []string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"}
+
+// classify returns the cacheable request, or why req must bypass the cache.
+func (t *Transport) classify(req *http.Request) (*request, string) {
+	if req.URL == nil {
+		return nil, "no URL"
+	}
+	k, ok := KeyFor(req.URL)
+	if !ok {
+		return nil, "not an http(s) URL"
+	}
+	if req.Host != "" && !strings.EqualFold(req.Host, req.URL.Host) {
+		return nil, "Host differs from the URL"
+	}
+	for _, f := range conditionalFields {
+		if len(req.Header.Values(f)) > 0 {
+			return nil, f
+		}
+	}
+	if HasDirective(req.Header, "no-store") {
+		return nil, "request no-store"
+	}
+	var rule Rule
+	if t.rules != nil {
+		rule.MaxAge, rule.OK = t.rules.LookupURL(req.URL)
+		if rule.OK && rule.MaxAge <= 0 {
+			return nil, "rule: never cache"
+		}
+	}
+	pol, why := t.policy.Request(req, rule)
+	if why != "" {
+		return nil, why
+	}
+	k.Variant = variant(req, t.secretKey)
+	return &request{req: req, ctx: req.Context(), key: k, pol: pol}, ""
+}
+
+// HasDirective reports whether h's Cache-Control (or, for no-cache,
+// Pragma) has the directive d, compared without regard to case.
+func HasDirective(h http.Header, d string) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), d) {
+				return true
+			}
+		}
+	}
+	if d == "no-cache" && len(h.Values("Cache-Control")) == 0 {
+		for _, v := range h.Values("Pragma") {
+			if strings.EqualFold(strings.TrimSpace(v), "no-cache") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lookup returns the entry that may answer rq, its key and its open body,
+// or a nil Meta. marker is the URL's Vary marker, when it has one.
+func (t *Transport) lookup(rq *request) (k Key, m *Meta, body io.ReadCloser, marker *Meta) {
+	k = rq.key
+	m, body, err := t.store.Lookup(rq.ctx, k)
+	if err != nil || !m.Marker() {
+		return k, m, body, nil
+	}
+	marker = m
+	if !t.policy.Vary() {
+		return k, nil, nil, marker
+	}
+	k.Vary = varySig(m.Vary, rq.req.Header)
+	if !slices.Contains(m.Variants, k.Vary) {
+		return k, nil, nil, marker
+	}
+	m, body, err = t.store.Lookup(rq.ctx, k)
+	if err != nil {
+		return k, nil, nil, marker
+	}
+	return k, m, body, marker
+}
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		b.Close()
+	}
+}
+
+// head answers a HEAD from a fresh entry, or passes it on.
+func (t *Transport) head(rq *request) (*http.Response, error) {
+	k, m, body, _ := t.lookup(rq)
+	closeBody(body)
+	if m != nil && rq.pol.Fresh(m, t.now()) {
+		return t.respond(rq, k, m, http.NoBody, cachestatus.Hit), nil
+	}
+	return t.direct(rq)
+}
+
+// lead fetches or revalidates the entry for every request waiting on fl,
+// holding the store's lock of the entry so that other processes wait too.
+func (t *Transport) lead(rq *request, fl *flight) (*http.Response, error) {
+	unlock := func() {}
+	if t.locker != nil {
+		u, err := t.locker.Lock(rq.ctx, rq.key)
+		if err != nil {
+			if rq.ctx.Err() != nil {
+				t.flights.end(fl, outcome{kind: outRetry})
+				httpbody.CloseRequest(rq.req)
+				return nil, rq.ctx.Err()
+			}
+			t.flights.end(fl, outcome{kind: outDirect})
+			return t.direct(rq)
+		}
+		unlock = u
+	}
+	// Another process may have stored the entry while this one waited.
+	k, m, body, marker := t.lookup(rq)
+	if m != nil && rq.pol.Fresh(m, t.now()) {
+		unlock()
+		t.flights.end(fl, outcome{kind: outEntry})
+		return t.respond(rq, k, m, body, cachestatus.Hit), nil
+	}
+	closeBody(body)
+	return t.fetch(rq, fl, k, m, marker, unlock)
+}
+
+// fetch asks the origin, with the validators of the stale entry old (at k)
+// when there is one, and answers with what comes back. It ends fl and
+// calls unlock when the flight is over: at once, or when the fill of a
+// body it stores ends.
+func (t *Transport) fetch(rq *request, fl *flight, k Key, old, marker *Meta, unlock func()) (*http.Response, error) {
+	ctx := rq.ctx
+	// Until the headers arrive the leader's context ends the request; after
+	// that, a body that is stored belongs to the fill.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	out := rq.req.WithContext(fctx)
+	conditional := false
+	if old != nil {
+		etag, lm := old.Header.Get("Etag"), old.Header.Get("Last-Modified")
+		if etag != "" || lm != "" {
+			out = rq.req.Clone(fctx)
+			if etag != "" {
+				out.Header.Set("If-None-Match", etag)
+			}
+			if lm != "" {
+				out.Header.Set("If-Modified-Since", lm)
+			}
+			conditional = true
+		}
+	}
+	done := func(o outcome) {
+		unlock()
+		t.flights.end(fl, o)
+	}
+	started, reqTime := time.Now(), t.now()
+	resp, err := t.next.RoundTrip(out)
+	respTime := t.now()
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			done(outcome{kind: outRetry})
+			return nil, ctx.Err()
+		}
+		if old != nil && rq.pol.Stale(old, respTime, nil) {
+			if r := t.serveStale(rq, k, old); r != nil {
+				done(outcome{kind: outStale})
+				return r, nil
+			}
+		}
+		done(outcome{kind: outError, err: err})
+		return nil, err
+	}
+	resp.Request = rq.req
+	if resp.StatusCode == http.StatusNotModified && conditional {
+		httpbody.Discard(resp.Body)
+		cancel()
+		return t.revalidated(rq, fl, k, old, resp, reqTime, respTime, done)
+	}
+	if resp.StatusCode >= 500 && old != nil && rq.pol.Stale(old, respTime, resp) {
+		if r := t.serveStale(rq, k, old); r != nil {
+			httpbody.Discard(resp.Body)
+			cancel()
+			done(outcome{kind: outStale})
+			return r, nil
+		}
+	}
+	framed := httpbody.Framed(resp)
+	storable := framed && rq.pol.Storable(resp)
+	var names []string
+	if storable && t.policy.Vary() {
+		names = VaryNames(resp.Header)
+		storable = !slices.Contains(names, "*")
+	}
+	if storable && t.maxBody > 0 && resp.ContentLength > t.maxBody {
+		storable = false
+		t.stats.tooLarge.Add(1)
+	}
+	if storable || (framed && rq.pol.Shareable(resp)) {
+		k := rq.key
+		if len(names) > 0 {
+			k.Vary = varySig(names, rq.req.Header)
+		}
+		m := &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode,
+			Header: StoredHeader(resp.Header), Uncompressed: resp.Uncompressed,
+			Requested: reqTime, Fetched: respTime, Vary: names, Size: max(resp.ContentLength, 0), Started: started}
+		if r := t.startFill(rq, fl, k, m, storable, resp, cancel, stop, done); r != nil {
+			return r, nil
+		}
+	}
+	done(outcome{kind: outDirect})
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return t.mark(rq.req, resp, cachestatus.Miss, "not stored"), nil
+}
+
+// cancelBody releases the request's context when the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// revalidated answers a 304: the entry at k gets its new fields and times,
+// and is served from the store.
+func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp *http.Response,
+	reqTime, respTime time.Time, done func(outcome)) (*http.Response, error) {
+	nm := *old
+	nm.Header = merge304(old.Header, resp.Header)
+	nm.Requested, nm.Fetched = reqTime, respTime
+	if !fl.invalid.Load() && t.store.Update(rq.ctx, k, &nm) == nil {
+		t.stats.stored.Add(1)
+		t.stats.storedBytes.Add(nm.Size)
+	}
+	m, body, err := t.store.Lookup(rq.ctx, k)
+	if err != nil || m.Marker() || m.CRC32C != old.CRC32C {
+		closeBody(body)
+		done(outcome{kind: outRetry})
+		return t.direct(rq) // the entry went away meanwhile
+	}
+	if m.Fetched.Before(respTime) { // the store could not take the update
+		m = &nm
+	}
+	done(outcome{kind: outEntry})
+	return t.respond(rq, k, m, body, cachestatus.Revalidated), nil
+}
+
+// serveStale answers from the entry at k when it is still old.
+func (t *Transport) serveStale(rq *request, k Key, old *Meta) *http.Response {
+	m, body, err := t.store.Lookup(rq.ctx, k)
+	if err != nil || m.Marker() || m.CRC32C != old.CRC32C || m.Size != old.Size {
+		closeBody(body)
+		return nil
+	}
+	return t.respond(rq, k, m, body, cachestatus.Stale)
+}
+
+// direct fetches without the cache, after it could not help.
+func (t *Transport) direct(rq *request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(rq.req)
+	if err != nil {
+		return nil, err
+	}
+	return t.mark(rq.req, resp, cachestatus.Miss, "direct"), nil
+}
+
+// unsafe sends a request with an unsafe method (or OPTIONS, TRACE) and
+// invalidates what the Policy says it changed.
+func (t *Transport) unsafe(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if req.Method != http.MethodOptions && req.Method != http.MethodTrace {
+		ctx := context.WithoutCancel(req.Context())
+		for _, u := range t.policy.Invalidated(req, resp) {
+			k, ok := KeyFor(u)
+			if !ok {
+				continue
+			}
+			t.flights.invalidate(k)
+			n, _ := t.store.Invalidate(ctx, k)
+			t.stats.inv.Add(int64(n))
+			t.debug(req, "invalidated", slog.String("url", u.Redacted()), slog.Int("entries", n))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.mark(req, resp, cachestatus.Bypass, "method"), nil
+}
+
+// respond answers rq from the entry m at k with body (http.NoBody for
+// HEAD).
+func (t *Transport) respond(rq *request, k Key, m *Meta, body io.ReadCloser, status string) *http.Response {
+	req := rq.req
+	httpbody.CloseRequest(req)
+	if req.Method == http.MethodHead && body != http.NoBody {
+		closeBody(body)
+		body = http.NoBody
+	}
+	h := m.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified {
+		h["Content-Length"] = []string{strconv.FormatInt(m.Size, 10)}
+	}
+	h["Age"] = []string{strconv.FormatInt(int64(rq.pol.Age(m, t.now())/time.Second), 10)}
+	resp := &http.Response{
+		Status:        strconv.Itoa(m.Status) + " " + http.StatusText(m.Status),
+		StatusCode:    m.Status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		ContentLength: m.Size,
+		Body:          body,
+		Request:       req,
+		Uncompressed:  m.Uncompressed,
+	}
+	return t.mark(req, resp, status, "")
+}
+
+// mark sets X-Cache on resp and counts it.
+func (t *Transport) mark(req *http.Request, resp *http.Response, status, why string) *http.Response {
+	cachestatus.Set(resp, status)
+	t.stats.status.Count(status)
+	if t.log.Enabled(req.Context(), slog.LevelDebug) {
+		attrs := []slog.Attr{slog.String("X-Cache", status), slog.String("method", req.Method),
+			slog.String("url", req.URL.Redacted()), slog.Int("status", resp.StatusCode)}
+		if why != "" {
+			attrs = append(attrs, slog.String("why", why))
+		}
+		t.log.LogAttrs(req.Context(), slog.LevelDebug, t.name, attrs...)
+	}
+	return resp
+}
+
+func (t *Transport) debug(req *http.Request, msg string, attrs ...slog.Attr) {
+	if t.log.Enabled(req.Context(), slog.LevelDebug) {
+		t.log.LogAttrs(req.Context(), slog.LevelDebug, t.name+": "+msg, attrs...)
+	}
+}
+
+func gatewayTimeout(req *http.Request) *http.Response {
+	return &http.Response{
+		Status: "504 Gateway Timeout", StatusCode: http.StatusGatewayTimeout,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: http.NoBody, Request: req,
+	}
+}

@@ -1,0 +1,248 @@
+// Package filestore is the file backend of throttlecache's cache engine:
+// a [cache.Store] on one folder, laid out so that it can be browsed (a
+// folder per host, then the URL path, the body exactly as received beside
+// a JSON sidecar; see cache.KeyFor), shared safely by any number of
+// processes. FileCache and RFCFile both keep their entries here.
+//
+//	cache/www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
+//	cache/www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm@@meta.json
+//	cache/.tmp/      downloads in progress
+//	cache/.locks/    per-entry lock files
+//	cache/.inval/    recent invalidations, one file per URL
+//	cache/.key       the secret that keys credential variants
+//
+// # Durability
+//
+// One rule for every write: the body is written to a temporary file,
+// synced, renamed into place, and its sidecar written (through a
+// temporary file and a rename) last. The sidecar is not synced: it records
+// the body's size, CRC-32C and file identity and is checked against the
+// body whenever it is read, so a sidecar lost or torn by a power cut loses
+// the entry and never describes other bytes, and a store does not wait for
+// a second journal commit. A process killed at any moment leaves the old
+// entry, the new one or none; temporary files of dead writers are removed
+// by New and by pruning.
+//
+// It is internal: the public names are in filecache and httpcachestore.
+package filestore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+)
+
+// The store's own names; hosts never start with "." (cache.KeyFor escapes
+// it), so they cannot clash.
+const (
+	metaSuffix = "@@meta.json"
+	tmpDir     = ".tmp"
+	locksDir   = ".locks"
+	invalDir   = ".inval"
+	keyFile    = ".key"
+)
+
+// File is what a download is written to: an *os.File, or a stand-in that
+// tests give through Options.CreateTemp.
+type File interface {
+	Write(p []byte) (int, error)
+	ReadAt(p []byte, off int64) (int, error)
+	Sync() error
+	Stat() (os.FileInfo, error)
+	Close() error
+	Name() string
+}
+
+// Options configures a [Store].
+type Options struct {
+	// MaxBytes caps the folder (bodies and sidecars): past it the least
+	// recently used entries are removed in the background, down to 90%.
+	// Default (0): no cap.
+	MaxBytes int64
+	// Logger receives a warning for every failed read or write. Default:
+	// discarded.
+	Logger *slog.Logger
+	// CreateTemp and Reserve replace os.CreateTemp and the reservation of
+	// disk space for a body of known size; tests use them to simulate a
+	// failing disk. Default: the real ones.
+	CreateTemp func(dir, pattern string) (File, error)
+	Reserve    func(f File, n int64) error
+}
+
+// Store is a [cache.Store] on a folder. It is safe for concurrent use;
+// create one with [New].
+type Store struct {
+	dir      string
+	maxBytes int64
+	log      *slog.Logger
+	create   func(dir, pattern string) (File, error)
+	reserve  func(f File, n int64) error
+
+	metas metaCache
+	stats struct{ errors, corrupt, evictions atomic.Int64 }
+
+	usage        atomic.Int64 // approximate folder size, kept when maxBytes > 0
+	evicting     atomic.Bool
+	evictPending atomic.Bool
+	bg           sync.WaitGroup
+}
+
+var (
+	_ cache.Store  = (*Store)(nil)
+	_ cache.Locker = (*Store)(nil)
+)
+
+// New returns a Store on dir, creating the folder when missing, and removes
+// what crashed writers left behind. A folder that cannot be created is an
+// error; a full disk is not: the store starts and its writes fail, logged
+// and counted, until there is room.
+func New(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("filestore: no folder")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: abs, maxBytes: opts.MaxBytes, log: opts.Logger, create: opts.CreateTemp, reserve: opts.Reserve}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.create == nil {
+		s.create = func(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
+	}
+	if s.reserve == nil {
+		s.reserve = preallocate
+	}
+	if s.maxBytes < 0 {
+		return nil, fmt.Errorf("filestore: MaxBytes %d is negative", s.maxBytes)
+	}
+	for _, d := range []string{abs, filepath.Join(abs, tmpDir), filepath.Join(abs, locksDir), filepath.Join(abs, invalDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.probe(); err != nil {
+		return nil, err
+	}
+	cleanTemps(abs, s.log)
+	if s.maxBytes > 0 {
+		s.background(func() { s.evict(true) })
+	}
+	return s, nil
+}
+
+// probe proves that files can be created in the folder. A disk without
+// room passes: creating works, writing does not, and that is a failing
+// store, not a configuration error.
+func (s *Store) probe() error {
+	f, err := s.create(filepath.Join(s.dir, tmpDir), "probe-*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("ok"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	os.Remove(f.Name())
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		s.fail("probe", s.dir, err)
+		return nil
+	}
+	return err
+}
+
+// Dir returns the absolute path of the folder.
+func (s *Store) Dir() string { return s.dir }
+
+// Close waits for background work: evictions, removals of replaced
+// bodies.
+func (s *Store) Close() error {
+	s.bg.Wait()
+	return nil
+}
+
+func (s *Store) background(f func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f()
+	}()
+}
+
+// Stats returns what the store counted.
+func (s *Store) Stats() cache.StoreStats {
+	return cache.StoreStats{Errors: s.stats.errors.Load(), Corrupt: s.stats.corrupt.Load(), Evictions: s.stats.evictions.Load()}
+}
+
+func (s *Store) fail(op, path string, err error) {
+	s.stats.errors.Add(1)
+	s.log.Warn("filestore: "+op+" failed", "path", path, "err", err)
+}
+
+// paths returns the body and sidecar of k.
+func (s *Store) paths(k cache.Key) (body, meta string) {
+	body = s.dir + string(filepath.Separator) + filepath.FromSlash(k.String())
+	return body, body + metaSuffix
+}
+
+// lockBase names k's lock file, and starts the names of its temporary files
+// so that cleanup can tell whether their writer is alive.
+func lockBase(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:16])
+}
+
+func (s *Store) lockPath(k string) string {
+	return filepath.Join(s.dir, locksDir, lockBase(k)+".lock")
+}
+
+// Secret reads the folder's secret for credential variants, creating it
+// once; concurrent creators agree through a hard link that cannot replace.
+func (s *Store) Secret(context.Context) ([]byte, error) {
+	path := filepath.Join(s.dir, keyFile)
+	for range 3 {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			if len(b) < 32 {
+				return nil, fmt.Errorf("filestore: %s is damaged: remove it", path)
+			}
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "key-*.tmp")
+		if err != nil {
+			return nil, err
+		}
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		_, err = f.Write(secret)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			if err = os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+				err = nil
+			}
+		}
+		os.Remove(f.Name())
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("filestore: cannot create %s", path)
+}

@@ -1,0 +1,255 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+)
+
+// metaCache keeps parsed sidecars, valid while the sidecar file keeps the
+// identity it had when read (sidecars are only ever replaced by rename),
+// and the bodies of small entries, valid while the body file has the
+// identity its sidecar records: a hit then costs a stat or two instead of
+// a parse, an open, a read and a close.
+type metaCache struct {
+	mu        sync.Mutex
+	m         map[string]cachedMeta
+	bodyBytes int64
+}
+
+type cachedMeta struct {
+	id    string // the sidecar's identity when read
+	meta  *cache.Meta
+	mtime time.Time // the sidecar's modification time: its last use, for eviction
+	body  []byte    // the whole body of a small entry, never modified, or nil
+}
+
+const (
+	verifyFirstMax = 64 << 20
+	metaCacheMax   = 4096
+	hotBodyMax     = 64 << 10
+	hotBytesMax    = 16 << 20
+)
+
+func (c *metaCache) get(key string) (cachedMeta, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	return e, ok
+}
+
+// put records e for key, keeping a known body of the same sidecar.
+func (c *metaCache) put(key string, e cachedMeta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= metaCacheMax {
+		c.m, c.bodyBytes = make(map[string]cachedMeta), 0
+	}
+	if old, ok := c.m[key]; ok {
+		if e.body == nil && old.meta == e.meta {
+			e.body = old.body
+		}
+		c.bodyBytes -= int64(len(old.body))
+	}
+	if c.bodyBytes+int64(len(e.body)) > hotBytesMax {
+		e.body = nil
+	}
+	c.bodyBytes += int64(len(e.body))
+	c.m[key] = e
+}
+
+func (c *metaCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.bodyBytes -= int64(len(e.body))
+		delete(c.m, key)
+	}
+}
+
+func idOf(fi os.FileInfo) string { return cache.FileID(fi.Size(), fi.ModTime().UnixNano(), inode(fi)) }
+
+// Lookup returns the entry at k with its body open. A body whose identity
+// is the one its sidecar recorded is served as it is (a body of 64 KiB or
+// less is read whole, checked, and kept in memory after). A body that is
+// another file (a copied folder, damage) is checked against its checksum:
+// before it is served, up to 64 MiB, so that a damaged one is a miss, and
+// as it streams beyond, so that the first byte does not wait for a whole
+// pass; its identity is recorded once it matched.
+func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
+	key := k.String()
+	bodyPath, metaPath := s.paths(k)
+	c, err := s.loadMeta(key, metaPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := c.meta
+	if m.Marker() {
+		return m, nil, nil
+	}
+	if c.body != nil {
+		if fi, err := os.Stat(bodyPath); err == nil && idOf(fi) == m.ID {
+			return m, cache.MemBody(c.body), nil
+		}
+	}
+	f, err := os.Open(bodyPath)
+	if err != nil {
+		return nil, nil, cache.ErrNotFound
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
+		f.Close()
+		if err == nil {
+			s.damaged(key, bodyPath, fmt.Errorf("body of %d bytes, sidecar says %d", fi.Size(), m.Size))
+		}
+		return nil, nil, cache.ErrNotFound
+	}
+	id := idOf(fi)
+	if m.Size <= hotBodyMax {
+		b := make([]byte, m.Size)
+		_, err := io.ReadFull(f, b)
+		f.Close()
+		if err != nil || crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
+			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
+			return nil, nil, cache.ErrNotFound
+		}
+		if id != m.ID {
+			m = s.refreshID(k, metaPath, m, id)
+		}
+		s.metas.put(key, cachedMeta{id: c.id, meta: m, mtime: c.mtime, body: b})
+		return m, cache.MemBody(b), nil
+	}
+	body := io.ReadCloser(&fileBody{f: f, left: m.Size})
+	if id != m.ID && m.Size <= verifyFirstMax {
+		h := crc32.New(cache.Castagnoli)
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, m.Size)); err != nil || h.Sum32() != m.Sum() {
+			f.Close()
+			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
+			return nil, nil, cache.ErrNotFound
+		}
+		m = s.refreshID(k, metaPath, m, id)
+	} else if id != m.ID {
+		body = cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
+			if ok {
+				s.refreshID(k, metaPath, m, id)
+			} else {
+				s.damaged(key, bodyPath, errors.New("checksum mismatch"))
+			}
+		})
+	}
+	return m, body, nil
+}
+
+// loadMeta returns the sidecar at metaPath for key, parsed once per version
+// of the file, and records a use for eviction.
+func (s *Store) loadMeta(key, metaPath string) (cachedMeta, error) {
+	fi, err := os.Stat(metaPath)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.fail("read", metaPath, err)
+		}
+		return cachedMeta{}, cache.ErrNotFound
+	}
+	id := idOf(fi)
+	c, ok := s.metas.get(key)
+	if !ok || c.id != id {
+		data, err := os.ReadFile(metaPath)
+		if err != nil {
+			return cachedMeta{}, cache.ErrNotFound
+		}
+		m, err := cache.ParseMeta(data)
+		if err == nil && m.Key != key {
+			err = fmt.Errorf("%w: key %q, want %q", cache.ErrDamaged, m.Key, key)
+		}
+		if err != nil {
+			s.stats.corrupt.Add(1)
+			s.log.Warn("filestore: ignoring damaged sidecar", "path", metaPath, "err", err)
+			return cachedMeta{}, cache.ErrNotFound
+		}
+		c = cachedMeta{id: id, meta: m, mtime: fi.ModTime()}
+		s.metas.put(key, c)
+		c, _ = s.metas.get(key)
+	}
+	// The sidecar's modification time is the entry's last use, updated at
+	// most once a minute.
+	if now := time.Now(); s.maxBytes > 0 && now.Sub(c.mtime) > time.Minute && os.Chtimes(metaPath, now, now) == nil {
+		if fi, err := os.Stat(metaPath); err == nil {
+			c.id, c.mtime = idOf(fi), now
+			s.metas.put(key, c)
+		}
+	}
+	return c, nil
+}
+
+// refreshID records a verified body's new identity so that it is not
+// checked again, if nobody else is writing the entry.
+func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string) *cache.Meta {
+	nm := *m
+	nm.ID = id
+	l, ok, err := tryLock(s.lockPath(k.String()))
+	if err != nil || !ok {
+		return &nm
+	}
+	defer l.release()
+	s.writeMeta(k, metaPath, &nm)
+	return &nm
+}
+
+// damaged counts a body that does not match its sidecar and removes the
+// sidecar, unless a writer holds the entry.
+func (s *Store) damaged(key, bodyPath string, why error) {
+	s.stats.corrupt.Add(1)
+	s.log.Warn("filestore: body does not match its sidecar", "path", bodyPath, "err", why)
+	s.metas.forget(key)
+	if l, ok, _ := tryLock(s.lockPath(key)); ok {
+		os.Remove(bodyPath + metaSuffix)
+		l.release()
+	}
+}
+
+// fileBody streams a body from its file. It ends at the size the sidecar
+// recorded, returning io.EOF with the last bytes (saving a read), and
+// reports io.ErrUnexpectedEOF if the file turns out shorter.
+type fileBody struct {
+	f    *os.File
+	left int64
+}
+
+func (b *fileBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.f.Read(p)
+	b.left -= int64(n)
+	switch {
+	case b.left == 0:
+		return n, io.EOF
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy to a socket or a file use sendfile or
+// copy_file_range.
+func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, &io.LimitedReader{R: b.f, N: b.left})
+	b.left -= n
+	if err == nil && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *fileBody) Close() error { return b.f.Close() }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package filestore
+
+func startWriteback(File, int64, int64) {}
+
+func preallocate(File, int64) error { return nil }
