@@ -1,246 +1,142 @@
 package httpcachestore
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gregjones/httpcache"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+	"github.com/throttlecache/throttlecache/internal/filestore"
 )
 
 // Store is a file-system [httpcache.Cache] rooted at one folder. Any number
 // of Stores, in any number of processes, may share a folder. A Store is safe
 // for concurrent use; create one with [New]. The zero value is not usable.
 type Store struct {
-	dir      string
-	maxBytes int64
-	log      *slog.Logger
-
-	size    atomic.Int64 // bytes of entries, as last scanned plus this process's writes
-	evictMu sync.Mutex
-	stats   counters
+	fs    *filestore.Store
+	stats struct{ hits, misses, sets, deletes atomic.Int64 }
 }
 
-var _ httpcache.Cache = (*Store)(nil)
-
-// Store also streams values ([Store.Open], [Store.Create]), which rfccache
-// uses so that no body is held in memory.
-var _ interface {
-	Open(key string) (io.ReadCloser, int64, bool)
-	Create(key string) (EntryWriter, error)
-} = (*Store)(nil)
+var (
+	_ httpcache.Cache = (*Store)(nil)
+	_ cache.Provider  = (*Store)(nil)
+)
 
 // Option configures a [Store].
-type Option func(*Store)
+type Option func(*filestore.Options)
 
-// WithMaxBytes caps the size of the folder's entries. When a write takes the
-// folder over n bytes, the least recently used entries are removed until it
-// is under 90% of n. Default: 0, no cap.
+// WithMaxBytes caps the size of the folder. When a write takes the folder
+// over n bytes, the least recently used entries are removed until it is
+// under 90% of n. Default: 0, no cap.
 func WithMaxBytes(n int64) Option {
-	return func(s *Store) { s.maxBytes = max(n, 0) }
+	return func(o *filestore.Options) { o.MaxBytes = max(n, 0) }
 }
 
 // WithLogger sets the logger that receives a warning for every failed read,
 // write or removal and for every damaged file. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(s *Store) {
-		if l != nil {
-			s.log = l
-		}
-	}
+	return func(o *filestore.Options) { o.Logger = l }
 }
 
-// tmpPrefix starts the names of temporary files; tmpMaxAge is the age at
-// which scans treat one as left by a dead writer and remove it.
-const (
-	tmpPrefix = ".tmp-"
-	tmpMaxAge = time.Hour
-)
-
 // New returns a Store on dir, creating the folder when missing. With
-// [WithMaxBytes] it scans the folder once to learn its size.
+// [WithMaxBytes] it learns the folder's size in the background and evicts
+// what is over the cap.
 func New(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("httpcachestore: dir is empty")
 	}
-	abs, err := filepath.Abs(dir)
+	var o filestore.Options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	fs, err := filestore.New(dir, o)
 	if err != nil {
 		return nil, fmt.Errorf("httpcachestore: dir %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("httpcachestore: dir %q: %w", dir, err)
-	}
-	s := &Store{dir: abs, log: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		if o != nil {
-			o(s)
-		}
-	}
-	if s.maxBytes > 0 {
-		entries, total, err := s.scan()
-		if err != nil {
-			return nil, fmt.Errorf("httpcachestore: dir %q: %w", dir, err)
-		}
-		s.size.Store(total)
-		if total > s.maxBytes {
-			s.evictFrom(entries, total)
-		}
-	}
-	return s, nil
+	return &Store{fs: fs}, nil
 }
 
 // Dir returns the absolute path of the store's folder.
-func (s *Store) Dir() string { return s.dir }
+func (s *Store) Dir() string { return s.fs.Dir() }
 
-// path returns the shard folder and file name of key.
-func (s *Store) path(key string) (shard, file string) {
+// CacheStore returns the streaming store that the rfccache stage uses
+// instead of Get and Set: entries in the readable layout of
+// internal/filestore, bodies never held in memory.
+func (s *Store) CacheStore() cache.Store { return s.fs }
+
+// Close waits for the store's background work (eviction).
+func (s *Store) Close() error { return s.fs.Close() }
+
+// kvKey returns the entry that holds the value of an httpcache key: in a
+// folder no URL's entry can be in ("%kv"), named after the key's SHA-256,
+// so that no key can make the store read or write outside its folder.
+func kvKey(key string) cache.Key {
 	sum := sha256.Sum256([]byte(key))
 	name := hex.EncodeToString(sum[:])
-	shard = filepath.Join(s.dir, name[:2])
-	return shard, filepath.Join(shard, name)
+	return cache.Key{Host: "%kv", Path: name[:2] + "/@" + name}
 }
 
 // Get returns the value stored for key. A missing, unreadable or damaged
-// file is a miss; a damaged one is removed.
+// entry is a miss; a damaged one is removed.
 func (s *Store) Get(key string) ([]byte, bool) {
-	shard, p := s.path(key)
-	b, err := os.ReadFile(p)
+	_, body, err := s.fs.Lookup(context.Background(), kvKey(key))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.fail("read", p, err)
-		}
 		s.stats.misses.Add(1)
 		return nil, false
 	}
-	k, v, err := decode(b)
-	if err == nil && k != key {
-		err = errKey
-	}
+	defer body.Close()
+	v, err := io.ReadAll(body)
 	if err != nil {
-		s.damaged(shard, p, key, err)
 		s.stats.misses.Add(1)
 		return nil, false
-	}
-	if s.maxBytes > 0 {
-		// The modification time is the entry's recency for eviction.
-		now := time.Now()
-		os.Chtimes(p, now, now)
 	}
 	s.stats.hits.Add(1)
 	return v, true
 }
 
-// Set stores value for key, replacing any previous value. A failed write is
-// logged and counted and leaves the previous value in place.
+// Set stores value for key, replacing any previous value, atomically. A
+// failed write is logged and counted and leaves the previous value in
+// place.
 func (s *Store) Set(key string, value []byte) {
-	shard, p := s.path(key)
-	if err := os.MkdirAll(shard, 0o755); err != nil {
-		s.fail("write", p, err)
-		return
-	}
-	tmp, err := os.CreateTemp(shard, tmpPrefix+"*")
+	ctx := context.Background()
+	k := kvKey(key)
+	unlock, err := s.fs.Lock(ctx, k)
 	if err != nil {
-		s.fail("write", p, err)
 		return
 	}
-	h := header(key, value)
-	_, err = tmp.Write(h[:])
-	if err == nil {
-		_, err = tmp.WriteString(key)
-	}
-	if err == nil {
-		_, err = tmp.Write(value)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	defer unlock()
+	now := time.Now()
+	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: now, Started: now, Size: int64(len(value))}
+	w, err := s.fs.Create(ctx, k, m)
 	if err != nil {
-		os.Remove(tmp.Name())
-		s.fail("write", p, err)
 		return
 	}
-	size := int64(headerSize + len(key) + len(value))
-	var old int64
-	err = s.withShardLock(shard, func() error {
-		if fi, err := os.Stat(p); err == nil {
-			old = fi.Size()
-		}
-		return os.Rename(tmp.Name(), p)
-	})
-	if err != nil {
-		os.Remove(tmp.Name())
-		s.fail("write", p, err)
+	defer w.Close()
+	if _, err := w.Write(value); err != nil {
 		return
 	}
-	s.stats.sets.Add(1)
-	if s.maxBytes > 0 && s.size.Add(size-old) > s.maxBytes {
-		s.evict()
+	m.SetSum(int64(len(value)), crc32.Checksum(value, cache.Castagnoli))
+	if w.Commit(ctx, m) == nil {
+		s.stats.sets.Add(1)
 	}
 }
 
 // Delete removes the value stored for key, if any.
 func (s *Store) Delete(key string) {
-	shard, p := s.path(key)
-	err := s.withShardLock(shard, func() error {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if err := os.Remove(p); err != nil {
-			return err
-		}
-		s.size.Add(-fi.Size())
-		return nil
-	})
-	switch {
-	case err == nil:
+	if s.fs.Remove(context.Background(), kvKey(key)) == nil {
 		s.stats.deletes.Add(1)
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		s.fail("delete", p, err)
 	}
-}
-
-// damaged removes a file found damaged, unless another writer replaced it
-// with a good one in the meantime.
-func (s *Store) damaged(shard, p, key string, why error) {
-	s.stats.corrupt.Add(1)
-	s.log.Warn("httpcachestore: damaged entry removed", slog.String("file", p), slog.Any("error", why))
-	err := s.withShardLock(shard, func() error {
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		fi, err := f.Stat()
-		if err == nil {
-			_, _, err = verify(f, fi.Size(), key)
-		}
-		f.Close()
-		switch {
-		case err == nil:
-			return nil // replaced meanwhile
-		case !damage(err):
-			return err
-		}
-		return os.Remove(p)
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.fail("remove damaged", p, err)
-	}
-}
-
-func (s *Store) fail(op, p string, err error) {
-	s.stats.errors.Add(1)
-	s.log.Warn("httpcachestore: "+op+" failed", slog.String("file", p), slog.Any("error", err))
 }
 
 // Stats counts what a Store did since New.
@@ -248,21 +144,17 @@ type Stats struct {
 	Hits      int64 // Get calls that returned a value
 	Misses    int64 // Get calls that did not (missing, unreadable or damaged)
 	Sets      int64 // values written
-	Deletes   int64 // values removed by Delete
-	Errors    int64 // failed reads, writes and removals
+	Deletes   int64 // Delete calls
+	Errors    int64 // failed reads, writes and removals, rfccache's included
 	Corrupt   int64 // damaged files found (and removed)
 	Evictions int64 // entries removed to keep under the size cap
 }
 
-type counters struct {
-	hits, misses, sets, deletes, errors, corrupt, evictions atomic.Int64
-}
-
 // Stats returns a snapshot of the store's counters.
 func (s *Store) Stats() Stats {
-	c := &s.stats
+	fs := s.fs.Stats()
 	return Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
-		Errors: c.errors.Load(), Corrupt: c.corrupt.Load(), Evictions: c.evictions.Load(),
+		Hits: s.stats.hits.Load(), Misses: s.stats.misses.Load(), Sets: s.stats.sets.Load(), Deletes: s.stats.deletes.Load(),
+		Errors: fs.Errors, Corrupt: fs.Corrupt, Evictions: fs.Evictions,
 	}
 }

@@ -31,18 +31,16 @@
 //     hook runs, so memory cannot be bounded from outside;
 //   - its freshness (getFreshness) ignores Age, matches directive names
 //     case-sensitively, splits quoted values on "=", and reads a package
-//     clock that cannot be replaced, so rules applied at read time and a
-//     test clock would both need to rewrite every stored response on the
-//     way in and out;
+//     clock that cannot be replaced;
 //   - it stores any status and every Authorization response under the bare
 //     URL, treats "Vary: *" as matching, and invalidates "POST url" instead
 //     of the GET entry;
 //   - it has no request coalescing, and marks revalidated and stale answers
 //     alike (X-From-Cache), so X-Cache could not tell HIT from REVALIDATED.
 //
-// Wrapping it would mean lying to it in both directions; this package
-// implements the cache logic directly instead, small and tested point by
-// point, and benchmarks itself against httpcache.Transport.
+// Instead this package is the RFC 9111 freshness policy over throttlecache's
+// one cache engine, which FileCache shares: the same downloads, locks,
+// variants, checked hits and files.
 //
 // # What is stored
 //
@@ -56,23 +54,22 @@
 // such requests bypass the cache. Hop-by-hop fields and Set-Cookie are not
 // stored: a cache shared by processes must not replay a session cookie.
 //
-// # Memory
+// # Memory and stores
 //
-// When the cache is a [StreamCache], as httpcachestore's Store is, no body is
-// held in memory: a storable response is written to the store as the caller
-// reads it, and committed only when it arrived complete (its full
-// Content-Length, or the end of a framed body of unknown length); a hit
-// streams the stored value, which the store checked whole before the first
-// byte, and which this stage checks again against the entry's own checksum
-// as it goes. Requests that waited on the fetch open the committed entry.
-// Options.MaxBodyBytes then only bounds the size of an entry (default
-// 4 GiB).
+// httpcachestore and s3store provide the engine's streaming store
+// (cache.Provider): a miss is downloaded into the store on a goroutine of
+// its own while every reader follows it, and committed only when it
+// arrived complete (its full Content-Length, or the end of a framed body of
+// unknown length); a hit streams the stored body, checked against its
+// size, checksum and file identity. No body is held in memory, and
+// Options.MaxBodyBytes only bounds an entry's size (default 4 GiB).
 //
-// Other caches (s3store, httpcache.MemoryCache) store and return []byte: a
-// body is then held whole in memory to be stored and on every hit, so bodies
-// above Options.MaxBodyBytes (default 32 MiB), or of unknown length once
-// they grow past it, stream through unstored. Either way a body of any size
-// costs a bounded amount of memory.
+// Any other httpcache.Cache (httpcache.MemoryCache, a user's) stores whole
+// values: a download is spooled to a temporary file and Set whole when
+// complete, a hit holds its value in memory, so bodies above
+// Options.MaxBodyBytes (default 32 MiB), or of unknown length once they
+// grow past it, stream through unstored. Such a cache cannot list its keys,
+// so it keeps one value per URL: variants replace each other there.
 //
 // # Freshness
 //
@@ -96,35 +93,40 @@
 //
 // # Variants and credentials
 //
-// Each URL has one entry. It records a hash of the request's credentials
-// (Authorization, Cookie, user information in the URL) and Accept-Encoding,
-// and a hash of the request's values of the fields its Vary names; it
-// answers only requests with the same hashes. A request thus never receives
-// a response stored for other credentials or for none, and a request whose
-// Vary values differ is a miss whose response replaces the entry. Keying on
-// credentials rather than bypassing keeps authenticated APIs cacheable; the
-// stored key and entry hold only hashes, never the credentials.
+// Requests with credentials (Authorization, Cookie, user information in
+// the URL) or their own Accept-Encoding get entries of their own, keyed by
+// an HMAC under a secret kept in the store, so a request never receives a
+// response stored for other credentials or for none, and a shared store
+// gives nobody a hash to test guesses against. Keying on credentials rather
+// than bypassing keeps authenticated APIs cacheable; the store holds only
+// the HMAC, never the credentials. A response with Vary is stored as a
+// variant selected by the request's values of the fields it names, beside
+// a marker that records the names: several variants of a URL (en and fr,
+// say) live side by side, the 8 most recently stored per URL.
 //
 // # Invalidation
 //
 // A request with an unsafe method (anything but GET, HEAD, OPTIONS and
-// TRACE) removes the entry of its URL, whatever the response, and the
-// entries of the Location and Content-Location of its response when they
-// have the same scheme and host (RFC 9111 §4.4).
+// TRACE) removes every entry of its URL (every credential, encoding and
+// Vary variant), whatever the response, and those of the Location and
+// Content-Location of its response when they have the same scheme and host
+// (RFC 9111 §4.4). It wins over every download of the URL that started
+// before it: none of them is stored after it.
 //
 // # Stampedes
 //
 // Concurrent requests for the same missing or stale entry (same URL and
-// credentials) make one origin request (golang.org/x/sync/singleflight):
-// the others wait, each until its own context ends, and are answered with
-// the entry the first one stored, as HITs (with a StreamCache, each opens
-// the committed entry, and fetches again only if it is gone). When the response may not be
-// stored, they fetch on their own.
+// variant) make one origin request: the others follow the download as it
+// arrives, or are answered from the revalidated entry, as HITs, each
+// waiting until its own context ends; across processes on one folder an
+// entry lock keeps it to one. When the response may not be stored, they
+// fetch on their own at once. A request that never reads or closes its
+// body stalls nobody: the download does not depend on its reader.
 //
 // # X-Cache
 //
 // Every response carries [Header] with one of [Hit], [Miss], [Revalidated],
 // [Stale] or [Bypass], the vocabulary of the filecache stage, and
 // [Transport.Stats] counts them. A failing store (disk full, S3 down) only
-// turns into misses; the stores log and count their own errors.
+// turns into misses and dropped writes, logged and counted.
 package rfccache

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
 // cacheableByDefault holds the statuses RFC 9110 §15.1 makes heuristically
@@ -37,71 +39,48 @@ func storableByHeaders(resp *http.Response, cc directives) bool {
 		len(resp.Header.Values("Expires")) > 0
 }
 
-// varyStar reports whether h has Vary: *, which no request ever matches.
-func varyStar(h http.Header) bool {
-	for _, name := range varyNames(h) {
-		if name == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// varyNames returns the canonical field names listed in h's Vary.
-func varyNames(h http.Header) []string {
-	var names []string
-	for _, v := range h.Values("Vary") {
-		for part := range strings.SplitSeq(v, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				names = append(names, http.CanonicalHeaderKey(part))
-			}
-		}
-	}
-	return names
-}
-
-// lifetime returns the freshness lifetime an entry's own headers give it
+// lifetimeOf returns the freshness lifetime an entry's own headers give it
 // (RFC 9111 §4.2.1): max-age, else Expires minus Date, else a heuristic of
 // 10% of the time since Last-Modified for statuses cacheable by default.
 // s-maxage is for shared caches and is ignored.
-func (e *entry) lifetime(cc directives) time.Duration {
+func lifetimeOf(m *cache.Meta, cc directives) time.Duration {
 	if d, ok := cc.seconds("max-age"); ok {
 		return d
 	}
-	date := e.date()
-	if vs := e.header.Values("Expires"); len(vs) > 0 {
+	date := dateOf(m)
+	if vs := m.Header.Values("Expires"); len(vs) > 0 {
 		exp, err := http.ParseTime(vs[0])
 		if err != nil {
 			return 0 // an invalid Expires means already expired
 		}
 		return max(exp.Sub(date), 0)
 	}
-	if lm, err := http.ParseTime(e.header.Get("Last-Modified")); err == nil && cacheableByDefault[e.status] {
+	if lm, err := http.ParseTime(m.Header.Get("Last-Modified")); err == nil && cacheableByDefault[m.Status] {
 		return max(date.Sub(lm)/10, 0)
 	}
 	return 0
 }
 
-// date returns the Date of the entry, or the time it was received when it
+// dateOf returns the Date of the entry, or the time it was received when it
 // has no valid Date (RFC 9110 §6.6.1).
-func (e *entry) date() time.Time {
-	if d, err := http.ParseTime(e.header.Get("Date")); err == nil {
+func dateOf(m *cache.Meta) time.Time {
+	if d, err := http.ParseTime(m.Header.Get("Date")); err == nil {
 		return d
 	}
-	return e.respTime
+	return m.Fetched
 }
 
-// age returns the entry's current age at now (RFC 9111 §4.2.3): the Age the
+// ageOf returns the entry's current age at now (RFC 9111 §4.2.3): the Age the
 // origin or upstream caches reported, corrected for the request's delay and
 // the clock skew Date shows, plus the time the entry has spent here.
-func (e *entry) age(now time.Time) time.Duration {
-	apparent := max(e.respTime.Sub(e.date()), 0)
+func ageOf(m *cache.Meta, now time.Time) time.Duration {
+	apparent := max(m.Fetched.Sub(dateOf(m)), 0)
 	var ageValue time.Duration
-	if s := strings.TrimSpace(e.header.Get("Age")); s != "" {
+	if s := strings.TrimSpace(m.Header.Get("Age")); s != "" {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
 			ageValue = time.Duration(min(n, 1<<31)) * time.Second
 		}
 	}
-	corrected := ageValue + max(e.respTime.Sub(e.reqTime), 0)
-	return max(apparent, corrected) + max(now.Sub(e.respTime), 0)
+	corrected := ageValue + max(m.Fetched.Sub(m.Requested), 0)
+	return max(apparent, corrected) + max(now.Sub(m.Fetched), 0)
 }

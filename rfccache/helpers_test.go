@@ -1,15 +1,21 @@
 package rfccache
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gregjones/httpcache"
 
+	"github.com/throttlecache/throttlecache/httpcachestore"
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
 )
@@ -66,6 +72,7 @@ func (f *fixture) newTransport(t *testing.T, opts Options) *Transport {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { tr.Close() })
 	return tr
 }
 
@@ -134,4 +141,52 @@ func mustCompile(t *testing.T, r rules.Rules) *rules.Matcher {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// key returns the store key of path's entry, without variants.
+func (f *fixture) key(t *testing.T, path string) cache.Key {
+	t.Helper()
+	k, ok := cache.KeyFor(mustURL(t, f.srv.URL+path))
+	if !ok {
+		t.Fatalf("%s cannot be cached", path)
+	}
+	return k
+}
+
+// stored reports whether the store holds an entry (or a Vary marker) for
+// path.
+func (f *fixture) stored(t *testing.T, path string) bool {
+	t.Helper()
+	_, body, err := f.tr.tr.Store().Lookup(context.Background(), f.key(t, path))
+	if body != nil {
+		body.Close()
+	}
+	return err == nil
+}
+
+// damage changes one byte of path's stored body, whatever the store.
+func (f *fixture) damage(t *testing.T, path string) {
+	t.Helper()
+	k := f.key(t, path)
+	switch st := f.tr.tr.Store().(type) {
+	case *cache.ByteStore:
+		raw, ok := f.cache.Get(st.Slot(k))
+		if !ok {
+			t.Fatal("nothing stored to damage")
+		}
+		bad := bytes.Clone(raw)
+		bad[len(bad)-1] ^= 1
+		f.cache.Set(st.Slot(k), bad)
+	default:
+		p := filepath.Join(f.cache.(*httpcachestore.Store).Dir(), filepath.FromSlash(k.String()))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-1] ^= 1
+		os.Remove(p)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

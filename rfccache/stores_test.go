@@ -90,8 +90,10 @@ func TestDeadStore(t *testing.T) {
 		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1})
 	store := s3store.New(client, "bucket", "", s3store.WithTimeout(500*time.Millisecond))
 	f := newFixture(t, Options{})
-	tr := f.newTransport(t, Options{})
-	tr.cache = store
+	tr, err := New(f.srv.Client().Transport, store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.srv.Handle("/r", testserver.NewResource([]byte("still here"), testserver.WithHeader("Cache-Control", "max-age=600")))
 	c := &http.Client{Transport: tr}
 	for i := range 3 {

@@ -2,16 +2,12 @@ package rfccache
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +15,10 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
 )
-
-var _ StreamCache = (*httpcachestore.Store)(nil)
 
 // TestOnFileStore runs the Transport's tests again on the file store, which
 // the Transport streams through.
@@ -78,31 +73,35 @@ func fileFixture(t *testing.T, opts Options, storeOpts ...httpcachestore.Option)
 	return f, store
 }
 
-// storeFile returns the file in which store keeps the entry of url.
+// storeFile returns the body file in which store keeps the entry of url.
 func storeFile(t *testing.T, store *httpcachestore.Store, url string) string {
 	t.Helper()
-	sum := sha256.Sum256([]byte(keyFor(mustURL(t, url))))
-	name := hex.EncodeToString(sum[:])
-	return filepath.Join(store.Dir(), name[:2], name)
+	k, _ := cache.KeyFor(mustURL(t, url))
+	return filepath.Join(store.Dir(), filepath.FromSlash(k.String()))
 }
 
-// tempFiles returns the temporary files left in the store's folder.
+// tempFiles returns the temporary files left in the store's folder, once
+// the downloads in progress have ended (within a few seconds).
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var left []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
-			left = append(left, p)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		left = nil
+		des, _ := os.ReadDir(filepath.Join(dir, ".tmp"))
+		for _, de := range des {
+			left = append(left, de.Name())
 		}
-		return nil
-	})
+		if len(left) == 0 {
+			break
+		}
+	}
 	return left
 }
 
 // digest reads r to the end, holding 32 KiB, and returns its length and
 // CRC-32C.
 func digest(r io.Reader) (int64, uint32, error) {
-	h := crc32.New(castagnoli)
+	h := crc32.New(cache.Castagnoli)
 	n, err := io.CopyBuffer(h, r, make([]byte, 32<<10))
 	return n, h.Sum32(), err
 }
@@ -145,6 +144,7 @@ func TestStreamedBoundedMemory(t *testing.T) {
 					t.Fatalf("request %d: peak heap %.1f MiB, want under 64 MiB", i+1, float64(peak)/(1<<20))
 				}
 			}
+			f.tr.Close() // waits for the commit
 			if st := f.tr.Stats(); st.Stored != 1 || st.StoredBytes != bigBody || st.TooLarge != 0 {
 				t.Fatalf("Stats = %+v, want Stored 1 of %d bytes", st, bigBody)
 			}
@@ -219,7 +219,7 @@ func TestStreamedConcurrentHits(t *testing.T) {
 	}
 }
 
-// TestStreamedDamagedFile damages the stored file in every way and checks
+// TestStreamedDamagedFile damages the stored files in every way and checks
 // that the next request is a miss with the origin's bytes, never a body
 // that fails half-way or a wrong byte.
 func TestStreamedDamagedFile(t *testing.T) {
@@ -227,26 +227,34 @@ func TestStreamedDamagedFile(t *testing.T) {
 		body := testserverBody(size)
 		for _, tc := range []struct {
 			name   string
+			meta   bool
 			damage func(b []byte) []byte
 		}{
-			{"flipped byte in the middle", func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }},
-			{"flipped byte in the head", func(b []byte) []byte { b[bytes.Index(b, []byte("HTTP/1.1"))+9] ^= 1; return b }},
-			{"flipped byte in the trailer", func(b []byte) []byte { b[len(b)-6] ^= 1; return b }},
-			{"truncated by one byte", func(b []byte) []byte { return b[:len(b)-1] }},
-			{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }},
-			{"empty", func(b []byte) []byte { return nil }},
-			{"appended byte", func(b []byte) []byte { return append(b, 'x') }},
-			{"appended copy", func(b []byte) []byte { return append(b, b...) }},
+			{"flipped byte in the middle", false, func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }},
+			{"flipped last byte", false, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
+			{"truncated by one byte", false, func(b []byte) []byte { return b[:len(b)-1] }},
+			{"truncated to half", false, func(b []byte) []byte { return b[:len(b)/2] }},
+			{"empty", false, func(b []byte) []byte { return nil }},
+			{"appended byte", false, func(b []byte) []byte { return append(b, 'x') }},
+			{"appended copy", false, func(b []byte) []byte { return append(b, b...) }},
+			{"garbage sidecar", true, func(b []byte) []byte { return b[:len(b)/2] }},
+			{"sidecar with another checksum", true, func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"crc32c": "`), []byte(`"crc32c": "0`), 1)[:len(b)]
+			}},
 		} {
 			t.Run(fmt.Sprintf("%s/%d bytes", tc.name, size), func(t *testing.T) {
 				f, store := fileFixture(t, Options{})
 				f.srv.Handle("/r", testserver.NewResource(body, testserver.WithHeader("Cache-Control", "max-age=3600")))
 				f.expect(t, "/r", []string{Miss, Hit}, 1)
 				p := storeFile(t, store, f.srv.URL+"/r")
+				if tc.meta {
+					p += "@@meta.json"
+				}
 				b, err := os.ReadFile(p)
 				if err != nil {
 					t.Fatal(err)
 				}
+				os.Remove(p)
 				if err := os.WriteFile(p, tc.damage(b), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -300,15 +308,17 @@ func TestStreamedAbandonedBodyLeavesNothing(t *testing.T) {
 	f.expect(t, "/cut", []string{Miss, Hit}, 2)
 }
 
-// TestStreamedRevalidationKeepsBody: a 304 rewrites the entry with the old
-// body and new fields, streamed, and waiters share it.
+// TestStreamedRevalidationKeepsBody: a 304 rewrites the entry's sidecar
+// with the new fields and keeps its body file.
 func TestStreamedRevalidationKeepsBody(t *testing.T) {
 	// A rule counts freshness from the fetch, whatever the origin's Date.
 	f, store := fileFixture(t, Options{Rules: mustCompile(t, rules.Rules{{Host: ``, Paths: []rules.Path{{Match: `/`, MaxAge: time.Minute}}}})})
 	body := testserverBody(3 << 20)
 	f.srv.Handle("/r", testserver.NewResource(body, testserver.WithHeader("Cache-Control", "max-age=60")))
 	f.get(t, "/r")
-	before, err := os.ReadFile(storeFile(t, store, f.srv.URL+"/r"))
+	p := storeFile(t, store, f.srv.URL+"/r")
+	bodyBefore, _ := os.Stat(p)
+	metaBefore, err := os.ReadFile(p + "@@meta.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,17 +326,60 @@ func TestStreamedRevalidationKeepsBody(t *testing.T) {
 	if r := f.get(t, "/r"); r.cache != Revalidated || r.body != string(body) {
 		t.Fatalf("after an hour: X-Cache %q, %d bytes", r.cache, len(r.body))
 	}
-	after, err := os.ReadFile(storeFile(t, store, f.srv.URL+"/r"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(before, after) || !bytes.Contains(after, body) {
-		t.Fatal("the entry was not rewritten with its body")
+	bodyAfter, _ := os.Stat(p)
+	metaAfter, _ := os.ReadFile(p + "@@meta.json")
+	if bytes.Equal(metaBefore, metaAfter) || !os.SameFile(bodyBefore, bodyAfter) {
+		t.Fatal("the sidecar was not rewritten, or the body was")
 	}
 	if r := f.get(t, "/r"); r.cache != Hit || r.body != string(body) {
 		t.Fatalf("after the revalidation: X-Cache %q, %d bytes", r.cache, len(r.body))
 	}
 	if got := f.srv.Hits("/r"); got != 2 {
 		t.Fatalf("origin hits = %d, want 2", got)
+	}
+}
+
+// TestVaryVariantsSideBySide: on a streaming store, variants of one URL
+// live side by side (callers alternating Accept-Language all get HITs), at
+// most 8 per URL, and an unsafe request removes every one of them.
+func TestVaryVariantsSideBySide(t *testing.T) {
+	f, _ := fileFixture(t, Options{})
+	f.srv.Handle("/v", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept-Language")
+		w.Write([]byte("lang=" + r.Header.Get("Accept-Language")))
+	}))
+	langs := []string{"en", "fr", "de"}
+	for round, want := range []string{Miss, Hit, Hit} {
+		for _, l := range langs {
+			if r := f.get(t, "/v", "Accept-Language", l); r.cache != want || r.body != "lang="+l {
+				t.Fatalf("round %d, %s: X-Cache %q body %q, want %s", round, l, r.cache, r.body, want)
+			}
+		}
+	}
+	if got := f.srv.Hits("/v"); got != 3 {
+		t.Fatalf("origin hits %d, want 3", got)
+	}
+	// "en, fr" and "en,fr" are one variant.
+	f.expect(t, "/v", nil, 3)
+	if r := f.get(t, "/v", "Accept-Language", "en, fr"); r.cache != Miss {
+		t.Fatalf("en, fr: %s", r.cache)
+	}
+	if r := f.get(t, "/v", "Accept-Language", "en,fr"); r.cache != Hit {
+		t.Fatalf("en,fr after en, fr: %s", r.cache)
+	}
+	// Bounded: after 8 more variants, the oldest are gone.
+	for i := range 8 {
+		f.get(t, "/v", "Accept-Language", fmt.Sprint("x", i))
+	}
+	if r := f.get(t, "/v", "Accept-Language", "en"); r.cache != Miss {
+		t.Fatalf("en after 9 newer variants: %s, want MISS", r.cache)
+	}
+	// An unsafe request removes every variant.
+	do(t, f.client, http.MethodPost, f.srv.URL+"/v")
+	for _, l := range []string{"en", "x7", "x6"} {
+		if r := f.get(t, "/v", "Accept-Language", l); r.cache != Miss {
+			t.Fatalf("%s after a POST: %s, want MISS", l, r.cache)
+		}
 	}
 }

@@ -164,7 +164,7 @@ func (f *fill) run() {
 	f.ended = true
 	f.broadcast()
 	f.mu.Unlock()
-	f.release()
+	f.t.flights.whenIdle(f.fl, f.release) // waiters that joined still get to read it
 }
 
 // endFlight ends the flight and releases the store's lock, once.

@@ -20,6 +20,8 @@ type flight struct {
 	// invalid is set by an unsafe request to the URL that succeeded while
 	// the flight was under way: its download must not be committed.
 	invalid atomic.Bool
+	holds   int    // waiters that joined and have not yet followed or left; under flights.mu
+	idle    func() // run when holds drops to 0, once set
 }
 
 type outcomeKind int
@@ -50,6 +52,7 @@ func (g *flights) join(k Key) (*flight, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.m[id]; ok {
+		f.holds++
 		return f, false
 	}
 	if g.m == nil {
@@ -78,6 +81,33 @@ func (g *flights) end(f *flight, o outcome) {
 	}
 	g.mu.Unlock()
 	f.ended.Do(func() { close(f.done) })
+}
+
+// unhold ends the hold a waiter took by joining f.
+func (g *flights) unhold(f *flight) {
+	g.mu.Lock()
+	f.holds--
+	var run func()
+	if f.holds == 0 {
+		run, f.idle = f.idle, nil
+	}
+	g.mu.Unlock()
+	if run != nil {
+		run()
+	}
+}
+
+// whenIdle runs fn once no waiter holds f: at once, or at the last unhold.
+func (g *flights) whenIdle(f *flight, fn func()) {
+	g.mu.Lock()
+	if f.holds > 0 {
+		f.idle = fn
+		fn = nil
+	}
+	g.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // wait returns the flight's outcome once decided, or ctx's error.

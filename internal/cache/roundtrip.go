@@ -53,7 +53,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.head(rq)
 	}
 	for waits := 0; ; waits++ {
-		k, m, body, _ := t.lookup(rq)
+		k, m, body, marker := t.lookup(rq)
 		if m != nil && rq.pol.Fresh(m, t.now()) {
 			if waits > 0 {
 				t.stats.coalesced.Add(1)
@@ -70,42 +70,65 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		fl, leader := t.flights.join(rq.key)
 		if leader {
-			return t.lead(rq, fl)
+			return t.lead(rq, fl, k, m, marker)
 		}
-		o, err := fl.wait(rq.ctx)
-		if err != nil {
-			httpbody.CloseRequest(req)
-			return nil, err
-		}
-		switch o.kind {
-		case outStale:
-			if k, m, body, _ := t.lookup(rq); m != nil {
-				t.stats.coalesced.Add(1)
-				return t.respond(rq, k, m, body, cachestatus.Stale), nil
-			}
-		case outFill:
-			if resp := t.follow(rq, o.fill); resp != nil {
-				t.stats.coalesced.Add(1)
-				return resp, nil
-			}
-			switch {
-			case o.fill.stalled():
-				return t.direct(rq)
-			case !o.fill.failed():
-				select { // another variant's download: look again once it ends
-				case <-fl.done:
-				case <-rq.ctx.Done():
-					httpbody.CloseRequest(req)
-					return nil, rq.ctx.Err()
-				}
-			}
-		case outError:
-			httpbody.CloseRequest(req)
-			return nil, o.err
-		case outDirect:
-			return t.direct(rq)
+		resp, err, again := t.await(rq, fl)
+		if !again {
+			return resp, err
 		}
 	}
+}
+
+// await waits for the flight fl that rq joined and answers rq from its
+// outcome, or reports that rq should look again. The flight is held until
+// then, so that the download it shares stays readable.
+func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err error, again bool) {
+	wait := false // for the end of another Vary variant's download
+	defer func() {
+		t.flights.unhold(fl)
+		if wait {
+			select {
+			case <-fl.done:
+			case <-rq.ctx.Done():
+				httpbody.CloseRequest(rq.req)
+				resp, err, again = nil, rq.ctx.Err(), false
+			}
+		}
+	}()
+	o, err := fl.wait(rq.ctx)
+	if err != nil {
+		httpbody.CloseRequest(rq.req)
+		return nil, err, false
+	}
+	switch o.kind {
+	case outEntry: // just stored or confirmed: served whatever its age says
+		if k, m, body, _ := t.lookup(rq); m != nil {
+			t.stats.coalesced.Add(1)
+			return t.respond(rq, k, m, body, cachestatus.Hit), nil, false
+		}
+	case outStale:
+		if k, m, body, _ := t.lookup(rq); m != nil {
+			t.stats.coalesced.Add(1)
+			return t.respond(rq, k, m, body, cachestatus.Stale), nil, false
+		}
+	case outFill:
+		if resp := t.follow(rq, o.fill); resp != nil {
+			t.stats.coalesced.Add(1)
+			return resp, nil, false
+		}
+		if o.fill.stalled() {
+			resp, err := t.direct(rq)
+			return resp, err, false
+		}
+		wait = !o.fill.failed()
+	case outError:
+		httpbody.CloseRequest(rq.req)
+		return nil, o.err, false
+	case outDirect:
+		resp, err := t.direct(rq)
+		return resp, err, false
+	}
+	return nil, nil, true
 }
 
 // conditionalFields make a request bypass the cache: the caller validates,
@@ -206,9 +229,11 @@ func (t *Transport) head(rq *request) (*http.Response, error) {
 	return t.direct(rq)
 }
 
-// lead fetches or revalidates the entry for every request waiting on fl,
-// holding the store's lock of the entry so that other processes wait too.
-func (t *Transport) lead(rq *request, fl *flight) (*http.Response, error) {
+// lead fetches or revalidates the entry for every request waiting on fl.
+// k, m and marker are what rq found in the store. With a store that locks
+// across processes, it takes the entry's lock and looks again: another
+// process may have stored the entry meanwhile.
+func (t *Transport) lead(rq *request, fl *flight, k Key, m, marker *Meta) (*http.Response, error) {
 	unlock := func() {}
 	if t.locker != nil {
 		u, err := t.locker.Lock(rq.ctx, rq.key)
@@ -222,15 +247,15 @@ func (t *Transport) lead(rq *request, fl *flight) (*http.Response, error) {
 			return t.direct(rq)
 		}
 		unlock = u
+		var body io.ReadCloser
+		k, m, body, marker = t.lookup(rq)
+		if m != nil && rq.pol.Fresh(m, t.now()) {
+			unlock()
+			t.flights.end(fl, outcome{kind: outEntry})
+			return t.respond(rq, k, m, body, cachestatus.Hit), nil
+		}
+		closeBody(body)
 	}
-	// Another process may have stored the entry while this one waited.
-	k, m, body, marker := t.lookup(rq)
-	if m != nil && rq.pol.Fresh(m, t.now()) {
-		unlock()
-		t.flights.end(fl, outcome{kind: outEntry})
-		return t.respond(rq, k, m, body, cachestatus.Hit), nil
-	}
-	closeBody(body)
 	return t.fetch(rq, fl, k, m, marker, unlock)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -170,8 +171,7 @@ func (s *Store) loadMeta(key, metaPath string) (cachedMeta, error) {
 			err = fmt.Errorf("%w: key %q, want %q", cache.ErrDamaged, m.Key, key)
 		}
 		if err != nil {
-			s.stats.corrupt.Add(1)
-			s.log.Warn("filestore: ignoring damaged sidecar", "path", metaPath, "err", err)
+			s.damaged(key, strings.TrimSuffix(metaPath, metaSuffix), err)
 			return cachedMeta{}, cache.ErrNotFound
 		}
 		c = cachedMeta{id: id, meta: m, mtime: fi.ModTime()}
@@ -203,11 +203,11 @@ func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string
 	return &nm
 }
 
-// damaged counts a body that does not match its sidecar and removes the
-// sidecar, unless a writer holds the entry.
+// damaged counts a damaged sidecar, or a body that does not match its
+// sidecar, and removes the sidecar, unless a writer holds the entry.
 func (s *Store) damaged(key, bodyPath string, why error) {
 	s.stats.corrupt.Add(1)
-	s.log.Warn("filestore: body does not match its sidecar", "path", bodyPath, "err", why)
+	s.log.Warn("filestore: damaged entry removed", "path", bodyPath, "err", why)
 	s.metas.forget(key)
 	if l, ok, _ := tryLock(s.lockPath(key)); ok {
 		os.Remove(bodyPath + metaSuffix)

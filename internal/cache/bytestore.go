@@ -1,0 +1,221 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// ByteCache is a store of whole values, such as gregjones/httpcache's
+// Cache: its MemoryCache, or a user's Redis or LevelDB adapter.
+type ByteCache interface {
+	Get(key string) ([]byte, bool)
+	Set(key string, value []byte)
+	Delete(key string)
+}
+
+// ByteStore is the [Store] of a ByteCache. A ByteCache can neither stream
+// nor list, so a download is spooled to a temporary file of the system's
+// and Set whole when complete, a hit holds its value in memory, and each
+// URL has one value: its variants (other credentials, encodings, Vary
+// values) replace each other instead of living side by side, and a request
+// for another variant is a miss. A failing ByteCache is not seen: the
+// interface returns no errors.
+type ByteStore struct {
+	c     ByteCache
+	log   *slog.Logger
+	stats struct{ errors, corrupt atomic.Int64 }
+}
+
+// NewByteStore returns the Store of c.
+func NewByteStore(c ByteCache, log *slog.Logger) *ByteStore {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ByteStore{c: c, log: log}
+}
+
+var _ Store = (*ByteStore)(nil)
+
+// A value is byteMagic, the metadata's length (4 bytes, big-endian), the
+// metadata as JSON, and the body.
+const (
+	byteMagic    = "tcB1"
+	bytePrefix   = "throttlecache/v2 "
+	byteSecretID = bytePrefix + "secret"
+)
+
+// Slot returns the ByteCache key of k's URL: one per origin and path.
+func (s *ByteStore) Slot(k Key) string { return bytePrefix + k.Host + "/" + k.Path }
+
+func (s *ByteStore) load(k Key) (*Meta, []byte, bool) {
+	raw, ok := s.c.Get(s.Slot(k))
+	if !ok {
+		return nil, nil, false
+	}
+	if len(raw) < 8 || string(raw[:4]) != byteMagic || uint64(binary.BigEndian.Uint32(raw[4:8])) > uint64(len(raw)-8) {
+		s.damaged(k, errors.New("bad frame"))
+		return nil, nil, false
+	}
+	n := 8 + int(binary.BigEndian.Uint32(raw[4:8]))
+	m, err := ParseMeta(raw[8:n])
+	body := raw[n:]
+	if err == nil && !m.Marker() && (int64(len(body)) != m.Size || crc32.Checksum(body, Castagnoli) != m.Sum()) {
+		err = fmt.Errorf("%w: body does not match its metadata", ErrDamaged)
+	}
+	if err != nil {
+		s.damaged(k, err)
+		return nil, nil, false
+	}
+	return m, body, true
+}
+
+func (s *ByteStore) damaged(k Key, err error) {
+	s.stats.corrupt.Add(1)
+	s.log.Warn("cache: damaged value removed", "key", s.Slot(k), "err", err)
+	s.c.Delete(s.Slot(k))
+}
+
+func (s *ByteStore) save(k Key, m *Meta, body []byte) error {
+	mj, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 8, 8+len(mj)+len(body))
+	copy(v, byteMagic)
+	binary.BigEndian.PutUint32(v[4:], uint32(len(mj)))
+	s.c.Set(s.Slot(k), append(append(v, mj...), body...))
+	return nil
+}
+
+// Lookup returns the value of k's URL when it holds k's entry. When it holds
+// a Vary variant of k's URL and k names none, it answers as a marker of
+// that one variant.
+func (s *ByteStore) Lookup(_ context.Context, k Key) (*Meta, io.ReadCloser, error) {
+	m, body, ok := s.load(k)
+	switch {
+	case !ok:
+		return nil, nil, ErrNotFound
+	case m.Key == k.String():
+		return m, MemBody(body), nil
+	}
+	base, vary, found := strings.Cut(m.Key, "@@v-")
+	if k.Vary == "" && found && base == k.String() && len(m.Vary) > 0 {
+		return &Meta{Key: k.String(), Vary: m.Vary, Variants: []string{vary}}, nil, nil
+	}
+	return nil, nil, ErrNotFound
+}
+
+// Create spools the body to a temporary file.
+func (s *ByteStore) Create(_ context.Context, k Key, _ *Meta) (Writer, error) {
+	f, err := os.CreateTemp("", "throttlecache-spool-*")
+	if err != nil {
+		s.stats.errors.Add(1)
+		return nil, err
+	}
+	return &spool{f: f, commit: func(m *Meta, body []byte) error { return s.save(k, m, body) }}, nil
+}
+
+// Update rewrites k's value with m, keeping its body. A marker is not
+// kept: the variant it names is the value.
+func (s *ByteStore) Update(_ context.Context, k Key, m *Meta) error {
+	if m.Marker() {
+		return nil
+	}
+	old, body, ok := s.load(k)
+	if !ok || old.Key != k.String() {
+		return ErrNotFound
+	}
+	return s.save(k, m, body)
+}
+
+// Remove removes k's value if it holds k's entry.
+func (s *ByteStore) Remove(_ context.Context, k Key) error {
+	if m, _, ok := s.load(k); ok && m.Key == k.String() {
+		s.c.Delete(s.Slot(k))
+	}
+	return nil
+}
+
+// Invalidate removes the value of u's URL: all its variants.
+func (s *ByteStore) Invalidate(_ context.Context, u Key) (int, error) {
+	_, _, ok := s.load(u)
+	s.c.Delete(s.Slot(u))
+	if ok {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// Secret returns the secret kept in the cache, making it when missing (and
+// reading it back, so that two that raced agree on the one that stayed).
+func (s *ByteStore) Secret(context.Context) ([]byte, error) {
+	if b, ok := s.c.Get(byteSecretID); ok && len(b) == 32 {
+		return b, nil
+	}
+	s.c.Set(byteSecretID, randomSecret())
+	if b, ok := s.c.Get(byteSecretID); ok && len(b) == 32 {
+		return b, nil
+	}
+	return nil, errors.New("cache: the store did not keep the secret")
+}
+
+// Stats returns what the store counted.
+func (s *ByteStore) Stats() StoreStats {
+	return StoreStats{Errors: s.stats.errors.Load(), Corrupt: s.stats.corrupt.Load()}
+}
+
+// spool is a Writer on a temporary file that hands the whole body to
+// commit at the end.
+type spool struct {
+	f       *os.File
+	n       int64
+	err     error
+	commit  func(m *Meta, body []byte) error
+	aborted bool
+}
+
+func (w *spool) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.n += int64(n)
+	w.err = err
+	return n, err
+}
+
+func (w *spool) ReadAt(p []byte, off int64) (int, error) { return w.f.ReadAt(p, off) }
+
+func (w *spool) Commit(_ context.Context, m *Meta) error {
+	if w.err != nil || w.aborted {
+		return errors.Join(w.err, errors.New("cache: commit after abort"))
+	}
+	var body bytes.Buffer
+	body.Grow(int(w.n))
+	if _, err := io.Copy(&body, io.NewSectionReader(w.f, 0, w.n)); err != nil {
+		return err
+	}
+	return w.commit(m, body.Bytes())
+}
+
+func (w *spool) Abort() {
+	if !w.aborted {
+		w.aborted = true
+		os.Remove(w.f.Name())
+	}
+}
+
+func (w *spool) Close() error {
+	err := w.f.Close()
+	os.Remove(w.f.Name())
+	return err
+}
