@@ -62,6 +62,7 @@ func TestIncompleteBodiesAreNotStored(t *testing.T) {
 }
 
 func TestEarlyClose(t *testing.T) {
+	const first = 64 << 10
 	tests := []struct {
 		name   string
 		size   int64
@@ -75,7 +76,8 @@ func TestEarlyClose(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.srv.Handle("/g", testserver.Generated(tt.size, 7))
+			release := make(chan struct{})
+			e.srv.Handle("/g", paused(tt.size, min(first, tt.size), 7, release))
 			u := e.srv.URL + "/g"
 			req, _ := http.NewRequest("GET", u, nil)
 			resp, err := e.tr.RoundTrip(req)
@@ -84,6 +86,8 @@ func TestEarlyClose(t *testing.T) {
 			}
 			io.ReadFull(resp.Body, make([]byte, tt.read))
 			resp.Body.Close()
+			close(release)
+			downloadsDone(t, e.dir)
 			want := Miss
 			if tt.stored {
 				want = Hit

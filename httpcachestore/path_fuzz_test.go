@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
 // FuzzKVKey checks the key → entry mapping: every value lies in a shard
@@ -14,13 +16,13 @@ func FuzzKVKey(f *testing.F) {
 		f.Add(k, k+"/")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		ka := kvKey(a).String()
+		ka := cache.KVKey(a).String()
 		dir := filepath.Join("cache", "root")
 		full := filepath.Join(dir, filepath.FromSlash(ka))
 		if filepath.Dir(filepath.Dir(full)) != filepath.Join(dir, "%kv") || !strings.HasPrefix(filepath.Base(full), "@") {
 			t.Fatalf("key %q maps to %s, not in a shard of %s/%%kv", a, full, dir)
 		}
-		if a != b && ka == kvKey(b).String() {
+		if a != b && ka == cache.KVKey(b).String() {
 			t.Fatalf("keys %q and %q share %s", a, b, ka)
 		}
 	})

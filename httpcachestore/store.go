@@ -1,16 +1,9 @@
 package httpcachestore
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"log/slog"
-	"sync/atomic"
-	"time"
 
 	"github.com/gregjones/httpcache"
 
@@ -22,8 +15,8 @@ import (
 // of Stores, in any number of processes, may share a folder. A Store is safe
 // for concurrent use; create one with [New]. The zero value is not usable.
 type Store struct {
-	fs    *filestore.Store
-	stats struct{ hits, misses, sets, deletes atomic.Int64 }
+	fs *filestore.Store
+	kv cache.KV
 }
 
 var (
@@ -64,7 +57,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpcachestore: dir %q: %w", dir, err)
 	}
-	return &Store{fs: fs}, nil
+	return &Store{fs: fs, kv: cache.KV{Store: fs}}, nil
 }
 
 // Dir returns the absolute path of the store's folder.
@@ -78,66 +71,17 @@ func (s *Store) CacheStore() cache.Store { return s.fs }
 // Close waits for the store's background work (eviction).
 func (s *Store) Close() error { return s.fs.Close() }
 
-// kvKey returns the entry that holds the value of an httpcache key: in a
-// folder no URL's entry can be in ("%kv"), named after the key's SHA-256,
-// so that no key can make the store read or write outside its folder.
-func kvKey(key string) cache.Key {
-	sum := sha256.Sum256([]byte(key))
-	name := hex.EncodeToString(sum[:])
-	return cache.Key{Host: "%kv", Path: name[:2] + "/@" + name}
-}
-
 // Get returns the value stored for key. A missing, unreadable or damaged
 // entry is a miss; a damaged one is removed.
-func (s *Store) Get(key string) ([]byte, bool) {
-	_, body, err := s.fs.Lookup(context.Background(), kvKey(key))
-	if err != nil {
-		s.stats.misses.Add(1)
-		return nil, false
-	}
-	defer body.Close()
-	v, err := io.ReadAll(body)
-	if err != nil {
-		s.stats.misses.Add(1)
-		return nil, false
-	}
-	s.stats.hits.Add(1)
-	return v, true
-}
+func (s *Store) Get(key string) ([]byte, bool) { return s.kv.Get(key) }
 
 // Set stores value for key, replacing any previous value, atomically. A
 // failed write is logged and counted and leaves the previous value in
 // place.
-func (s *Store) Set(key string, value []byte) {
-	ctx := context.Background()
-	k := kvKey(key)
-	unlock, err := s.fs.Lock(ctx, k)
-	if err != nil {
-		return
-	}
-	defer unlock()
-	now := time.Now()
-	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: now, Started: now, Size: int64(len(value))}
-	w, err := s.fs.Create(ctx, k, m)
-	if err != nil {
-		return
-	}
-	defer w.Close()
-	if _, err := w.Write(value); err != nil {
-		return
-	}
-	m.SetSum(int64(len(value)), crc32.Checksum(value, cache.Castagnoli))
-	if w.Commit(ctx, m) == nil {
-		s.stats.sets.Add(1)
-	}
-}
+func (s *Store) Set(key string, value []byte) { s.kv.Set(key, value) }
 
 // Delete removes the value stored for key, if any.
-func (s *Store) Delete(key string) {
-	if s.fs.Remove(context.Background(), kvKey(key)) == nil {
-		s.stats.deletes.Add(1)
-	}
-}
+func (s *Store) Delete(key string) { s.kv.Delete(key) }
 
 // Stats counts what a Store did since New.
 type Stats struct {
@@ -153,8 +97,7 @@ type Stats struct {
 // Stats returns a snapshot of the store's counters.
 func (s *Store) Stats() Stats {
 	fs := s.fs.Stats()
-	return Stats{
-		Hits: s.stats.hits.Load(), Misses: s.stats.misses.Load(), Sets: s.stats.sets.Load(), Deletes: s.stats.deletes.Load(),
-		Errors: fs.Errors, Corrupt: fs.Corrupt, Evictions: fs.Evictions,
-	}
+	st := Stats{Errors: fs.Errors, Corrupt: fs.Corrupt, Evictions: fs.Evictions}
+	st.Hits, st.Misses, st.Sets, st.Deletes = s.kv.Counts()
+	return st
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gregjones/httpcache"
 
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/storetest"
 )
 
@@ -28,7 +29,7 @@ func newStore(t *testing.T, dir string, opts ...Option) *Store {
 
 // files returns the body and sidecar of key's value.
 func files(s *Store, key string) (body, meta string) {
-	body = filepath.Join(s.Dir(), filepath.FromSlash(kvKey(key).String()))
+	body = filepath.Join(s.Dir(), filepath.FromSlash(cache.KVKey(key).String()))
 	return body, body + "@@meta.json"
 }
 

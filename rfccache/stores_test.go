@@ -105,3 +105,65 @@ func TestDeadStore(t *testing.T) {
 		t.Fatalf("store Stats = %+v, want 6 errors (3 gets, 3 puts)", st)
 	}
 }
+
+// TestS3StreamsLargeBodies: on S3 a 100 MiB body, with and without
+// Content-Length, is stored as it downloads and served as a HIT, within
+// 64 MiB of heap either way.
+func TestS3StreamsLargeBodies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 400 MiB through S3")
+	}
+	const size = 100 << 20
+	wantN, wantSum, _ := digest(testserver.GeneratedReader(size, 7))
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"known length", testserver.Generated(size, 7, testserver.WithHeader("Cache-Control", "max-age=3600"))},
+		{"unknown length", streamGenerated(size)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bucket := storetest.NewS3(t)
+			f := newFixture(t, Options{})
+			f.cache = s3store.New(bucket.Client(), bucket.Bucket, "big/")
+			f.tr = f.newTransport(t, Options{Now: f.clock.Now})
+			f.client = &http.Client{Transport: f.tr}
+			f.srv.Handle("/big", tc.h)
+			for i, want := range []string{Miss, Hit} {
+				var n int64
+				var sum uint32
+				var xc string
+				peak := peakHeap(func() {
+					resp, err := f.client.Get(f.srv.URL + "/big")
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer resp.Body.Close()
+					xc = resp.Header.Get(Header)
+					if n, sum, err = digest(resp.Body); err != nil {
+						t.Fatal(err)
+					}
+					if want == Miss {
+						f.tr.Close() // waits for the upload
+						f.tr = f.newTransport(t, Options{Now: f.clock.Now})
+						f.client = &http.Client{Transport: f.tr}
+					}
+				})
+				t.Logf("request %d: %d bytes, X-Cache %s, peak heap %.1f MiB", i+1, n, xc, float64(peak)/(1<<20))
+				if n != wantN || sum != wantSum || xc != want {
+					t.Fatalf("request %d: %d bytes (CRC %08x), X-Cache %q; want %d bytes (CRC %08x), %s", i+1, n, sum, xc, wantN, wantSum, want)
+				}
+				// The in-process S3 server keeps its objects on this heap.
+				if peak > 64<<20 && bucket.Real {
+					t.Fatalf("request %d: peak heap %.1f MiB, want under 64 MiB", i+1, float64(peak)/(1<<20))
+				}
+			}
+			if !bucket.Real {
+				t.Log("the heap bound is checked against a real S3 server only")
+			}
+			if got := f.srv.Hits("/big"); got != 1 {
+				t.Fatalf("origin hits = %d, want 1", got)
+			}
+		})
+	}
+}

@@ -26,8 +26,8 @@ func ExampleNew() {
 	store.Set("https://www.sec.gov/", []byte("HTTP/1.1 200 OK\r\n\r\n"))
 	v, ok := store.Get("https://www.sec.gov/")
 	fmt.Println(ok, len(v))
-	fmt.Println(store.ObjectKey("https://www.sec.gov/")[:12] + "…")
+	fmt.Println(store.ObjectKey("https://www.sec.gov/")[:19] + "…")
 	// Output:
 	// true 19
-	// edgar/3b766e…
+	// edgar/%kv/3b/@3b766…
 }

@@ -49,8 +49,8 @@ func TestPrefixesAreSeparate(t *testing.T) {
 	b := s3store.New(srv.Client(), srv.Bucket, "b/")
 	a.Set("k", []byte("in a"))
 	storetest.MustMiss(t, b, "k")
-	if got := a.ObjectKey("k"); !strings.HasPrefix(got, "a/") || len(got) != 2+64 {
-		t.Fatalf("ObjectKey = %q, want a/ and 64 hex digits", got)
+	if got := a.ObjectKey("k"); !strings.HasPrefix(got, "a/%kv/") || len(got) != len("a/%kv/xx/@")+64 {
+		t.Fatalf("ObjectKey = %q, want a/%%kv/xx/@ and 64 hex digits", got)
 	}
 	if n := srv.Objects(t); n != 1 {
 		t.Fatalf("bucket holds %d objects, want 1", n)
@@ -61,21 +61,43 @@ func TestDamagedObjectIsMiss(t *testing.T) {
 	srv := storetest.NewS3(t)
 	c := srv.Client()
 	s := s3store.New(c, srv.Bucket, "")
-	s.Set("k", []byte("the real value"))
-	// Overwrite the object behind the store's back, keeping its metadata.
-	obj := s.ObjectKey("k")
 	ctx := context.Background()
-	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &srv.Bucket, Key: &obj})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &srv.Bucket, Key: &obj,
-		Body: bytes.NewReader([]byte("the real valuX")), Metadata: head.Metadata}); err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustMiss(t, s, "k")
-	if st := s.Stats(); st.Corrupt != 1 {
-		t.Fatalf("Stats = %+v, want Corrupt 1", st)
+	for _, tc := range []struct {
+		name  string
+		value []byte
+		obj   func() string
+		// A replaced body object fails its If-Match, a miss, where the
+		// server honours it, and its checksum where it does not.
+		exact bool
+	}{
+		{"small, inside its metadata", []byte("the real value"), func() string { return s.ObjectKey("k") + "@@meta.json" }, true},
+		{"large, in a body object", storetest.Value(2<<20, 4), func() string { return s.ObjectKey("k") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.Set("k", tc.value)
+			storetest.MustGet(t, s, "k", tc.value)
+			// Change one byte of the object behind the store's back.
+			obj := tc.obj()
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &srv.Bucket, Key: &obj})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(out.Body)
+			out.Body.Close()
+			i := bytes.LastIndex(b, []byte("=")) - 2 // in the base64 body, or anywhere in a raw one
+			if i < 0 {
+				i = len(b) / 2
+			}
+			b[i] ^= 1
+			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &srv.Bucket, Key: &obj, Body: bytes.NewReader(b)}); err != nil {
+				t.Fatal(err)
+			}
+			before := s.Stats().Corrupt
+			storetest.MustMiss(t, s, "k")
+			if st := s.Stats(); st.Corrupt > before+1 || (tc.exact && st.Corrupt != before+1) {
+				t.Fatalf("Stats = %+v, want one more Corrupt (at most, for a body object)", st)
+			}
+		})
 	}
 }
 

@@ -148,9 +148,14 @@ func (f *fill) run() {
 	}
 	storing := f.m != nil
 	f.mu.Unlock()
-	if storing && err != nil {
-		f.w.Abort() // before the readers hear of the failure: nothing is left behind
-		f.t.log.Debug(f.t.name+": download not stored", "url", f.head.URL, "err", err)
+	if err != nil {
+		// Before the readers hear of the failure: nothing is left behind,
+		// and a request made after it starts afresh.
+		if storing {
+			f.w.Abort()
+			f.t.log.Debug(f.t.name+": download not stored", "url", f.head.URL, "err", err)
+		}
+		f.endFlight()
 	}
 	f.mu.Lock()
 	f.final, f.err = true, err
@@ -331,13 +336,6 @@ func (f *fill) abandonIfUnread() {
 	if abandon {
 		f.cancel()
 	}
-}
-
-// failed reports whether the download ended without its body.
-func (f *fill) failed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return (f.final && f.err != nil) || f.abandoned
 }
 
 // stalled reports whether the download made no progress for stallAfter.

@@ -55,6 +55,7 @@ type Meta struct {
 	ID           string      `json:"id,omitempty"`
 	Vary         []string    `json:"vary,omitempty"`
 	Variants     []string    `json:"variants,omitempty"`
+	Body         []byte      `json:"body,omitempty"` // a small body kept inside its metadata (S3)
 
 	// Started is when the download began by the real clock: what a
 	// store compares invalidations with. It is not stored.
@@ -103,6 +104,8 @@ func ParseMeta(data []byte) (*Meta, error) {
 		return nil, fmt.Errorf("%w: size %d", ErrDamaged, m.Size)
 	case !m.Marker() && len(m.CRC32C) != 8:
 		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
+	case m.Body != nil && int64(len(m.Body)) != m.Size:
+		return nil, fmt.Errorf("%w: %d bytes inside, size %d", ErrDamaged, len(m.Body), m.Size)
 	}
 	if _, err := hex.DecodeString(m.CRC32C); err != nil {
 		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)

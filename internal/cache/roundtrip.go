@@ -83,7 +83,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // outcome, or reports that rq should look again. The flight is held until
 // then, so that the download it shares stays readable.
 func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err error, again bool) {
-	wait := false // for the end of another Vary variant's download
+	wait := false // for the end of the flight
 	defer func() {
 		t.flights.unhold(fl)
 		if wait {
@@ -120,7 +120,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			resp, err := t.direct(rq)
 			return resp, err, false
 		}
-		wait = !o.fill.failed()
+		wait = true // another variant's download, or a failed one: look again once it is over
 	case outError:
 		httpbody.CloseRequest(rq.req)
 		return nil, o.err, false

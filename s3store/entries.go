@@ -1,0 +1,285 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+)
+
+const (
+	metaSuffix = "@@meta.json"
+	// inlineMax: a body this small travels inside its metadata object, so
+	// that its hit is one GET and its store one PUT.
+	inlineMax = 64 << 10
+	// verifyFirstMax: a body this small is read whole and checked before
+	// it is served, so that a damaged one is a miss; a larger one is
+	// checked as it streams and ends in an error if it does not match.
+	verifyFirstMax = 1 << 20
+	maxMetaBytes   = 4*inlineMax + 1<<20
+)
+
+// entries is the Store seen as the engine's store: an entry is an object
+// holding its metadata (prefix + key + "@@meta.json", JSON, written last)
+// and an object holding its body (prefix + key, the body exactly as
+// received), or its body inside the metadata when small. The metadata
+// records the body object's ETag, and the body is read with If-Match on it,
+// so a body is never served with another response's metadata, whatever
+// writers on other machines do meanwhile.
+type entries Store
+
+func (e *entries) st() *Store                 { return (*Store)(e) }
+func (e *entries) bodyKey(k cache.Key) string { return e.prefix + k.String() }
+func (e *entries) metaKey(k cache.Key) string { return e.prefix + k.String() + metaSuffix }
+
+// Lookup reads k's metadata and opens its body. The wait for each answer is
+// bounded by the store's timeout and by ctx; a body then streams under ctx.
+func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
+	s := e.st()
+	mk := e.metaKey(k)
+	cctx, cancel := s.call(ctx)
+	out, err := s.client.GetObject(cctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &mk})
+	if err != nil {
+		cancel()
+		if notFound(err) {
+			return nil, nil, cache.ErrNotFound
+		}
+		return nil, nil, s.fail("get", mk, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(out.Body, maxMetaBytes))
+	out.Body.Close()
+	cancel()
+	if err != nil {
+		return nil, nil, s.fail("get", mk, err)
+	}
+	m, err := cache.ParseMeta(data)
+	if err == nil && m.Key != k.String() {
+		err = fmt.Errorf("%w: key %q, want %q", cache.ErrDamaged, m.Key, k.String())
+	}
+	if err == nil && m.Body != nil && crc32.Checksum(m.Body, cache.Castagnoli) != m.Sum() {
+		err = fmt.Errorf("%w: checksum mismatch", cache.ErrDamaged)
+	}
+	if err != nil {
+		e.damaged(ctx, k, err)
+		return nil, nil, cache.ErrNotFound
+	}
+	switch {
+	case m.Marker():
+		return m, nil, nil
+	case m.ID == "": // the body is inside (and may be empty)
+		return m, cache.MemBody(m.Body), nil
+	}
+	bk := e.bodyKey(k)
+	bctx, bcancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(s.timeout, bcancel)
+	out, err = s.client.GetObject(bctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &bk, IfMatch: &m.ID})
+	if err != nil {
+		timer.Stop()
+		bcancel()
+		if notFound(err) { // replaced or removed since the metadata was read
+			return nil, nil, cache.ErrNotFound
+		}
+		return nil, nil, s.fail("get", bk, err)
+	}
+	if aws.ToInt64(out.ContentLength) != m.Size {
+		timer.Stop()
+		out.Body.Close()
+		bcancel()
+		e.damaged(ctx, k, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
+		return nil, nil, cache.ErrNotFound
+	}
+	// The checksum is the backstop for servers that ignore If-Match.
+	if m.Size <= verifyFirstMax {
+		b, err := io.ReadAll(out.Body)
+		timer.Stop()
+		out.Body.Close()
+		bcancel()
+		if err != nil {
+			return nil, nil, s.fail("get", bk, err)
+		}
+		if crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
+			e.damaged(ctx, k, errors.New("checksum mismatch"))
+			return nil, nil, cache.ErrNotFound
+		}
+		return m, cache.MemBody(b), nil
+	}
+	timer.Stop() // the first byte came in time; the body streams under ctx
+	body := &cancelBody{ReadCloser: out.Body, cancel: bcancel}
+	return m, cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
+		if !ok {
+			e.damaged(context.WithoutCancel(ctx), k, errors.New("checksum mismatch"))
+		}
+	}), nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// damaged counts a damaged entry and removes its metadata.
+func (e *entries) damaged(ctx context.Context, k cache.Key, why error) {
+	s := e.st()
+	s.stats.corrupt.Add(1)
+	s.log.Warn("s3store: damaged entry removed", "bucket", s.bucket, "key", e.metaKey(k), "err", why)
+	e.remove(ctx, e.metaKey(k))
+}
+
+func (e *entries) remove(ctx context.Context, obj string) error {
+	s := e.st()
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &obj}); err != nil && !notFound(err) {
+		return s.fail("delete", obj, err)
+	}
+	return nil
+}
+
+func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta) error {
+	s := e.st()
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	mk := e.metaKey(k)
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &mk, Body: bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")})
+	if err != nil {
+		return s.fail("put", mk, err)
+	}
+	return nil
+}
+
+// Update replaces k's metadata, keeping its body object (a 304), or writes
+// a Vary marker in place of the entry.
+func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error {
+	c := *m
+	c.Key = k.String()
+	if err := e.putMeta(ctx, k, &c); err != nil {
+		return err
+	}
+	if m.Marker() {
+		e.remove(ctx, e.bodyKey(k))
+	}
+	return nil
+}
+
+// Remove removes k's metadata, then its body (unless S3 failed already).
+func (e *entries) Remove(ctx context.Context, k cache.Key) error {
+	if err := e.remove(ctx, e.metaKey(k)); err != nil {
+		return err
+	}
+	return e.remove(ctx, e.bodyKey(k))
+}
+
+// Invalidate removes every object of u's URL: in every variant folder of
+// its host, every Vary variant.
+func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
+	s := e.st()
+	hostPrefix := e.prefix + u.Host
+	var folders []string
+	err := e.list(ctx, hostPrefix, "/", func(obj string, folder bool) {
+		if rest := strings.TrimPrefix(obj, hostPrefix); folder && (rest == "/" || strings.HasPrefix(rest, "@")) {
+			folders = append(folders, obj)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range folders {
+		prefix := f + u.Path
+		var objs []string
+		err = errors.Join(err, e.list(ctx, prefix, "", func(obj string, _ bool) {
+			if rest := strings.TrimPrefix(obj, prefix); rest == "" || rest == metaSuffix || strings.HasPrefix(rest, "@@v-") {
+				objs = append(objs, obj)
+			}
+		}))
+		for _, obj := range objs {
+			if e.remove(ctx, obj) == nil && strings.HasSuffix(obj, metaSuffix) {
+				n++
+			}
+		}
+	}
+	if err != nil {
+		s.fail("list", hostPrefix, err)
+	}
+	return n, err
+}
+
+// list calls f with every object (and, with a delimiter, every folder)
+// whose name starts with prefix.
+func (e *entries) list(ctx context.Context, prefix, delim string, f func(name string, folder bool)) error {
+	s := e.st()
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if delim != "" {
+		in.Delimiter = &delim
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		cctx, cancel := s.call(ctx)
+		page, err := p.NextPage(cctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, cp := range page.CommonPrefixes {
+			f(aws.ToString(cp.Prefix), true)
+		}
+		for _, o := range page.Contents {
+			f(aws.ToString(o.Key), false)
+		}
+	}
+	return nil
+}
+
+// Secret reads the bucket's secret for credential variants under prefix,
+// creating it once: a conditional PUT lets only the first creator's stay,
+// and everyone reads back the one that stayed.
+func (e *entries) Secret(ctx context.Context) ([]byte, error) {
+	s := e.st()
+	key := e.prefix + ".key"
+	get := func() ([]byte, error) {
+		cctx, cancel := s.call(ctx)
+		defer cancel()
+		out, err := s.client.GetObject(cctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+		if err != nil {
+			return nil, err
+		}
+		defer out.Body.Close()
+		return io.ReadAll(io.LimitReader(out.Body, 64))
+	}
+	if b, err := get(); err == nil && len(b) == 32 {
+		return b, nil
+	} else if err != nil && !notFound(err) {
+		return nil, s.fail("get", key, err)
+	}
+	secret := make([]byte, 32)
+	randRead(secret)
+	cctx, cancel := s.call(ctx)
+	s.client.PutObject(cctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(secret),
+		ContentLength: aws.Int64(32), IfNoneMatch: aws.String("*")})
+	cancel()
+	b, err := get()
+	if err != nil || len(b) != 32 {
+		return nil, s.fail("secret", key, errors.Join(err, errors.New("the bucket did not keep the secret")))
+	}
+	return b, nil
+}
