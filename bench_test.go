@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 // BenchmarkLimiterOverhead compares one small GET on loopback through a bare
@@ -134,4 +136,68 @@ func BenchmarkGetBatch(b *testing.B) {
 		}
 		b.ReportMetric(float64(loop)/float64(batch), "errgroup/getbatch")
 	})
+}
+
+// BenchmarkHit compares a 1 MiB cache hit through a Manager's client in
+// each file mode with a raw read of the same bytes from a file.
+func BenchmarkHit(b *testing.B) {
+	const size = 1 << 20
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/h", testserver.Generated(size, 1, testserver.WithHeader("Cache-Control", "max-age=3600")))
+	body, _ := io.ReadAll(testserver.GeneratedReader(size, 1))
+	buf := make([]byte, 32<<10)
+	read := func(b *testing.B, r io.Reader) {
+		n := 0
+		for {
+			k, err := r.Read(buf)
+			if n += k; err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if n != size {
+			b.Fatalf("%d bytes", n)
+		}
+	}
+	b.Run("raw-file-read", func(b *testing.B) {
+		p := b.TempDir() + "/body"
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			f, err := os.Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			read(b, f)
+			f.Close()
+		}
+	})
+	for _, mode := range []CacheMode{FileCache, RFCFile} {
+		b.Run(string(mode), func(b *testing.B) {
+			m, err := New(Config{CacheMode: mode, CacheDir: b.TempDir(), DisableRateLimit: true,
+				Rules: rules.Rules{{Host: `127\.0\.0\.1`, Paths: []rules.Path{{Match: `/`, MaxAge: time.Hour}}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			c := m.Client()
+			get := func() {
+				resp, err := c.Get(srv.URL + "/h")
+				if err != nil {
+					b.Fatal(err)
+				}
+				read(b, resp.Body)
+				resp.Body.Close()
+			}
+			get()
+			b.ReportAllocs()
+			for b.Loop() {
+				get()
+			}
+		})
+	}
 }

@@ -122,13 +122,12 @@ type Config struct {
 	MaxCacheBytes int64
 	// MaxBodyBytes is the largest body the RFC modes store; larger bodies,
 	// or bodies of unknown length once they grow past it, stream through
-	// unstored. RFCFile streams entries to and from its files, so this only
-	// bounds an entry's size (default 4 GiB); RFCS3 holds a body in memory
-	// to store it and on every hit, so this also bounds memory per request
-	// (default 32 MiB).
+	// unstored. Both RFC modes stream entries to and from their store, so
+	// this bounds an entry's size, not memory. Default: 4 GiB.
 	MaxBodyBytes int64
-	// S3Timeout bounds every S3 call of RFCS3; a call that runs out of time
-	// is a miss or a dropped write. Default: 5 seconds.
+	// S3Timeout bounds every S3 call of RFCS3 (for a body, the wait for its
+	// first byte), within the request's own deadline; a call that runs out
+	// of time is a miss or a dropped write. Default: 5 seconds.
 	S3Timeout time.Duration
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
 	// origin answers 5xx or cannot be reached. Default: false.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
@@ -39,48 +40,66 @@ func storableByHeaders(resp *http.Response, cc directives) bool {
 		len(resp.Header.Values("Expires")) > 0
 }
 
-// lifetimeOf returns the freshness lifetime an entry's own headers give it
-// (RFC 9111 §4.2.1): max-age, else Expires minus Date, else a heuristic of
-// 10% of the time since Last-Modified for statuses cacheable by default.
-// s-maxage is for shared caches and is ignored.
-func lifetimeOf(m *cache.Meta, cc directives) time.Duration {
-	if d, ok := cc.seconds("max-age"); ok {
-		return d
-	}
-	date := dateOf(m)
-	if vs := m.Header.Values("Expires"); len(vs) > 0 {
-		exp, err := http.ParseTime(vs[0])
-		if err != nil {
-			return 0 // an invalid Expires means already expired
-		}
-		return max(exp.Sub(date), 0)
-	}
-	if lm, err := http.ParseTime(m.Header.Get("Last-Modified")); err == nil && cacheableByDefault[m.Status] {
-		return max(date.Sub(lm)/10, 0)
-	}
-	return 0
+// headers is what an entry's own fields say of its freshness, worked out
+// once per entry.
+type headers struct {
+	cc       directives
+	lifetime time.Duration // RFC 9111 §4.2.1; 0 with no-cache
+	initial  time.Duration // corrected initial age (§4.2.3)
+	fetched  time.Time
 }
 
-// dateOf returns the Date of the entry, or the time it was received when it
-// has no valid Date (RFC 9110 §6.6.1).
-func dateOf(m *cache.Meta) time.Time {
+// age returns the entry's current age at now.
+func (h *headers) age(now time.Time) time.Duration { return h.initial + max(now.Sub(h.fetched), 0) }
+
+// memo keeps the headers of the entries a store hands out again and again
+// (the file store's are shared and never modified), bounded.
+var memo struct {
+	sync.Mutex
+	m map[*cache.Meta]*headers
+}
+
+func headersOf(m *cache.Meta) *headers {
+	memo.Lock()
+	h := memo.m[m]
+	memo.Unlock()
+	if h != nil {
+		return h
+	}
+	h = &headers{cc: parseCacheControl(m.Header), fetched: m.Fetched}
+	date := m.Fetched // without a valid Date, the time it was received (RFC 9110 §6.6.1)
 	if d, err := http.ParseTime(m.Header.Get("Date")); err == nil {
-		return d
+		date = d
 	}
-	return m.Fetched
-}
-
-// ageOf returns the entry's current age at now (RFC 9111 §4.2.3): the Age the
-// origin or upstream caches reported, corrected for the request's delay and
-// the clock skew Date shows, plus the time the entry has spent here.
-func ageOf(m *cache.Meta, now time.Time) time.Duration {
-	apparent := max(m.Fetched.Sub(dateOf(m)), 0)
+	// Lifetime: max-age, else Expires minus Date, else 10% of the time
+	// since Last-Modified for statuses cacheable by default. s-maxage is
+	// for shared caches.
+	if d, ok := h.cc.seconds("max-age"); ok {
+		h.lifetime = d
+	} else if vs := m.Header.Values("Expires"); len(vs) > 0 {
+		if exp, err := http.ParseTime(vs[0]); err == nil { // an invalid Expires means already expired
+			h.lifetime = max(exp.Sub(date), 0)
+		}
+	} else if lm, err := http.ParseTime(m.Header.Get("Last-Modified")); err == nil && cacheableByDefault[m.Status] {
+		h.lifetime = max(date.Sub(lm)/10, 0)
+	}
+	if h.cc.has("no-cache") {
+		h.lifetime = 0
+	}
+	// Age: what the origin or upstream caches reported, corrected for the
+	// request's delay and the clock skew Date shows.
 	var ageValue time.Duration
 	if s := strings.TrimSpace(m.Header.Get("Age")); s != "" {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
 			ageValue = time.Duration(min(n, 1<<31)) * time.Second
 		}
 	}
-	corrected := ageValue + max(m.Fetched.Sub(m.Requested), 0)
-	return max(apparent, corrected) + max(now.Sub(m.Fetched), 0)
+	h.initial = max(m.Fetched.Sub(date), ageValue+max(m.Fetched.Sub(m.Requested), 0), 0)
+	memo.Lock()
+	if memo.m == nil || len(memo.m) >= 4096 {
+		memo.m = make(map[*cache.Meta]*headers)
+	}
+	memo.m[m] = h
+	memo.Unlock()
+	return h
 }

@@ -48,18 +48,14 @@ type request struct {
 }
 
 // freshness returns the freshness lifetime and current age of m: from the
-// rule when one applies, otherwise from m's own headers (RFC 9111 §4.2). A
-// response with no-cache has a lifetime of 0.
+// rule when one applies, otherwise from m's own headers (RFC 9111 §4.2).
 func (r *request) freshness(m *cache.Meta, now time.Time) (lifetime, age time.Duration, respCC directives) {
 	if r.rule.OK && ruleStatuses[m.Status] {
 		// A rule counts from when the entry was fetched or last confirmed.
 		return r.rule.MaxAge, max(now.Sub(m.Fetched), 0), nil
 	}
-	respCC = parseCacheControl(m.Header)
-	if respCC.has("no-cache") {
-		return 0, ageOf(m, now), respCC
-	}
-	return lifetimeOf(m, respCC), ageOf(m, now), respCC
+	h := headersOf(m)
+	return h.lifetime, h.age(now), h.cc
 }
 
 func (r *request) Fresh(m *cache.Meta, now time.Time) bool {
@@ -115,4 +111,4 @@ func (r *request) Stale(m *cache.Meta, now time.Time, _ *http.Response) bool {
 
 func (r *request) OnlyIfCached() bool { return r.cc.has("only-if-cached") }
 
-func (*request) Age(m *cache.Meta, now time.Time) time.Duration { return ageOf(m, now) }
+func (*request) Age(m *cache.Meta, now time.Time) time.Duration { return headersOf(m).age(now) }

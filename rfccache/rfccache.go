@@ -36,41 +36,31 @@ const DefaultMaxStreamedBodyBytes = 4 << 30
 
 // Options configures a [Transport]. The zero value is valid.
 type Options struct {
-	// Rules override the origin's headers: a response to a URL with a rule
-	// takes its freshness from the rule (MaxAge, or [rules.Forever]: never
-	// revalidated) whatever its Cache-Control, Expires or no-store say, and a
-	// rule of 0 means never stored. Rules are looked up on every request, so
-	// a changed rule applies to entries already stored. A rule's freshness
-	// applies to 200 and 203 responses; other statuses follow their headers.
-	// Default (nil): every response follows its own headers (RFC 9111).
+	// Rules override the origin's headers: a 200 or 203 for a URL with a
+	// rule is fresh for its MaxAge ([rules.Forever]: never revalidated)
+	// whatever its Cache-Control, Expires or no-store say, a rule of 0
+	// means never stored, and other statuses follow their headers. Rules
+	// are looked up on every request. Default (nil): headers alone decide.
 	Rules *rules.Matcher
-
-	// MaxBodyBytes is the largest body stored. Larger bodies, and bodies of
-	// unknown length once they grow past it, stream to the caller without
-	// being stored. A plain httpcache.Cache holds a value whole in memory
-	// on every hit, so this also bounds memory per request there; the
-	// streaming stores (httpcachestore, s3store) hold no body in memory.
-	// Default (0): [DefaultMaxBodyBytes] (32 MiB) for a plain
-	// httpcache.Cache, [DefaultMaxStreamedBodyBytes] (4 GiB) for a
-	// streaming one.
+	// MaxBodyBytes is the largest body stored; larger ones, and bodies of
+	// unknown length once past it, stream through unstored. A plain
+	// httpcache.Cache holds each value whole in memory, so this also bounds
+	// memory there. Default (0): [DefaultMaxBodyBytes] for a plain
+	// httpcache.Cache, [DefaultMaxStreamedBodyBytes] for httpcachestore and
+	// s3store.
 	MaxBodyBytes int64
-
-	// StaleIfError serves a stale entry, with X-Cache: STALE, when the
-	// origin cannot be reached or answers 500, 502, 503 or 504, as if every
-	// response carried stale-if-error. Responses that carry stale-if-error
-	// get this within its limit whatever this option says. Default: false.
+	// StaleIfError serves a stale entry (X-Cache: STALE) when the origin
+	// cannot be reached or answers 500, 502, 503 or 504, unless the entry
+	// says must-revalidate. Default: false; stale-if-error still applies.
 	StaleIfError bool
-
-	// Logger receives debug lines for every request and warnings for damaged
-	// entries. Default (nil): nothing is logged.
+	// Logger receives debug lines for every request. Default: discarded.
 	Logger *slog.Logger
-
 	// Now is the clock for freshness. Default (nil): time.Now.
 	Now func() time.Time
 }
 
-// Transport is an RFC 9111 private cache as an http.RoundTripper. It is
-// safe for concurrent use; create one with [New].
+// Transport is an RFC 9111 private cache as an http.RoundTripper, safe
+// for concurrent use; create one with [New].
 type Transport struct {
 	tr      *cache.Transport
 	maxBody int64
@@ -80,9 +70,8 @@ var _ http.RoundTripper = (*Transport)(nil)
 
 // New returns a Transport that sends what the cache cannot answer to next
 // (nil: http.DefaultTransport) and stores entries in c, which is required:
-// httpcachestore for files, s3store for S3, or any other httpcache.Cache
-// such as httpcache.NewMemoryCache(). The module's stores are streamed
-// through (see the package doc); other caches hold whole values.
+// httpcachestore, s3store (streamed through), or any other
+// httpcache.Cache such as httpcache.NewMemoryCache() (whole values).
 func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, error) {
 	if c == nil {
 		return nil, errors.New("rfccache: cache is nil; use httpcachestore.New, s3store.New or httpcache.NewMemoryCache")
@@ -108,22 +97,14 @@ func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, e
 	return &Transport{tr: tr, maxBody: maxBody}, nil
 }
 
-// RoundTrip implements http.RoundTripper.
-//
-// GET requests are answered from a fresh entry, revalidated when the entry
-// is stale, and fetched (one origin request per stampede) and stored, when
-// allowed, when there is none. HEAD requests are answered from a fresh GET
-// entry or passed on. Other methods are passed on and, when unsafe,
-// invalidate the URL's entries and the same-origin Location and
-// Content-Location. Every response carries [Header].
+// RoundTrip implements http.RoundTripper. Every response carries [Header].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
 
 // Close waits for downloads in progress and their commits (see
 // filecache.Transport.Close); later RoundTrips fail.
 func (t *Transport) Close() error { return t.tr.Close() }
 
-// Stats counts what a Transport did since New. Every response carries
-// exactly one of Hits, Misses, Revalidated, Stale or Bypass.
+// Stats counts what a Transport did since New.
 type Stats = cache.Stats
 
 // Stats returns a snapshot of the counters.

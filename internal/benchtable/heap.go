@@ -58,7 +58,11 @@ func benchHeap(t *table, s3 *s3Server, quick bool) {
 		first, s1 := fetch(string(mode), m.Client())
 		second, s2 := fetch(string(mode), m.Client())
 		done()
-		t.add(section, "throttlecache "+string(mode),
+		name := "throttlecache " + string(mode)
+		if mode == throttlecache.RFCS3 && !s3.real {
+			name += " (the in-process S3 server's copy on the same heap)"
+		}
+		t.add(section, name,
 			fmt.Sprintf("%s (%s), then %s (%s)", mib(first), s1, mib(second), s2), "–")
 	}
 }

@@ -16,9 +16,11 @@ import (
 	"github.com/throttlecache/throttlecache/internal/testserver"
 )
 
-// benchHits measures a cache hit of 4 KiB and 1 MiB: a plain file read of the
-// same bytes (the floor), gregjones/httpcache on its diskcache, FileCache and
-// RFCFile. Every cache is read through an http.Client, as callers do.
+// benchHits measures a cache hit of 4 KiB and 1 MiB: a plain file read of
+// the same bytes (the floor, and the limit of every row), gregjones/httpcache
+// on its diskcache, FileCache and RFCFile. Every cache is read through an
+// http.Client, as callers do. The subjects take turns three times and each
+// keeps its best run, so drift on a busy machine hits them alike.
 func benchHits(t *table, quick bool) {
 	srv := testserver.New()
 	defer srv.Close()
@@ -27,17 +29,18 @@ func benchHits(t *table, quick bool) {
 		path := fmt.Sprintf("/hit/%d", size)
 		srv.Handle(path, testserver.Generated(size, size, testserver.WithHeader("Cache-Control", "max-age=3600")))
 		url := srv.URL + path
-		section := fmt.Sprintf("cache hit, %s", sizeName(size))
+		section := fmt.Sprintf("cache hit, %s (best of 3 interleaved runs)", sizeName(size))
 
 		dir, err := os.MkdirTemp("", "benchtable-raw-")
 		if err != nil {
 			log.Fatal(err)
 		}
+		defer os.RemoveAll(dir)
 		file := filepath.Join(dir, "body")
 		f, _ := os.Create(file)
 		io.Copy(f, testserver.GeneratedReader(size, size))
 		f.Close()
-		raw := measure(quick, func(b *testing.B) {
+		raw := func(b *testing.B) {
 			buf := make([]byte, 32<<10)
 			for b.Loop() {
 				f, err := os.Open(file)
@@ -47,24 +50,36 @@ func benchHits(t *table, quick bool) {
 				readAll(b, f, buf, size)
 				f.Close()
 			}
-		})
-		os.RemoveAll(dir)
-		t.add(section, "raw file read (open, read, close)", resultOf(raw), "×1.00")
-
-		dir, _ = os.MkdirTemp("", "benchtable-httpcache-")
-		greg := &httpcache.Transport{Transport: http.DefaultTransport, Cache: diskcache.New(dir)}
-		r := measureGets(quick, &http.Client{Transport: greg}, url, size)
-		os.RemoveAll(dir)
-		t.add(section, "gregjones/httpcache + diskcache", resultOf(r), ratio(nsPerOp(r), nsPerOp(raw)))
-
+		}
+		hdir, _ := os.MkdirTemp("", "benchtable-httpcache-")
+		defer os.RemoveAll(hdir)
+		greg := &http.Client{Transport: &httpcache.Transport{Transport: http.DefaultTransport, Cache: diskcache.New(hdir)}}
+		subjects := []struct {
+			name string
+			run  func(b *testing.B)
+			best testing.BenchmarkResult
+		}{
+			{name: "raw file read (open, read, close)", run: raw},
+			{name: "gregjones/httpcache + diskcache", run: gets(greg, url, size)},
+		}
 		for _, mode := range []throttlecache.CacheMode{throttlecache.FileCache, throttlecache.RFCFile} {
 			m, done := newManager(mode, nil)
-			r := measureGets(quick, m.Client(), url, size)
-			if s := m.Stats(); s.NetworkRequests != 1 {
-				log.Fatalf("%s: %d network requests for one entry", mode, s.NetworkRequests)
+			defer done()
+			subjects = append(subjects, struct {
+				name string
+				run  func(b *testing.B)
+				best testing.BenchmarkResult
+			}{name: "throttlecache " + string(mode), run: gets(m.Client(), url, size)})
+		}
+		for range 3 {
+			for i := range subjects {
+				if r := measure(quick, subjects[i].run); subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
+					subjects[i].best = r
+				}
 			}
-			done()
-			t.add(section, "throttlecache "+string(mode), resultOf(r), ratio(nsPerOp(r), nsPerOp(raw)))
+		}
+		for _, s := range subjects {
+			t.add(section, s.name, resultOf(s.best), ratio(nsPerOp(s.best), nsPerOp(subjects[0].best)))
 		}
 	}
 }
@@ -84,17 +99,9 @@ func measure(_ bool, f func(b *testing.B)) testing.BenchmarkResult {
 	})
 }
 
-// measureGets benchmarks GETs of url through c after one GET that fills
-// the cache.
-func measureGets(quick bool, c *http.Client, url string, size int64) testing.BenchmarkResult {
-	get := func(b *testing.B, buf []byte) {
-		resp, err := c.Get(url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		readAll(b, resp.Body, buf, size)
-		resp.Body.Close()
-	}
+// gets returns a benchmark of GETs of url through c, after two GETs that
+// fill the cache.
+func gets(c *http.Client, url string, size int64) func(b *testing.B) {
 	for range 2 {
 		resp, err := c.Get(url)
 		if err != nil {
@@ -103,12 +110,17 @@ func measureGets(quick bool, c *http.Client, url string, size int64) testing.Ben
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	return measure(quick, func(b *testing.B) {
+	return func(b *testing.B) {
 		buf := make([]byte, 32<<10)
 		for b.Loop() {
-			get(b, buf)
+			resp, err := c.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			readAll(b, resp.Body, buf, size)
+			resp.Body.Close()
 		}
-	})
+	}
 }
 
 // readAll reads r to the end and checks its length.

@@ -55,8 +55,6 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 
 func (b *checkedBody) Close() error { return b.rc.Close() }
 
-// memBody serves a body from memory; the bytes are shared and never
-// written.
 type memBody struct {
 	b   []byte
 	off int

@@ -16,23 +16,18 @@ import (
 )
 
 const (
-	// chunkSize is the most a fill reads from the network at a time.
-	chunkSize = 256 << 10
+	chunkSize = 256 << 10 // the most a fill reads from the network at a time
 	// earlyCloseDrain: when the last reader closes a body early, the
-	// download still completes and is stored if at most this much is left.
+	// download goes on and is stored if at most this much is left.
 	earlyCloseDrain = 1 << 20
-	// commitBeforeEOF: a body shorter than this reaches its readers' EOF
-	// once committed, so that a request made right after finds the entry.
-	// A longer one reaches EOF at once and is committed after: syncing it
-	// costs about as long as downloading it on a fast network. Until the
-	// commit ends, the flight and the store's lock stay held, so requests
-	// for it wait and are served from it.
+	// commitBeforeEOF: a shorter body reaches its readers' EOF once
+	// committed, so that a request made right after finds the entry; a
+	// longer one at once, and is committed after, since syncing it costs
+	// about as long as downloading it. Until the commit ends the flight
+	// and the lock stay held: requests for it follow it.
 	commitBeforeEOF = 8 << 20
-	// degradedWindow bounds the bytes kept in memory for the readers of a
-	// download whose store failed.
-	degradedWindow = 8 << 20
-	// maxVariants bounds the Vary variants kept per URL.
-	maxVariants = 8
+	degradedWindow  = 8 << 20 // bytes kept in memory for readers when the store fails
+	maxVariants     = 8       // Vary variants kept per URL
 )
 
 var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
@@ -42,62 +37,58 @@ var (
 	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
 )
 
-// A fill downloads a response body into a store Writer on a goroutine of
-// its own, and every reader of the body, the request that started it
-// included, follows the Writer as it grows. So the download never waits for
-// its readers: a reader that stops, or never reads, costs the others
-// nothing, and a request that arrives mid-download reads what has arrived
-// and follows the rest. The body is committed when it arrived complete
-// (its full Content-Length, or the end of a framed body), and not if the
-// URL was invalidated meanwhile. When the store fails mid-download, the
-// readers get the rest from memory, at the pace of the slowest.
+// A fill downloads a body into a store Writer on a goroutine of its own,
+// and every reader, the request that started it included, follows the
+// Writer as it grows. So the download never waits for its readers: one
+// that stops or never reads costs the others nothing, and a request that
+// arrives mid-download reads what has come and follows the rest. The body
+// is committed when it arrived complete, unless the URL was invalidated
+// meanwhile. When the store fails mid-download, readers get the rest from
+// memory, at the pace of the slowest.
 type fill struct {
 	t      *Transport
 	fl     *flight
 	k      Key
 	head   *Meta // the response, as followers get it
-	m      *Meta // what to commit at the end; nil: shared with the waiters, never stored
-	store  bool  // the fill started out to store the body
+	store  bool  // started out to store the body (else: shared with waiters only)
 	w      Writer
 	src    io.ReadCloser
 	want   int64 // Content-Length, or -1
 	cancel context.CancelFunc
-	endFl  sync.Once
-	done   func(outcome) // ends the flight and releases the store's lock
+	end    func() // ends the flight and releases the lock, once
 
 	mu        sync.Mutex
+	m         *Meta // what to commit; nil once storing is given up
 	n         int64
 	crc       uint32
 	final     bool  // the network body ended
 	err       error // why, when it did not end complete
 	ended     bool  // the commit, if any, is over
 	abandoned bool
-	wake      chan struct{} // closed at every change
+	wake      chan struct{} // closed at every change, by the fill or a reader
 	readers   map[*reader]struct{}
 	refs      int   // readers and the goroutine; w is closed at 0
 	drainTo   int64 // -1, or the size past which the download is given up
 	progress  time.Time
-	degraded  bool   // the store failed: bytes from memOff on are in mem
-	memOff    int64  //
+	memOff    int64  // degraded (the store failed): bytes from memOff on are in mem
 	mem       []byte //
-	rwake     chan struct{}
+	degraded  bool   //
 }
 
-// startFill starts the fill of resp's body into a new entry at k (m
-// describes it), or, when storable is false, into a spool shared with the
-// waiters only. It returns the leader's response, or nil when the store
-// cannot take it.
+// startFill starts the fill of resp's body into a new entry at k, or, when
+// storable is false, into a spool shared with the waiters only. It returns
+// the leader's response, or nil when the store cannot take it.
 func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable bool, resp *http.Response,
 	cancel context.CancelFunc, stopLeader func() bool, done func(outcome)) *http.Response {
 	w, err := t.store.Create(rq.ctx, k, m)
 	if err != nil {
 		return nil
 	}
-	f := &fill{t: t, fl: fl, k: k, head: m, w: w, src: resp.Body, want: resp.ContentLength,
-		cancel: cancel, done: done, wake: make(chan struct{}), rwake: make(chan struct{}),
+	f := &fill{t: t, fl: fl, k: k, head: m, store: storable, w: w, src: resp.Body, want: resp.ContentLength,
+		cancel: cancel, end: sync.OnceFunc(func() { done(outcome{kind: outRetry}) }), wake: make(chan struct{}),
 		readers: map[*reader]struct{}{}, refs: 1, drainTo: -1, progress: time.Now()}
 	if storable {
-		f.m, f.store = m, true
+		f.m = m
 	} else {
 		w.Abort()
 	}
@@ -123,8 +114,7 @@ func (f *fill) run() {
 	var err error
 	for err == nil {
 		var k int
-		k, err = f.src.Read(buf[:])
-		if k > 0 {
+		if k, err = f.src.Read(buf[:]); k > 0 {
 			if aerr := f.add(buf[:k]); aerr != nil && (err == nil || err == io.EOF) {
 				err = aerr
 			}
@@ -134,37 +124,33 @@ func (f *fill) run() {
 	f.src.Close()
 	f.cancel()
 	if err == io.EOF {
-		err = nil
-		if f.want >= 0 && f.n != f.want {
+		if err = nil; f.want >= 0 && f.n != f.want {
 			err = io.ErrUnexpectedEOF
 		}
 	}
 	f.mu.Lock()
-	switch {
-	case f.abandoned && err == nil:
-		err = errAbandoned // every reader went away: a body nobody wanted is not kept
-	case err != nil && f.abandoned && f.t.closed.Load():
-		err = ErrClosed
+	if f.abandoned && err == nil {
+		err = errAbandoned // a body nobody wanted is not kept
 	}
-	storing := f.m != nil
+	m := f.m
 	f.mu.Unlock()
 	if err != nil {
-		// Before the readers hear of the failure: nothing is left behind,
-		// and a request made after it starts afresh.
-		if storing {
+		// Before the readers hear of it: nothing is left behind, and a
+		// request made after starts afresh.
+		if m != nil {
 			f.w.Abort()
 			f.t.log.Debug(f.t.name+": download not stored", "url", f.head.URL, "err", err)
 		}
-		f.endFlight()
+		f.end()
 	}
 	f.mu.Lock()
 	f.final, f.err = true, err
 	f.broadcast()
 	f.mu.Unlock()
-	if storing && err == nil {
-		f.commit()
+	if m != nil && err == nil {
+		f.commit(m)
 	}
-	f.endFlight() // before the readers' EOF: a request after it looks at the store
+	f.end() // before the readers' EOF: a request after it looks at the store
 	f.mu.Lock()
 	f.ended = true
 	f.broadcast()
@@ -172,26 +158,17 @@ func (f *fill) run() {
 	f.t.flights.whenIdle(f.fl, f.release) // waiters that joined still get to read it
 }
 
-// endFlight ends the flight and releases the store's lock, once.
-func (f *fill) endFlight() {
-	f.endFl.Do(func() { f.done(outcome{kind: outRetry}) })
-}
-
 // add makes p, the next bytes of the body, available to the readers.
 func (f *fill) add(p []byte) error {
-	if f.m != nil {
-		f.crc = crc32.Update(f.crc, Castagnoli, p)
-	}
+	f.crc = crc32.Update(f.crc, Castagnoli, p)
 	var werr error
 	if !f.degraded {
 		_, werr = f.w.Write(p)
 	}
 	f.mu.Lock()
-	giveUp := false
-	if werr != nil && !f.degraded {
-		// The store failed: nothing will be stored, new requests go to
-		// the origin, and the readers get the rest from memory.
-		f.degraded, f.memOff, f.m, giveUp = true, f.n, nil, true
+	giveUp := werr != nil && !f.degraded
+	if giveUp { // the store failed: new requests go to the origin, readers get the rest from memory
+		f.degraded, f.memOff = true, f.n
 	}
 	if f.degraded {
 		f.mem = append(f.mem, p...)
@@ -199,100 +176,83 @@ func (f *fill) add(p []byte) error {
 	f.n += int64(len(p))
 	f.progress = time.Now()
 	if f.m != nil && f.t.maxBody > 0 && f.n > f.t.maxBody {
-		f.m, giveUp = nil, true
+		giveUp = true
 		f.t.stats.tooLarge.Add(1)
 	}
+	if giveUp {
+		f.m = nil
+	}
 	f.broadcast()
-	err := f.backpressure()
+	var err error
+	for f.degraded && err == nil {
+		low := f.n
+		for r := range f.readers {
+			low = min(low, r.off)
+		}
+		if low > f.memOff {
+			f.mem, f.memOff = f.mem[low-f.memOff:], low
+		}
+		if len(f.readers) == 0 || len(f.mem) <= degradedWindow {
+			break
+		}
+		wake := f.wake
+		f.mu.Unlock()
+		select { // held back by the slowest reader
+		case <-wake:
+		case <-f.t.stop.Done():
+			err = ErrClosed
+		}
+		f.mu.Lock()
+	}
 	if f.drainTo >= 0 && f.n > f.drainTo {
 		err = errAbandoned
 	}
 	f.mu.Unlock()
 	if giveUp {
 		f.w.Abort()
-		f.endFlight()
+		f.end()
 	}
 	return err
 }
 
-// backpressure holds a degraded fill back until its slowest reader is
-// within degradedWindow of it; it is called with f.mu held.
-func (f *fill) backpressure() error {
-	for f.degraded {
-		low := f.n
-		for r := range f.readers {
-			low = min(low, r.off)
-		}
-		if low > f.memOff {
-			f.mem = f.mem[low-f.memOff:]
-			f.memOff = low
-		}
-		if len(f.readers) == 0 || int64(len(f.mem)) <= degradedWindow {
-			return nil
-		}
-		rw := f.rwake
-		f.mu.Unlock()
-		select {
-		case <-rw:
-		case <-f.t.stop.Done():
-		}
-		f.mu.Lock()
-		if f.t.stop.Err() != nil {
-			return ErrClosed
-		}
-	}
-	return nil
-}
-
-// commit stores the complete body, unless its URL was invalidated since
-// the download started.
-func (f *fill) commit() {
-	t := f.t
-	m := *f.m
-	m.SetSum(f.n, f.crc)
-	m.Stored = t.now()
-	ctx := context.Background() // neither Close nor the readers may cut a commit short
-	if f.fl.invalid.Load() {
+// commit stores m, the complete body, unless its URL was invalidated
+// since the download started (before, or during the commit).
+func (f *fill) commit(m *Meta) {
+	t, c, ctx := f.t, *m, context.Background() // neither Close nor a reader may cut a commit short
+	c.SetSum(f.n, f.crc)
+	c.Stored = t.now()
+	if f.fl.invalid.Load() || f.w.Commit(ctx, &c) != nil {
 		f.w.Abort()
 		return
 	}
-	if err := f.w.Commit(ctx, &m); err != nil {
-		return // the store logs and counts it
-	}
-	if f.fl.invalid.Load() { // invalidated during the commit
+	if f.fl.invalid.Load() {
 		t.store.Remove(ctx, f.k)
 		return
 	}
 	t.stats.stored.Add(1)
 	t.stats.storedBytes.Add(f.n)
 	if f.k.Vary != "" {
-		t.addVariant(ctx, f.k, m.Vary)
+		t.addVariant(ctx, f.k, c.Vary)
 	}
 }
 
 // addVariant records the Vary variant k in its URL's marker, keeping the
-// maxVariants most recent.
+// maxVariants most recent and removing the others.
 func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
 	base := k
 	base.Vary = ""
-	mk := &Meta{Key: base.String(), Vary: names, Fetched: t.now()}
-	var old []string
+	mk := &Meta{Key: base.String(), Vary: names, Fetched: t.now(), Variants: []string{k.Vary}}
 	if m, body, err := t.store.Lookup(ctx, base); err == nil {
 		closeBody(body)
-		if m.Marker() {
-			old = m.Variants
-		}
-	}
-	mk.Variants = []string{k.Vary}
-	for _, v := range old {
-		if v != k.Vary && len(mk.Variants) < maxVariants && slices.Equal(names, mk.Vary) {
-			mk.Variants = append(mk.Variants, v)
-			continue
-		}
-		if v != k.Vary {
-			gone := base
-			gone.Vary = v
-			t.store.Remove(ctx, gone)
+		for _, v := range m.Variants {
+			if v == k.Vary {
+				continue
+			}
+			if len(mk.Variants) < maxVariants && slices.Equal(names, m.Vary) {
+				mk.Variants = append(mk.Variants, v)
+			} else {
+				t.store.Remove(ctx, Key{Host: k.Host, Variant: k.Variant, Path: k.Path, Vary: v})
+			}
 		}
 	}
 	t.store.Update(ctx, base, mk)
@@ -329,9 +289,7 @@ func (f *fill) release() {
 func (f *fill) abandonIfUnread() {
 	f.mu.Lock()
 	abandon := len(f.readers) == 0 && !f.final
-	if abandon {
-		f.abandoned = true
-	}
+	f.abandoned = f.abandoned || abandon
 	f.mu.Unlock()
 	if abandon {
 		f.cancel()
@@ -345,14 +303,11 @@ func (f *fill) stalled() bool {
 	return !f.final && time.Since(f.progress) > f.t.stallAfter
 }
 
-// follow answers rq, which waited on the flight of f, from the download in
-// progress, or returns nil when it cannot: another Vary variant, a failed
-// or stalled download.
+// follow answers rq, which waited on f's flight, from the download, or
+// returns nil when it cannot: another Vary variant, a failed or stalled
+// download.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
-	if f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary {
-		return nil
-	}
-	if f.stalled() {
+	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() {
 		return nil
 	}
 	r := f.attach(rq.ctx)
@@ -369,11 +324,10 @@ func (t *Transport) follow(rq *request, f *fill) *http.Response {
 		StatusCode: f.head.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, ContentLength: f.want, Body: r, Request: rq.req, Uncompressed: f.head.Uncompressed,
 	}
-	status := cachestatus.Hit
 	if !f.store {
-		status = cachestatus.Miss // shared, not stored: the waiters got the origin's answer
+		return t.mark(rq.req, resp, cachestatus.Miss, "shared") // the origin's answer, not stored
 	}
-	return t.mark(rq.req, resp, status, "followed")
+	return t.mark(rq.req, resp, cachestatus.Hit, "followed")
 }
 
 // reader is one reader of a fill's body.
@@ -388,20 +342,18 @@ type reader struct {
 // Read reads what has arrived, waiting for more when it has all of that.
 func (r *reader) Read(p []byte) (int, error) {
 	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for {
-		f.mu.Lock()
-		if r.err != nil {
-			err := r.err
-			f.mu.Unlock()
-			return 0, err
-		}
-		if r.off < f.n {
+		switch {
+		case r.err != nil:
+			return 0, r.err
+		case r.off < f.n:
 			want := min(int64(len(p)), f.n-r.off)
 			if f.degraded && r.off >= f.memOff {
 				k := copy(p[:want], f.mem[r.off-f.memOff:])
 				r.off += int64(k)
-				f.readProgress()
-				f.mu.Unlock()
+				f.broadcast()
 				return k, nil
 			}
 			if f.degraded {
@@ -411,9 +363,9 @@ func (r *reader) Read(p []byte) (int, error) {
 			f.mu.Unlock()
 			k, err := f.w.ReadAt(p[:want], off)
 			f.mu.Lock()
-			r.off += int64(k)
-			f.readProgress()
-			f.mu.Unlock()
+			if r.off += int64(k); f.degraded {
+				f.broadcast()
+			}
 			if k > 0 {
 				return k, nil
 			}
@@ -421,33 +373,20 @@ func (r *reader) Read(p []byte) (int, error) {
 				err = io.ErrUnexpectedEOF
 			}
 			return 0, err
-		}
-		if f.final && f.err != nil {
-			err := f.err
-			f.mu.Unlock()
-			return 0, err
-		}
-		if f.final && (f.ended || f.m == nil || f.n >= commitBeforeEOF) {
-			f.mu.Unlock()
+		case f.final && f.err != nil:
+			return 0, f.err
+		case f.final && (f.ended || f.m == nil || f.n >= commitBeforeEOF):
 			return 0, io.EOF
+		case len(p) == 0:
+			return 0, nil
 		}
 		wake := f.wake
 		f.mu.Unlock()
-		if len(p) == 0 {
-			return 0, nil
-		}
 		select {
 		case <-wake:
 		case <-r.gone:
 		}
-	}
-}
-
-// readProgress wakes a degraded fill waiting for its readers.
-func (f *fill) readProgress() {
-	if f.degraded {
-		close(f.rwake)
-		f.rwake = make(chan struct{})
+		f.mu.Lock()
 	}
 }
 
@@ -460,18 +399,17 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 		k, err := r.Read(buf[:])
 		if k > 0 {
 			n, werr := w.Write(buf[:k])
-			total += int64(n)
-			if werr == nil && n < k {
+			if total += int64(n); werr == nil && n < k {
 				werr = io.ErrShortWrite
 			}
 			if werr != nil {
 				return total, werr
 			}
 		}
-		if err == io.EOF {
-			return total, nil
-		}
 		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
 			return total, err
 		}
 	}
@@ -503,7 +441,7 @@ func (r *reader) detach(why error) {
 			abandon, f.abandoned = true, true
 		}
 	}
-	f.readProgress()
+	f.broadcast()
 	f.mu.Unlock()
 	if abandon {
 		f.cancel()

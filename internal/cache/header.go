@@ -10,11 +10,11 @@ import (
 )
 
 // unstored are the fields an entry never keeps: hop-by-hop fields (RFC 9110
-// §7.6.1), the cache's own status, the length (the entry's Size says it),
-// and cookies. Set-Cookie is left out on purpose, although RFC 9111 lets a
-// private cache keep it: a folder or bucket shared by a user's processes
-// must not replay one request's session cookie to every other. The cost:
-// a response read from the cache never sets a cookie.
+// §7.6.1), the cache's status, the length (Size says it), and cookies.
+// Set-Cookie is left out on purpose, though RFC 9111 lets a private cache
+// keep it: a folder or bucket shared by a user's processes must not replay
+// one request's session cookie to every other. The cost: a response read
+// from the cache never sets a cookie.
 var unstored = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Set-Cookie2",
@@ -39,8 +39,8 @@ func StoredHeader(h http.Header) http.Header {
 }
 
 // notUpdated are the fields a 304 does not replace (RFC 9111 §3.2): the
-// length, and the encoding and range of the body the entry holds, which
-// Go's transport may have decoded.
+// length, and the encoding and range of the body held, which Go's
+// transport may have decoded.
 var notUpdated = []string{"Content-Length", "Content-Encoding", "Content-Range"}
 
 // merge304 returns stored updated with the fields of a 304.
@@ -55,11 +55,10 @@ func merge304(stored, fresh http.Header) http.Header {
 }
 
 // variant returns the Key.Variant of req: an explicit Accept-Encoding (the
-// body may come encoded, unlike what Go's transport returns for requests
-// without one) and credentials (Authorization, Cookie, user information in
-// the URL), keyed by an HMAC under the store's secret so that names reveal
-// nothing and a shared store gives nobody a hash to test guesses against.
-// secret is called only when there are credentials.
+// body may come encoded, unlike what Go's transport returns without one)
+// and credentials (Authorization, Cookie, user information in the URL),
+// keyed by an HMAC under the store's secret so that names reveal nothing
+// and a shared store gives nobody a hash to test guesses against.
 func variant(req *http.Request, secret func() []byte) string {
 	h := req.Header
 	var v string
@@ -85,8 +84,8 @@ func variant(req *http.Request, secret func() []byte) string {
 	return v
 }
 
-// VaryNames returns the canonical, sorted field names of h's Vary, once
-// each; "*" is one of them when present.
+// VaryNames returns the canonical field names of h's Vary, sorted, once
+// each; "*" among them when present.
 func VaryNames(h http.Header) []string {
 	var names []string
 	for _, v := range h.Values("Vary") {

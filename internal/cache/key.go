@@ -7,34 +7,26 @@ import (
 	"strings"
 )
 
-// Keys are relative paths that can be browsed:
+// KeyFor's keys can be browsed: a folder per origin ("_port" unless https
+// on 443, then a variant suffix), one per path segment, and the last
+// segment with an "@" in front (so that /a and /a/b can both be stored),
+// the query, if any, after a second "@":
 //
 //	www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
 //	www.sec.gov/cgi-bin/@browse-edgar@action=getcompany%26CIK=320193
 //	127.0.0.1_8080@cred-4f…/api/@me
-//	example.com/@page@@v-9c1e…            a Vary variant
 //
-// a folder per origin (with "_port" unless https on 443, then a variant
-// suffix), one folder per path segment, and the last segment with an "@"
-// in front (so that /a and /a/b can both be stored) and the query, if any,
-// after a second "@". Every name is escaped: letters, digits and "-._~,+="
-// are kept, anything else becomes %XX, and a name longer than maxName is
-// cut and ends in "%h" and a hash of the whole name. Segments are escaped
-// as they travel, not decoded first: /a+b and /a%2Bb are different
-// resources (RFC 3986 §2.2) and get different names. None of this can
-// produce "@" or "%" followed by anything but upper-case hex, so the
-// markers can never be confused with an escaped name: the mapping is
-// one-to-one, and no name is "." or "..", so a key stays inside its folder.
+// Names keep letters, digits and "-._~,+="; anything else becomes %XX, and
+// a name over maxName is cut and ends in "%h" and a hash of the whole.
+// Segments are escaped as they travel, not decoded first: /a+b and /a%2Bb
+// are different resources (RFC 3986 §2.2). None of this produces "@", or
+// "%" followed by anything but upper-case hex, so the markers are never
+// confused with a name, the mapping is one-to-one, and no name is "." or
+// "..": a key stays inside its folder.
 const (
-	// maxName leaves room under the usual 255-byte limit for the suffixes
-	// a store adds ("@@v-…", "@@meta.json").
-	maxName = 200
-	// maxRel bounds a whole key, far below PATH_MAX and S3's 1024 bytes
-	// with any sensible prefix.
-	maxRel = 900
-	// emptySegment names the folder of an empty path segment; the escaper
-	// writes only upper-case hex after "%", so it cannot produce this.
-	emptySegment = "%empty"
+	maxName      = 200      // room under 255 bytes for a store's suffixes
+	maxRel       = 900      // a whole key, under S3's 1024 bytes with a prefix
+	emptySegment = "%empty" // the name of an empty segment ("a//b" is not "a/b")
 )
 
 func safeByte(b byte) bool {
@@ -45,8 +37,7 @@ func safeByte(b byte) bool {
 	return strings.IndexByte("-._~,+=", b) >= 0
 }
 
-// escapeName escapes s for use in a name; extra lists bytes that are
-// escaped although safeByte keeps them.
+// escapeName escapes s; extra lists bytes escaped although safe.
 func escapeName(s, extra string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -63,8 +54,8 @@ func escapeName(s, extra string) string {
 	return b.String()
 }
 
-// limitName shortens a name longer than max: a prefix of it (never cutting
-// a %XX in two), "%h" and 32 hex digits of its SHA-256.
+// limitName cuts a name longer than max (never in a %XX) and ends it in
+// "%h" and 32 hex digits of its SHA-256.
 func limitName(name string, max int) string {
 	if len(name) <= max {
 		return name
@@ -89,8 +80,7 @@ func KeyFor(u *url.URL) (Key, bool) {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
-	// "_" separates the port, so it is escaped in host names; a leading "."
-	// would clash with a store's own folders.
+	// "_" separates the port; a leading "." would clash with a store's own folders.
 	hd := escapeName(host, "_")
 	if hd[0] == '.' {
 		hd = "%2E" + hd[1:]
@@ -113,7 +103,7 @@ func KeyFor(u *url.URL) (Key, bool) {
 		esc := escapeName(s, "")
 		if i < len(segs)-1 {
 			if esc == "" {
-				esc = emptySegment // "a//b" must not become "a/b"
+				esc = emptySegment
 			}
 			b.WriteString(limitName(esc, maxName))
 			b.WriteByte('/')

@@ -13,33 +13,22 @@ import (
 // Castagnoli is the CRC-32C table of every checksum in the cache.
 var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// metaVersion is the format version; metadata of any other is a miss.
 const metaVersion = 1
 
-// Meta describes a stored response, as JSON: the file store's sidecar, the
-// head of an S3 object.
+// Meta describes a stored response, as JSON: the file store's sidecar, an
+// S3 metadata object.
 //
-//	{
-//	  "version": 1,
-//	  "key": "www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm",
-//	  "url": "https://www.sec.gov/Archives/edgar/data/320193/aapl-20230930.htm",
-//	  "status": 200,
-//	  "header": {"Content-Type": ["text/html"], "Etag": ["\"abc\""], …},
-//	  "size": 1234,
-//	  "crc32c": "1a2b3c4d",
-//	  "requested": "2024-01-02T03:04:04Z",
-//	  "fetched": "2024-01-02T03:04:05Z",
-//	  "stored": "2024-01-02T03:04:05Z",
-//	  "id": "1234.1704164645000000000.5678"
-//	}
+//	{"version": 1, "key": "www.sec.gov/Archives/…/@aapl-20230930.htm",
+//	 "url": "https://www.sec.gov/Archives/…/aapl-20230930.htm", "status": 200,
+//	 "header": {"Content-Type": ["text/html"], "Etag": ["\"abc\""]},
+//	 "size": 1234, "crc32c": "1a2b3c4d", "requested": "…", "fetched": "…",
+//	 "stored": "…", "id": "1234.1704164645000000000.5678"}
 //
-// Key must be the entry's own key, so that metadata never vouches for
-// another entry's body. Size and CRC32C describe the body; ID is the body's
-// identity where the store has one (a file's size, modification time and
-// inode): a body whose identity matches is served as it is, any other is
-// checked against CRC32C as it streams. A Vary marker has status 0, the
-// Vary field names and the signatures of its stored variants, most recent
-// first, and no body.
+// Key must be the entry's own, so metadata never vouches for another
+// entry's body. Size and CRC32C describe the body; ID is its identity where
+// the store has one (a file's size, modification time and inode; an S3
+// ETag). A Vary marker has status 0, the Vary field names and its stored
+// variants' signatures, most recent first, and no body.
 type Meta struct {
 	Version      int         `json:"version"`
 	Key          string      `json:"key"`
@@ -50,24 +39,21 @@ type Meta struct {
 	Size         int64       `json:"size"`
 	CRC32C       string      `json:"crc32c,omitempty"`
 	Requested    time.Time   `json:"requested,omitzero"` // when the request that fetched or confirmed it was sent
-	Fetched      time.Time   `json:"fetched"`            // when the origin's answer arrived
+	Fetched      time.Time   `json:"fetched"`            // when its answer arrived
 	Stored       time.Time   `json:"stored,omitzero"`
 	ID           string      `json:"id,omitempty"`
 	Vary         []string    `json:"vary,omitempty"`
 	Variants     []string    `json:"variants,omitempty"`
-	Body         []byte      `json:"body,omitempty"` // a small body kept inside its metadata (S3)
+	Body         []byte      `json:"body,omitempty"` // a small body kept inside (S3)
 
-	// Started is when the download began by the real clock: what a
-	// store compares invalidations with. It is not stored.
-	Started time.Time `json:"-"`
-
-	// File is the identity of an entry written by an earlier version,
-	// which ID replaces.
+	// File is the body's identity as earlier versions wrote it.
 	File *struct {
-		Size  int64  `json:"size"`
-		MTime int64  `json:"mtime"`
-		Ino   uint64 `json:"ino,omitempty"`
+		Size, MTime int64
+		Ino         uint64
 	} `json:"file,omitempty"`
+	// Started is when the download began, by the real clock, for stores
+	// to compare invalidations with; it is not stored.
+	Started time.Time `json:"-"`
 }
 
 // Marker reports whether m is a Vary marker rather than an entry.
@@ -80,9 +66,7 @@ func (m *Meta) Sum() uint32 {
 }
 
 // SetSum records the body's size and checksum.
-func (m *Meta) SetSum(size int64, sum uint32) {
-	m.Size, m.CRC32C = size, fmt.Sprintf("%08x", sum)
-}
+func (m *Meta) SetSum(size int64, sum uint32) { m.Size, m.CRC32C = size, fmt.Sprintf("%08x", sum) }
 
 // ParseMeta decodes and checks metadata; any defect is an error wrapping
 // ErrDamaged. It never panics.
@@ -91,6 +75,7 @@ func ParseMeta(data []byte) (*Meta, error) {
 	if err := json.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
+	_, hexErr := hex.DecodeString(m.CRC32C)
 	switch {
 	case m.Version != metaVersion:
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrDamaged, m.Version, metaVersion)
@@ -100,14 +85,9 @@ func ParseMeta(data []byte) (*Meta, error) {
 		return nil, fmt.Errorf("%w: a marker needs Vary names and no body", ErrDamaged)
 	case !m.Marker() && (m.Status < 200 || m.Status > 999):
 		return nil, fmt.Errorf("%w: status %d", ErrDamaged, m.Status)
-	case m.Size < 0:
+	case m.Size < 0 || (m.Body != nil && int64(len(m.Body)) != m.Size):
 		return nil, fmt.Errorf("%w: size %d", ErrDamaged, m.Size)
-	case !m.Marker() && len(m.CRC32C) != 8:
-		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
-	case m.Body != nil && int64(len(m.Body)) != m.Size:
-		return nil, fmt.Errorf("%w: %d bytes inside, size %d", ErrDamaged, len(m.Body), m.Size)
-	}
-	if _, err := hex.DecodeString(m.CRC32C); err != nil {
+	case (!m.Marker() && len(m.CRC32C) != 8) || hexErr != nil:
 		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
 	}
 	if m.File != nil && m.ID == "" {
@@ -131,6 +111,4 @@ func (m *Meta) Marshal() ([]byte, error) {
 }
 
 // FileID formats a file's identity for Meta.ID.
-func FileID(size, mtime int64, ino uint64) string {
-	return fmt.Sprintf("%d.%d.%d", size, mtime, ino)
-}
+func FileID(size, mtime int64, ino uint64) string { return fmt.Sprintf("%d.%d.%d", size, mtime, ino) }

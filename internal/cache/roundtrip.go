@@ -53,7 +53,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.head(rq)
 	}
 	for waits := 0; ; waits++ {
-		k, m, body, marker := t.lookup(rq)
+		k, m, body := t.lookup(rq)
 		if m != nil && rq.pol.Fresh(m, t.now()) {
 			if waits > 0 {
 				t.stats.coalesced.Add(1)
@@ -70,7 +70,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		fl, leader := t.flights.join(rq.key)
 		if leader {
-			return t.lead(rq, fl, k, m, marker)
+			return t.lead(rq, fl, k, m)
 		}
 		resp, err, again := t.await(rq, fl)
 		if !again {
@@ -102,12 +102,12 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 	}
 	switch o.kind {
 	case outEntry: // just stored or confirmed: served whatever its age says
-		if k, m, body, _ := t.lookup(rq); m != nil {
+		if k, m, body := t.lookup(rq); m != nil {
 			t.stats.coalesced.Add(1)
 			return t.respond(rq, k, m, body, cachestatus.Hit), nil, false
 		}
 	case outStale:
-		if k, m, body, _ := t.lookup(rq); m != nil {
+		if k, m, body := t.lookup(rq); m != nil {
 			t.stats.coalesced.Add(1)
 			return t.respond(rq, k, m, body, cachestatus.Stale), nil, false
 		}
@@ -191,26 +191,21 @@ func HasDirective(h http.Header, d string) bool {
 }
 
 // lookup returns the entry that may answer rq, its key and its open body,
-// or a nil Meta. marker is the URL's Vary marker, when it has one.
-func (t *Transport) lookup(rq *request) (k Key, m *Meta, body io.ReadCloser, marker *Meta) {
+// or a nil Meta: through the URL's Vary marker, when it has one, to the
+// variant of rq's values.
+func (t *Transport) lookup(rq *request) (k Key, m *Meta, body io.ReadCloser) {
 	k = rq.key
 	m, body, err := t.store.Lookup(rq.ctx, k)
 	if err != nil || !m.Marker() {
-		return k, m, body, nil
+		return k, m, body
 	}
-	marker = m
-	if !t.policy.Vary() {
-		return k, nil, nil, marker
+	if k.Vary = varySig(m.Vary, rq.req.Header); !t.policy.Vary() || !slices.Contains(m.Variants, k.Vary) {
+		return k, nil, nil
 	}
-	k.Vary = varySig(m.Vary, rq.req.Header)
-	if !slices.Contains(m.Variants, k.Vary) {
-		return k, nil, nil, marker
+	if m, body, err = t.store.Lookup(rq.ctx, k); err != nil {
+		return k, nil, nil
 	}
-	m, body, err = t.store.Lookup(rq.ctx, k)
-	if err != nil {
-		return k, nil, nil, marker
-	}
-	return k, m, body, marker
+	return k, m, body
 }
 
 func closeBody(b io.ReadCloser) {
@@ -221,7 +216,7 @@ func closeBody(b io.ReadCloser) {
 
 // head answers a HEAD from a fresh entry, or passes it on.
 func (t *Transport) head(rq *request) (*http.Response, error) {
-	k, m, body, _ := t.lookup(rq)
+	k, m, body := t.lookup(rq)
 	closeBody(body)
 	if m != nil && rq.pol.Fresh(m, t.now()) {
 		return t.respond(rq, k, m, http.NoBody, cachestatus.Hit), nil
@@ -229,11 +224,11 @@ func (t *Transport) head(rq *request) (*http.Response, error) {
 	return t.direct(rq)
 }
 
-// lead fetches or revalidates the entry for every request waiting on fl.
-// k, m and marker are what rq found in the store. With a store that locks
-// across processes, it takes the entry's lock and looks again: another
-// process may have stored the entry meanwhile.
-func (t *Transport) lead(rq *request, fl *flight, k Key, m, marker *Meta) (*http.Response, error) {
+// lead fetches or revalidates the entry for every request waiting on fl; k
+// and m are what rq found. With a store that locks across processes, it
+// takes the entry's lock and looks again: another process may have stored
+// the entry meanwhile.
+func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Response, error) {
 	unlock := func() {}
 	if t.locker != nil {
 		u, err := t.locker.Lock(rq.ctx, rq.key)
@@ -248,7 +243,7 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m, marker *Meta) (*http
 		}
 		unlock = u
 		var body io.ReadCloser
-		k, m, body, marker = t.lookup(rq)
+		k, m, body = t.lookup(rq)
 		if m != nil && rq.pol.Fresh(m, t.now()) {
 			unlock()
 			t.flights.end(fl, outcome{kind: outEntry})
@@ -256,14 +251,14 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m, marker *Meta) (*http
 		}
 		closeBody(body)
 	}
-	return t.fetch(rq, fl, k, m, marker, unlock)
+	return t.fetch(rq, fl, k, m, unlock)
 }
 
 // fetch asks the origin, with the validators of the stale entry old (at k)
 // when there is one, and answers with what comes back. It ends fl and
 // calls unlock when the flight is over: at once, or when the fill of a
 // body it stores ends.
-func (t *Transport) fetch(rq *request, fl *flight, k Key, old, marker *Meta, unlock func()) (*http.Response, error) {
+func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func()) (*http.Response, error) {
 	ctx := rq.ctx
 	// Until the headers arrive the leader's context ends the request; after
 	// that, a body that is stored belongs to the fill.

@@ -27,13 +27,20 @@ type metaCache struct {
 }
 
 type cachedMeta struct {
-	id    string // the sidecar's identity when read
-	meta  *cache.Meta
-	mtime time.Time // the sidecar's modification time: its last use, for eviction
-	body  []byte    // the whole body of a small entry, never modified, or nil
+	id      string // the sidecar's identity when read
+	meta    *cache.Meta
+	mtime   time.Time // the sidecar's modification time: its last use, for eviction
+	body    []byte    // the whole body of a small entry, never modified, or nil
+	checked time.Time // when the sidecar was last seen to be this one
 }
 
 const (
+	// metaTrust is how long a sidecar seen on disk is trusted without
+	// another stat, while its body is still the file it describes: a body
+	// replaced or removed is seen at once, and another process's 304 (a
+	// fresher sidecar for the same body) within this time costs at most
+	// one more revalidation.
+	metaTrust      = time.Second
 	verifyFirstMax = 64 << 20
 	metaCacheMax   = 4096
 	hotBodyMax     = 64 << 10
@@ -86,9 +93,16 @@ func idOf(fi os.FileInfo) string { return cache.FileID(fi.Size(), fi.ModTime().U
 // as it streams beyond, so that the first byte does not wait for a whole
 // pass; its identity is recorded once it matched.
 func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
+	return s.lookup(k, true)
+}
+
+// lookup is Lookup; trust lets it take a sidecar seen less than metaTrust
+// ago for the one on disk, and it looks again without when the body turns
+// out to be another file.
+func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, error) {
 	key := k.String()
 	bodyPath, metaPath := s.paths(k)
-	c, err := s.loadMeta(key, metaPath)
+	c, trusted, err := s.loadMeta(key, metaPath, trust)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,6 +120,10 @@ func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadClos
 		return nil, nil, cache.ErrNotFound
 	}
 	fi, err := f.Stat()
+	if trusted && (err != nil || idOf(fi) != m.ID) {
+		f.Close()
+		return s.lookup(k, false)
+	}
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
 		f.Close()
 		if err == nil {
@@ -150,21 +168,26 @@ func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadClos
 }
 
 // loadMeta returns the sidecar at metaPath for key, parsed once per version
-// of the file, and records a use for eviction.
-func (s *Store) loadMeta(key, metaPath string) (cachedMeta, error) {
+// of the file, and records a use for eviction. With trust, a sidecar seen
+// less than metaTrust ago is taken as it is (trusted is then true), and
+// the caller checks that the body is the one it describes.
+func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, trusted bool, err error) {
+	c, ok := s.metas.get(key)
+	if trust && ok && time.Since(c.checked) < metaTrust && !c.meta.Marker() {
+		return c, true, nil
+	}
 	fi, err := os.Stat(metaPath)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.fail("read", metaPath, err)
 		}
-		return cachedMeta{}, cache.ErrNotFound
+		return cachedMeta{}, false, cache.ErrNotFound
 	}
 	id := idOf(fi)
-	c, ok := s.metas.get(key)
 	if !ok || c.id != id {
 		data, err := os.ReadFile(metaPath)
 		if err != nil {
-			return cachedMeta{}, cache.ErrNotFound
+			return cachedMeta{}, false, cache.ErrNotFound
 		}
 		m, err := cache.ParseMeta(data)
 		if err == nil && m.Key != key {
@@ -172,12 +195,13 @@ func (s *Store) loadMeta(key, metaPath string) (cachedMeta, error) {
 		}
 		if err != nil {
 			s.damaged(key, strings.TrimSuffix(metaPath, metaSuffix), err)
-			return cachedMeta{}, cache.ErrNotFound
+			return cachedMeta{}, false, cache.ErrNotFound
 		}
 		c = cachedMeta{id: id, meta: m, mtime: fi.ModTime()}
-		s.metas.put(key, c)
-		c, _ = s.metas.get(key)
 	}
+	c.checked = time.Now()
+	s.metas.put(key, c)
+	c, _ = s.metas.get(key)
 	// The sidecar's modification time is the entry's last use, updated at
 	// most once a minute.
 	if now := time.Now(); s.maxBytes > 0 && now.Sub(c.mtime) > time.Minute && os.Chtimes(metaPath, now, now) == nil {
@@ -186,7 +210,7 @@ func (s *Store) loadMeta(key, metaPath string) (cachedMeta, error) {
 			s.metas.put(key, c)
 		}
 	}
-	return c, nil
+	return c, false, nil
 }
 
 // refreshID records a verified body's new identity so that it is not

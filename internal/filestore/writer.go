@@ -129,6 +129,7 @@ func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 		return err
 	}
 	w.committed = true
+	s.metas.forget(w.k.String())
 	m.ID = idOf(fi)
 	if err := s.writeMeta(w.k, metaPath, m); err != nil {
 		os.Remove(bodyPath) // the old sidecar does not describe the new body anyway
@@ -218,6 +219,7 @@ func (s *Store) Update(_ context.Context, k cache.Key, m *cache.Meta) error {
 	}
 	c := *m
 	c.Key = k.String()
+	s.metas.forget(c.Key)
 	return s.writeMeta(k, metaPath, &c)
 }
 
