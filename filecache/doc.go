@@ -19,8 +19,9 @@
 // answered from the file as REVALIDATED. Rules are looked up on every
 // request, so changing them applies to stored entries. Response headers
 // such as Cache-Control and Vary are kept but never consulted. A request's
-// own no-cache forces a revalidation; no-store, Range and conditional
-// requests bypass the cache. Only complete 200 responses are stored; HEAD
+// own no-cache forces a revalidation; its own If-None-Match or
+// If-Modified-Since is answered from a fresh entry (a 304 when it
+// matches); no-store and Range requests bypass the cache. Only complete 200 responses are stored; HEAD
 // is answered from a fresh entry; POST, PUT, PATCH and DELETE remove every
 // variant of the URL's entry, and win over its downloads in progress.
 //

@@ -93,6 +93,7 @@ func ExampleTransport_Stats() {
 	origin := testserver.New()
 	defer origin.Close()
 	origin.Handle("/r", testserver.NewResource([]byte("r"), testserver.WithHeader("Cache-Control", "no-cache")))
+	origin.Handle("/form", testserver.Status(http.StatusSeeOther, "", "Location", "/r"))
 	tr, err := rfccache.New(nil, httpcache.NewMemoryCache(), rfccache.Options{})
 	if err != nil {
 		log.Fatal(err)
@@ -106,8 +107,9 @@ func ExampleTransport_Stats() {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	req, _ := http.NewRequest(http.MethodPost, origin.URL+"/r", nil)
-	resp, err := client.Do(req)
+	// A successful POST whose answer points at /r invalidates /r.
+	req, _ := http.NewRequest(http.MethodPost, origin.URL+"/form", nil)
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,15 +18,15 @@ func (p policy) Request(req *http.Request, rule cache.Rule) (cache.Request, stri
 
 func (policy) Vary() bool { return true }
 
-// Invalidated returns the URL of an unsafe request, and the Location and
-// Content-Location of its response when they have the same origin (RFC
-// 9111 §4.4). It does so whatever the response, and also when there was
-// none: the request may have reached the origin.
+// Invalidated returns, when an unsafe request succeeded (a 2xx or 3xx:
+// RFC 9111 §4.4), its URL and the Location and Content-Location of its
+// response that have the same origin. A request that failed, or got no
+// response, changed nothing the cache can know of.
 func (policy) Invalidated(req *http.Request, resp *http.Response) []*url.URL {
-	out := []*url.URL{req.URL}
-	if resp == nil {
-		return out
+	if resp == nil || resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return nil
 	}
+	out := []*url.URL{req.URL}
 	for _, k := range []string{"Location", "Content-Location"} {
 		v := resp.Header.Get(k)
 		if v == "" {
@@ -47,19 +47,21 @@ type request struct {
 	noCache bool // no-cache, or Pragma: no-cache without Cache-Control
 }
 
-// freshness returns the freshness lifetime and current age of m: from the
-// rule when one applies, otherwise from m's own headers (RFC 9111 §4.2).
-func (r *request) freshness(m *cache.Meta, now time.Time) (lifetime, age time.Duration, respCC directives) {
+// freshness returns the freshness lifetime and current age of m, its
+// directives and whether it may never be served stale: from the rule when
+// one applies, otherwise from m's own headers (RFC 9111 §4.2).
+func (r *request) freshness(m *cache.Meta, now time.Time) (lifetime, age time.Duration, respCC directives, noStale bool) {
 	if r.rule.OK && ruleStatuses[m.Status] {
-		// A rule counts from when the entry was fetched or last confirmed.
-		return r.rule.MaxAge, max(now.Sub(m.Fetched), 0), nil
+		// A rule counts from when the entry was fetched or last confirmed,
+		// whatever the headers say.
+		return r.rule.MaxAge, max(now.Sub(m.Fetched), 0), nil, false
 	}
 	h := headersOf(m)
-	return h.lifetime, h.age(now), h.cc
+	return h.lifetime, h.age(now), h.cc, h.noStale
 }
 
 func (r *request) Fresh(m *cache.Meta, now time.Time) bool {
-	life, a, respCC := r.freshness(m, now)
+	life, a, _, noStale := r.freshness(m, now)
 	if r.noCache {
 		return false
 	}
@@ -72,7 +74,7 @@ func (r *request) Fresh(m *cache.Meta, now time.Time) bool {
 	if a < life {
 		return true
 	}
-	if s, ok := r.cc["max-stale"]; ok && !respCC.has("must-revalidate") && !respCC.has("no-cache") {
+	if s, ok := r.cc["max-stale"]; ok && !noStale {
 		if s == "" {
 			return true
 		}
@@ -95,18 +97,22 @@ func (r *request) Storable(resp *http.Response) bool {
 // other requests either.
 func (*request) Shareable(*http.Response) bool { return false }
 
-// Stale reports whether m may answer when the origin failed: within the
-// entry's or the request's stale-if-error, or always with
-// Options.StaleIfError unless the entry says must-revalidate.
+// Stale reports whether m may answer when the origin failed: never when
+// its directives forbid stale answers (must-revalidate, proxy-revalidate,
+// no-cache, s-maxage); otherwise within the entry's or the request's
+// stale-if-error, or always with Options.StaleIfError.
 func (r *request) Stale(m *cache.Meta, now time.Time, _ *http.Response) bool {
-	life, a, respCC := r.freshness(m, now)
+	life, a, respCC, noStale := r.freshness(m, now)
+	if noStale {
+		return false
+	}
 	staleness := a - life
 	for _, cc := range []directives{r.cc, respCC} {
 		if v, ok := cc.seconds("stale-if-error"); ok && staleness <= v {
 			return true
 		}
 	}
-	return r.sie && !respCC.has("must-revalidate")
+	return r.sie
 }
 
 func (r *request) OnlyIfCached() bool { return r.cc.has("only-if-cached") }

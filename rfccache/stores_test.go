@@ -65,7 +65,14 @@ func TestSharedStores(t *testing.T) {
 				t.Fatalf("origin hits = %d, want 1", got)
 			}
 			// An unsafe request through one stage invalidates for both.
-			origin.Handle("/r", testserver.NewResource([]byte("new"), testserver.WithHeader("Cache-Control", "max-age=600")))
+			fresh := testserver.NewResource([]byte("new"), testserver.WithHeader("Cache-Control", "max-age=600"))
+			origin.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodDelete {
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+				fresh.ServeHTTP(w, r)
+			})
 			do(t, ca, "DELETE", origin.URL+"/r")
 			if r := do(t, cb, "GET", origin.URL+"/r"); r.cache != Miss || r.body != "new" {
 				t.Fatalf("second stage after a DELETE through the first: %q %q, want MISS new", r.cache, r.body)

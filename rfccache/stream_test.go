@@ -286,7 +286,27 @@ func TestStreamedDamagedFile(t *testing.T) {
 // file behind.
 func TestStreamedAbandonedBodyLeavesNothing(t *testing.T) {
 	f, store := fileFixture(t, Options{})
-	f.srv.Handle("/big", testserver.Generated(8<<20, 3, testserver.WithHeader("Cache-Control", "max-age=3600")))
+	// The origin holds the rest of /big back until the caller has closed
+	// it, so that more than 1 MiB is left to download then.
+	release, served := make(chan struct{}), 0
+	big := testserver.Generated(8<<20, 3, testserver.WithHeader("Cache-Control", "max-age=3600"))
+	f.srv.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		if served++; served > 1 {
+			big.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Length", fmt.Sprint(8<<20))
+		data, _ := io.ReadAll(testserver.GeneratedReader(8<<20, 3))
+		w.Write(data[:2<<20])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(data[2<<20:])
+	})
 	body := testserverBody(100 << 10)
 	f.srv.Handle("/cut", testserver.Sequence(testserver.Short(body, 50<<10),
 		testserver.NewResource(body, testserver.WithHeader("Cache-Control", "max-age=3600"))))
@@ -297,6 +317,7 @@ func TestStreamedAbandonedBodyLeavesNothing(t *testing.T) {
 	}
 	io.CopyN(io.Discard, resp.Body, 1<<20)
 	resp.Body.Close()
+	close(release)
 
 	resp, err = f.client.Get(f.srv.URL + "/cut")
 	if err != nil {

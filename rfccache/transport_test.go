@@ -2,6 +2,7 @@ package rfccache
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"io/fs"
@@ -121,9 +122,16 @@ func TestStatuses(t *testing.T) {
 		{200, "", true}, {203, "", true}, {204, "", true}, {300, "", true}, {301, "", true},
 		{308, "", true}, {404, "", true}, {405, "", true}, {410, "", true}, {414, "", true}, {501, "", true},
 		{302, "", false}, {307, "", false}, {400, "", false}, {403, "", false}, {500, "", false}, {503, "", false},
-		{302, "max-age=60", true}, {500, "max-age=60", true}, {403, "public", true},
-		{206, "max-age=60", false}, {299, "max-age=60", false}, {599, "max-age=60", false},
+		{302, "max-age=60", true}, {500, "max-age=60", true}, {403, "public", true}, {403, "private", true},
+		// §3: a final status this cache does not know, with explicit
+		// freshness, is stored; heuristics only for statuses cacheable by
+		// default.
+		{299, "max-age=60", true}, {599, "max-age=60", true}, {299, "", false}, {599, "", false},
+		{206, "max-age=60", false},
 		{200, "no-store", false}, {404, "no-store", false},
+		// §5.2.2.3: must-understand with a known status overrides
+		// no-store; with an unknown one, nothing is stored.
+		{200, "must-understand, no-store", true}, {299, "must-understand, no-store, max-age=60", false},
 	} {
 		t.Run(strings.TrimSpace(strconv.Itoa(tc.code)+" "+tc.cc), func(t *testing.T) {
 			f := newFixture(t, Options{})
@@ -229,7 +237,7 @@ func TestRequestDirectives(t *testing.T) {
 		{"max-stale too small", []string{"Cache-Control", "max-stale=10"}, 5 * time.Minute, Revalidated},
 		{"no-store bypasses", []string{"Cache-Control", "no-store"}, 0, Bypass},
 		{"Range bypasses", []string{"Range", "bytes=0-1"}, 0, Bypass},
-		{"own If-None-Match bypasses", []string{"If-None-Match", `"x"`}, 0, Bypass},
+		{"own If-None-Match that does not match: the full entry", []string{"If-None-Match", `"x"`}, 0, Hit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Options{})
@@ -325,19 +333,53 @@ func TestCredentialsNeverCross(t *testing.T) {
 	}
 }
 
+// TestUnsafeMethodsInvalidate: an unsafe request that succeeded (2xx, 3xx)
+// invalidates its URL (RFC 9111 §4.4); one that failed, or got no answer,
+// leaves the entry alone.
 func TestUnsafeMethodsInvalidate(t *testing.T) {
-	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, "PROPPATCH"} {
-		t.Run(method, func(t *testing.T) {
-			f := newFixture(t, Options{})
-			// The Resource answers 405 to unsafe methods: invalidation does not depend on the status.
-			f.srv.Handle("/r", testserver.NewResource([]byte("r"), testserver.WithHeader("Cache-Control", "max-age=600")))
-			f.expect(t, "/r", []string{Miss, Hit}, 1)
-			if r := do(t, f.client, method, f.srv.URL+"/r"); r.cache != Bypass {
-				t.Fatalf("%s: X-Cache %q, want BYPASS", method, r.cache)
+	unsafe := func(code int) http.Handler {
+		res := testserver.NewResource([]byte("r"), testserver.WithHeader("Cache-Control", "max-age=600"))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				res.ServeHTTP(w, r)
+				return
 			}
-			f.expect(t, "/r", []string{Miss, Hit}, 3)
+			w.WriteHeader(code)
 		})
 	}
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, "PROPPATCH"} {
+		for _, tc := range []struct {
+			code        int
+			invalidates bool
+		}{{200, true}, {204, true}, {303, true}, {400, false}, {405, false}, {500, false}, {503, false}} {
+			t.Run(fmt.Sprint(method, " ", tc.code), func(t *testing.T) {
+				f := newFixture(t, Options{})
+				f.srv.Handle("/r", unsafe(tc.code))
+				f.expect(t, "/r", []string{Miss, Hit}, 1)
+				if r := do(t, f.client, method, f.srv.URL+"/r"); r.cache != Bypass || r.status != tc.code {
+					t.Fatalf("%s: %d X-Cache %q, want %d BYPASS", method, r.status, r.cache, tc.code)
+				}
+				if tc.invalidates {
+					f.expect(t, "/r", []string{Miss, Hit}, 3)
+				} else {
+					f.expect(t, "/r", []string{Hit}, 2)
+				}
+			})
+		}
+	}
+	t.Run("no answer leaves the entry", func(t *testing.T) {
+		f := newFixture(t, Options{})
+		f.srv.Handle("/r", testserver.NewResource([]byte("r"), testserver.WithHeader("Cache-Control", "max-age=600")))
+		f.get(t, "/r")
+		f.srv.Close()
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/r", nil)
+		if _, err := f.tr.RoundTrip(req); err == nil {
+			t.Fatal("a POST to a closed origin succeeded")
+		}
+		if !f.stored(t, "/r") {
+			t.Fatal("a POST that got no answer removed the entry")
+		}
+	})
 	t.Run("safe methods keep the entry", func(t *testing.T) {
 		f := newFixture(t, Options{})
 		f.srv.Handle("/r", testserver.NewResource([]byte("r"), testserver.WithHeader("Cache-Control", "max-age=600")))

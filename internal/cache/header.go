@@ -99,19 +99,56 @@ func VaryNames(h http.Header) []string {
 	return slices.Compact(names)
 }
 
-// varySig hashes the request's values of the fields names, each combined
-// over its lines with the whitespace around commas removed, so that
-// "en, fr" and "en,fr" select the same variant (RFC 9111 §4.1).
+// varySig hashes the request's values of the fields names (RFC 9111
+// §4.1): each field's lines combined, whitespace around its commas dropped
+// and inside a member collapsed, so that "en, fr" and "en,fr" select the
+// same variant. The Accept fields, lists of case-insensitive tokens with
+// parameters, are also lower-cased and lose all whitespace ("en;q=0.5" is
+// "EN; q=0.5").
 func varySig(names []string, h http.Header) string {
 	s := sha256.New()
 	for _, name := range names {
 		var parts []string
 		for _, v := range h.Values(name) {
 			for p := range strings.SplitSeq(v, ",") {
-				parts = append(parts, strings.Join(strings.Fields(p), " "))
+				if strings.HasPrefix(name, "Accept") {
+					parts = append(parts, strings.ToLower(strings.Join(strings.Fields(p), "")))
+				} else {
+					parts = append(parts, strings.Join(strings.Fields(p), " "))
+				}
 			}
 		}
 		s.Write([]byte(name + "\x00" + strings.Join(parts, ",") + "\x01"))
 	}
 	return hex.EncodeToString(s.Sum(nil)[:12])
+}
+
+// notModified reports whether a stored response with header stored
+// matches a request's validators (RFC 9110 §13.1.2, §13.1.3):
+// If-None-Match by weak comparison ("*" matches any), or, without it,
+// If-Modified-Since against Last-Modified, else Date.
+func notModified(req, stored http.Header) bool {
+	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+		etag := strings.TrimPrefix(stored.Get("Etag"), "W/")
+		for _, v := range inm {
+			for tag := range strings.SplitSeq(v, ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "*" || (etag != "" && strings.TrimPrefix(tag, "W/") == etag) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ims, err := http.ParseTime(req.Get("If-Modified-Since"))
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(stored.Get("Last-Modified"))
+	if err != nil {
+		if lm, err = http.ParseTime(stored.Get("Date")); err != nil {
+			return false
+		}
+	}
+	return !lm.After(ims)
 }

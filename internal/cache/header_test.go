@@ -71,10 +71,18 @@ func TestVarySig(t *testing.T) {
 		{"Accept-Language": {"en,fr"}},
 		{"Accept-Language": {"en", "fr"}},
 		{"Accept-Language": {" en ,  fr "}},
+		{"Accept-Language": {"EN, Fr"}},
 	} {
 		if sig(h) != base {
 			t.Errorf("%v selects another variant than en, fr", h)
 		}
+	}
+	if sig(http.Header{"Accept-Language": {"en;q=0.5"}}) != sig(http.Header{"Accept-Language": {"en; Q=0.5"}}) {
+		t.Error("parameters with other spacing or case select another variant")
+	}
+	other := []string{"X-Custom"}
+	if varySig(other, http.Header{"X-Custom": {"A b"}}) == varySig(other, http.Header{"X-Custom": {"a b"}}) {
+		t.Error("an unknown field compared without regard to case")
 	}
 	for _, h := range []http.Header{{}, {"Accept-Language": {"fr, en"}}, {"Accept-Language": {"en"}}, {"Accept-Language": {"en, fr"}, "Accept-Encoding": {"gzip"}}} {
 		if sig(h) == base {

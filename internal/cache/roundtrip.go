@@ -20,10 +20,11 @@ const maxWaits = 4
 
 // request is a cacheable GET or HEAD.
 type request struct {
-	req *http.Request
-	ctx context.Context
-	key Key // with its Variant, without Vary
-	pol Request
+	req  *http.Request
+	ctx  context.Context
+	key  Key // with its Variant, without Vary
+	pol  Request
+	cond bool // the caller validates: If-None-Match or If-Modified-Since
 }
 
 // RoundTrip implements http.RoundTripper: GET and HEAD requests are
@@ -43,13 +44,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	rq, why := t.classify(req)
 	if why != "" {
-		resp, err := t.next.RoundTrip(req)
-		if err != nil {
-			return nil, err
-		}
-		return t.mark(req, resp, cachestatus.Bypass, why), nil
+		return t.bypass(req, why)
 	}
-	if req.Method == http.MethodHead {
+	if req.Method == http.MethodHead || rq.cond {
 		return t.head(rq)
 	}
 	for waits := 0; ; waits++ {
@@ -131,9 +128,9 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 	return nil, nil, true
 }
 
-// conditionalFields make a request bypass the cache: the caller validates,
-// or asks for a range, itself.
-var conditionalFields = []string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"}
+// rangeFields make a request bypass the cache: the caller asks for a range,
+// or for a change only if the resource has not changed.
+var rangeFields = []string{"Range", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 // classify returns the cacheable request, or why req must bypass the cache.
 func (t *Transport) classify(req *http.Request) (*request, string) {
@@ -147,7 +144,7 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 	if req.Host != "" && !strings.EqualFold(req.Host, req.URL.Host) {
 		return nil, "Host differs from the URL"
 	}
-	for _, f := range conditionalFields {
+	for _, f := range rangeFields {
 		if len(req.Header.Values(f)) > 0 {
 			return nil, f
 		}
@@ -167,7 +164,8 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 		return nil, why
 	}
 	k.Variant = variant(req, t.secretKey)
-	return &request{req: req, ctx: req.Context(), key: k, pol: pol}, ""
+	cond := len(req.Header.Values("If-None-Match")) > 0 || len(req.Header.Values("If-Modified-Since")) > 0
+	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond}, ""
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
@@ -214,14 +212,37 @@ func closeBody(b io.ReadCloser) {
 	}
 }
 
-// head answers a HEAD from a fresh entry, or passes it on.
+// head answers a HEAD, or a request that validates itself, from a fresh
+// entry (a 304 when the entry matches the request's validators, RFC 9111
+// §4.3.2), or passes it on as it is.
 func (t *Transport) head(rq *request) (*http.Response, error) {
 	k, m, body := t.lookup(rq)
-	closeBody(body)
-	if m != nil && rq.pol.Fresh(m, t.now()) {
-		return t.respond(rq, k, m, http.NoBody, cachestatus.Hit), nil
+	if m == nil || !rq.pol.Fresh(m, t.now()) {
+		closeBody(body)
+		if rq.cond {
+			return t.bypass(rq.req, "conditional request without a fresh entry")
+		}
+		return t.direct(rq)
 	}
-	return t.direct(rq)
+	if rq.req.Method == http.MethodHead || (rq.cond && notModified(rq.req.Header, m.Header)) {
+		closeBody(body)
+		body = http.NoBody
+	}
+	resp := t.respond(rq, k, m, body, cachestatus.Hit)
+	if rq.cond && body == http.NoBody && rq.req.Method != http.MethodHead {
+		resp.StatusCode, resp.Status, resp.ContentLength = http.StatusNotModified, "304 Not Modified", 0
+		resp.Header.Del("Content-Length")
+	}
+	return resp, nil
+}
+
+// bypass passes req on untouched.
+func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	return t.mark(req, resp, cachestatus.Bypass, why), nil
 }
 
 // lead fetches or revalidates the entry for every request waiting on fl; k
