@@ -2,8 +2,8 @@ package rfccache
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
