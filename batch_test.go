@@ -27,7 +27,7 @@ func TestGetBatch(t *testing.T) {
 	}
 	srv.Handle("/slow", testserver.Slow(testserver.NewResource([]byte("slow")), 50*time.Millisecond))
 	srv.Handle("/reset", testserver.ResetAfter([]byte(strings.Repeat("r", 1000)), 10))
-	m := newManager(t, Config{DisableRateLimit: true})
+	m := newManager(t, Config{DisableRateLimit: true, Retry: fastRetry})
 
 	urls := []string{
 		srv.URL + "/slow", srv.URL + "/a", "::not a url", srv.URL + "/missing",
@@ -120,7 +120,7 @@ func TestGetBatchToFiles(t *testing.T) {
 	srv.Handle("/reset", testserver.ResetAfter(bytes.Repeat([]byte("r"), 100_000), 50_000))
 	srv.Handle("/short", testserver.Short(bytes.Repeat([]byte("s"), 100_000), 50_000))
 	srv.Handle("/error", testserver.Status(http.StatusInternalServerError, "error page"))
-	m := newManager(t, Config{DisableRateLimit: true})
+	m := newManager(t, Config{DisableRateLimit: true, Retry: fastRetry})
 
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "keep", "existing.txt")

@@ -46,10 +46,10 @@ func faultModes(t *testing.T) []faultMode {
 	t.Helper()
 	bucket := storetest.NewS3(t)
 	return []faultMode{
-		{mode: FileCache, cfg: Config{CacheMode: FileCache, CacheDir: t.TempDir(), Rules: faultRules, DisableRateLimit: true}},
-		{mode: RFCFile, cfg: Config{CacheMode: RFCFile, CacheDir: t.TempDir(), Rules: faultRules, DisableRateLimit: true}},
+		{mode: FileCache, cfg: Config{CacheMode: FileCache, CacheDir: t.TempDir(), Rules: faultRules, DisableRateLimit: true, Retry: fastRetry}},
+		{mode: RFCFile, cfg: Config{CacheMode: RFCFile, CacheDir: t.TempDir(), Rules: faultRules, DisableRateLimit: true, Retry: fastRetry}},
 		{mode: RFCS3, bucket: bucket, cfg: Config{CacheMode: RFCS3, S3Client: bucket.Client(), S3Bucket: bucket.Bucket,
-			S3Prefix: fmt.Sprintf("%s-%d/", t.Name(), time.Now().UnixNano()), Rules: faultRules, DisableRateLimit: true}},
+			S3Prefix: fmt.Sprintf("%s-%d/", t.Name(), time.Now().UnixNano()), Rules: faultRules, DisableRateLimit: true, Retry: fastRetry}},
 	}
 }
 

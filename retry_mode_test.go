@@ -2,10 +2,13 @@ package throttlecache
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,7 +118,7 @@ func TestRetrySpendsTokens(t *testing.T) {
 		testserver.Status(http.StatusServiceUnavailable, "", "Retry-After", "0"),
 		testserver.Status(http.StatusOK, "ok"),
 	))
-	m := newManager(t, Config{RequestsPerSecond: 2, Retry: retry.Options{BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
+	m := newManager(t, Config{RequestsPerSecond: 2, Retry: retry.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
 	res := m.GetBatch(context.Background(), []string{srv.URL + "/flaky"})
 	if res[0].Err != nil || string(res[0].Body) != "ok" {
 		t.Fatalf("%+v", res[0])
@@ -131,4 +134,99 @@ func TestRetryConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Config.Retry") {
 		t.Fatalf("New = %v, want an error naming Config.Retry", err)
 	}
+}
+
+// fastRetry is the default policy with millisecond waits.
+var fastRetry = retry.Options{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+
+// TestRetryTransientFailures is the policy seen from outside: a GET that
+// meets two connection resets and a 502 succeeds, in every cache mode; a
+// POST with a body is sent once on 503, and once on a reset.
+func TestRetryTransientFailures(t *testing.T) {
+	for _, mode := range []CacheMode{Disabled, FileCache, RFCFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			srv := testserver.New()
+			defer srv.Close()
+			srv.Handle("/flaky", testserver.Sequence(testserver.Reset(), testserver.Reset(),
+				testserver.Status(http.StatusBadGateway, "bad gateway"), testserver.NewResource([]byte("filing"))))
+			srv.Handle("/post", testserver.Status(http.StatusServiceUnavailable, "busy"))
+			srv.Handle("/post-reset", testserver.Reset())
+			cfg := Config{CacheMode: mode, Retry: fastRetry, DisableRateLimit: true}
+			if mode != Disabled {
+				cfg.CacheDir = t.TempDir()
+			}
+			m := newManager(t, cfg)
+			resp, body := get(t, m.Client(), srv.URL+"/flaky")
+			if resp.StatusCode != http.StatusOK || body != "filing" || srv.Hits("/flaky") != 4 {
+				t.Fatalf("got %d %q after %d origin hits, want 200 \"filing\" after 4", resp.StatusCode, body, srv.Hits("/flaky"))
+			}
+			if s := m.Stats(); s.Retries != 3 {
+				t.Errorf("%d retries, want 3", s.Retries)
+			}
+
+			resp, err := m.Client().Post(srv.URL+"/post", "text/plain", strings.NewReader("order=1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || srv.Hits("/post") != 1 {
+				t.Fatalf("POST: %d after %d origin hits, want 503 after 1", resp.StatusCode, srv.Hits("/post"))
+			}
+			if _, err := m.Client().Post(srv.URL+"/post-reset", "text/plain", strings.NewReader("order=2")); err == nil {
+				t.Fatal("a POST that met a reset succeeded")
+			}
+			if n := srv.Hits("/post-reset"); n != 1 {
+				t.Fatalf("a POST that met a reset was sent %d times", n)
+			}
+		})
+	}
+}
+
+// TestBatchItemsRecover: 20 batch items whose first attempt meets a reset
+// all succeed, each attempt passing the limiter, in both batch calls.
+func TestBatchItemsRecover(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	urls := make([]string, 20)
+	var targets []Target
+	dir := t.TempDir()
+	for i := range urls {
+		path := fmt.Sprintf("/item/%d", i)
+		srv.Handle(path, testserver.Sequence(testserver.Reset(), testserver.NewResource([]byte("item "+path))))
+		urls[i] = srv.URL + path
+		targets = append(targets, Target{URL: urls[i], Path: filepath.Join(dir, fmt.Sprint(i))})
+	}
+	lim := &countingLimiter{}
+	// net/http sends a request again by itself, once and without asking
+	// the limiter, when a reused connection closes before answering; with
+	// a new connection for every request every resend is the retry stage's.
+	base := &http.Transport{DisableKeepAlives: true}
+	defer base.CloseIdleConnections()
+	m := newManager(t, Config{Retry: fastRetry, Limiter: lim, Base: base})
+	for i, r := range m.GetBatch(context.Background(), urls, WithConcurrency(8)) {
+		if r.Err != nil || string(r.Body) != fmt.Sprintf("item /item/%d", i) {
+			t.Errorf("item %d: %q, %v", i, r.Body, r.Err)
+		}
+	}
+	s := m.Stats()
+	if s.Retries != 20 || s.NetworkRequests != 40 || s.NetworkErrors != 20 || lim.n.Load() != 40 || srv.TotalHits() != 40 {
+		t.Fatalf("stats %+v, %d limiter waits: want 20 retries among 40 network requests, each through the limiter", s, lim.n.Load())
+	}
+	for i := range urls {
+		srv.Handle(fmt.Sprintf("/item/%d", i), testserver.Sequence(testserver.Reset(), testserver.NewResource([]byte("file"))))
+	}
+	for i, r := range m.GetBatchToFiles(context.Background(), targets, WithConcurrency(8)) {
+		b, _ := os.ReadFile(targets[i].Path)
+		if r.Err != nil || string(b) != "file" {
+			t.Errorf("item %d: %q, %v", i, b, r.Err)
+		}
+	}
+}
+
+// countingLimiter lets every request go and counts them.
+type countingLimiter struct{ n atomic.Int64 }
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	l.n.Add(1)
+	return ctx.Err()
 }

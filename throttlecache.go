@@ -5,7 +5,7 @@
 //
 //	caller ─▶ User-Agent and default headers
 //	       ─▶ cache stage      (Disabled: pass-through, X-Cache: BYPASS)
-//	       ─▶ retry stage      (429/503 and Retry-After; pauses the host)
+//	       ─▶ retry stage      (transient failures, Retry-After; pauses the host)
 //	       ─▶ rate-limit stage (one shared limiter)
 //	       ─▶ base transport
 //
@@ -132,14 +132,17 @@ type Config struct {
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
 	// origin answers 5xx or cannot be reached. Default: false.
 	StaleIfError bool
-	// Retry configures the retry stage between the cache and the limiter: 429
-	// and 503 are retried for idempotent requests, honouring Retry-After,
-	// which also pauses every request to that host; the SEC's block page
-	// pauses EDGAR hosts for 10 minutes. Every attempt spends a limiter
-	// token. Default: the zero value, retry's defaults (4 attempts).
+	// Retry configures the retry stage between the cache and the limiter.
+	// By default idempotent requests are retried after 429, 500, 502, 503,
+	// 504 and transport errors that got no response, honouring Retry-After,
+	// which also pauses every request to that host. A nil Retry.Block is
+	// ratelimit.EDGARBlock: the SEC's block page pauses its hosts for 10
+	// minutes (a Block that returns 0 turns that off). Every attempt spends
+	// a limiter token. Default: the zero value, retry's defaults (4
+	// attempts).
 	Retry retry.Options
-	// DisableRetry removes the retry stage: 429 and 503 go back to the
-	// caller as they came, and nothing pauses.
+	// DisableRetry removes the retry stage: every answer and error goes
+	// back to the caller as it came, and nothing pauses.
 	DisableRetry bool
 	// S3Client is the client for RFCS3. Default: loaded from the default AWS
 	// configuration.
@@ -237,6 +240,9 @@ func New(cfg Config) (*Manager, error) {
 		ro := cfg.Retry
 		if ro.Pauser == nil {
 			ro.Pauser = m.gate
+		}
+		if ro.Block == nil {
+			ro.Block = ratelimit.EDGARBlock
 		}
 		if ro.Logger == nil {
 			ro.Logger = m.logger

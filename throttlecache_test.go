@@ -75,7 +75,7 @@ func TestNewValidates(t *testing.T) {
 		{"no limit and a limiter", Config{DisableRateLimit: true, Limiter: ratelimit.Unlimited()}, []string{"Config.DisableRateLimit", "Config.Limiter"}},
 		{"tiny rate", Config{RequestsPerSecond: 1e-12}, []string{"Config.RequestsPerSecond", "a day"}},
 		{"header value with newline", Config{Header: http.Header{"X-A": {"a\r\nX-Evil: 1"}}}, []string{"Config.Header", `"X-A"`}},
-		{"negative retry option", Config{Retry: retry.Options{BaseBackoff: -time.Second}}, []string{"Config.Retry", "BaseBackoff"}},
+		{"negative retry option", Config{Retry: retry.Options{MinBackoff: -time.Second}}, []string{"Config.Retry", "MinBackoff"}},
 		{"broken Redis limiter", Config{Limiter: ratelimit.NewRedisLimiter(nil, "k", 10, time.Second)}, []string{"Config.Limiter"}},
 		{"force HTTP/1 with a base", Config{ForceHTTP1: true, Base: http.DefaultTransport}, []string{"Config.ForceHTTP1", "Config.Base"}},
 		{"bad header name", Config{Header: http.Header{"Bad Name": {"x"}}}, []string{"Config.Header", `"Bad Name"`}},
@@ -365,7 +365,7 @@ func TestStats(t *testing.T) {
 	defer srv.Close()
 	body := strings.Repeat("b", 1000)
 	srv.Handle("/x", testserver.NewResource([]byte(body)))
-	m := newManager(t, Config{DisableRateLimit: true})
+	m := newManager(t, Config{DisableRateLimit: true, Retry: retry.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
 	for range 3 {
 		get(t, m.Client(), srv.URL+"/x")
 	}
@@ -374,8 +374,12 @@ func TestStats(t *testing.T) {
 		t.Fatal("request to a closed port succeeded")
 	}
 	s := m.Stats()
-	want := Stats{Requests: 4, NetworkRequests: 4, NetworkErrors: 1, BytesReceived: 3000, Bypass: 3}
-	s.LimiterWaitTime = 0
+	// The refused connection is tried 4 times, then given up.
+	want := Stats{Requests: 4, NetworkRequests: 7, NetworkErrors: 4, BytesReceived: 3000, Bypass: 3, Retries: 3, RetriesGivenUp: 1}
+	if s.RetryWaitTime <= 0 {
+		t.Errorf("RetryWaitTime %v after 3 retries", s.RetryWaitTime)
+	}
+	s.LimiterWaitTime, s.RetryWaitTime = 0, 0
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Stats() = %+v, want %+v", s, want)
 	}

@@ -1,9 +1,15 @@
 package ratelimit
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"regexp"
 	"time"
+
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 // The EDGAR preset: SEC EDGAR allows "no more than 10 requests per second,
@@ -34,8 +40,7 @@ const (
 	EDGARPeriod   = time.Second
 
 	// EDGARBlockPause is how long the SEC blocks a client that exceeded
-	// its limit, and so how long the retry stage pauses an EDGAR limiter
-	// when it sees the block.
+	// its limit, and so how long EDGARBlock pauses the SEC's hosts.
 	EDGARBlockPause = 10 * time.Minute
 
 	// EDGARBlockTitle is the title of the page the SEC serves, with status
@@ -65,3 +70,70 @@ func NewEDGARLimiter(sec Limiter, logger *slog.Logger) (*PerHost, error) {
 		{Pattern: EDGARHosts, Limiter: &Gate{Next: sec, Logger: logger}},
 	}, &Gate{Next: Unlimited(), EachHost: true, Logger: logger})
 }
+
+// The reasons EDGARBlock gives for a pause.
+const (
+	ReasonBlockPage = "rate-threshold-page"     // a 403 carrying the SEC's block page
+	ReasonBlock429  = "429-without-retry-after" // a 429 without Retry-After from an SEC host
+)
+
+var edgarHosts = func() *regexp.Regexp {
+	re, err := rules.CompilePattern(EDGARHosts)
+	if err != nil {
+		panic(err) // a constant
+	}
+	return re
+}()
+
+// EDGARBlock recognises the SEC's block, for the retry stage's Block hook
+// (the Manager installs it): a 403 from an SEC host whose page is titled
+// EDGARBlockTitle, or a 429 without Retry-After from one. Either pauses the
+// SEC's hosts for EDGARBlockPause. It looks at most 8 KiB into a 403's body
+// and puts back a body that reads exactly what the original would have.
+func EDGARBlock(req *http.Request, resp *http.Response) (time.Duration, string) {
+	host := req.Host
+	if req.URL != nil && req.URL.Host != "" {
+		host = req.URL.Host
+	}
+	if !edgarHosts.MatchString(rules.Hostname(host)) {
+		return 0, ""
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "":
+		return EDGARBlockPause, ReasonBlock429
+	case resp.StatusCode == http.StatusForbidden && peekFor(resp, EDGARBlockTitle):
+		return EDGARBlockPause, ReasonBlockPage
+	}
+	return 0, ""
+}
+
+// peekFor reports whether the first 8 KiB of resp's body hold title, in
+// any case, and puts back a body that reads the bytes it peeked at, then
+// the rest (or the error the read met).
+func peekFor(resp *http.Response, title string) bool {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return false
+	}
+	buf := make([]byte, 8<<10)
+	n, err := io.ReadFull(resp.Body, buf)
+	buf = buf[:n]
+	rest := io.Reader(resp.Body)
+	switch err {
+	case nil:
+	case io.EOF, io.ErrUnexpectedEOF:
+		rest = bytes.NewReader(nil)
+	default:
+		rest = errReader{err}
+	}
+	resp.Body = &peekedBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), Closer: resp.Body}
+	return bytes.Contains(bytes.ToLower(buf), bytes.ToLower([]byte(title)))
+}
+
+type peekedBody struct {
+	io.Reader
+	io.Closer
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -1,13 +1,14 @@
 package retry_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
-	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
 )
 
@@ -19,13 +20,7 @@ func Example() {
 		testserver.Status(503, "busy", "Retry-After", "0"),
 		testserver.Status(200, "the report"),
 	))
-
-	w, err := ratelimit.NewSlidingWindow(10, time.Second)
-	if err != nil {
-		panic(err)
-	}
-	gate := ratelimit.NewGate(w) // every request waits out a pause
-	rt, err := retry.New(ratelimit.New(nil, gate), retry.Options{Pauser: gate})
+	rt, err := retry.New(nil, retry.Options{})
 	if err != nil {
 		panic(err)
 	}
@@ -54,29 +49,28 @@ func ExampleRetryAfter() {
 	// 0s false
 }
 
-// The SEC's block page is recognised on EDGAR hosts; any other 403 is
-// returned as it is.
-func ExampleOptions_block() {
+// A policy of one's own: also retry a POST on 503, as an API that
+// de-duplicates requests allows.
+func ExampleCheckRetry() {
 	srv := testserver.New()
 	defer srv.Close()
-	srv.Handle("/denied", testserver.Status(403, "Undeclared automated tool"))
-
-	gate := ratelimit.NewGate(nil)
-	rt, err := retry.New(nil, retry.Options{
-		Pauser:     gate,
-		BlockHosts: `127\.0\.0\.1$`, // the test origin stands in for www.sec.gov
-	})
+	srv.Handle("/submit", testserver.Sequence(testserver.Status(503, "busy", "Retry-After", "0"), testserver.Status(201, "created")))
+	rt, err := retry.New(nil, retry.Options{CheckRetry: func(ctx context.Context, req *http.Request, resp *http.Response, err error) (bool, error) {
+		if req.Method == http.MethodPost && resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+			return true, nil
+		}
+		return retry.DefaultCheckRetry(ctx, req, resp, err)
+	}})
 	if err != nil {
 		panic(err)
 	}
-	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/denied")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/submit", strings.NewReader("form"))
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		panic(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	until, _ := gate.PausedUntil("127.0.0.1")
-	fmt.Println(resp.StatusCode, string(body), "paused:", !until.IsZero())
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, "after", srv.Hits("/submit"), "attempts")
 	// Output:
-	// 403 Undeclared automated tool paused: false
+	// 201 after 2 attempts
 }

@@ -3,16 +3,20 @@ package retry
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
+	"net"
 	"net/http"
-	"regexp"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
@@ -23,74 +27,68 @@ type Pauser interface {
 	Pause(host string, until time.Time, reason string)
 }
 
-// The reasons the stage gives a Pauser, and counts in Stats.
+// CheckRetry decides whether an attempt is tried again: after resp, or
+// after err when no response arrived. A non-nil error ends the request
+// with it. The default is [DefaultCheckRetry].
+type CheckRetry func(ctx context.Context, req *http.Request, resp *http.Response, err error) (bool, error)
+
+// Backoff returns the wait before the next attempt, after attempt (1 for
+// the first) got resp (nil when it got no response). The default is
+// [DefaultBackoff].
+type Backoff func(min, max time.Duration, attempt int, resp *http.Response) time.Duration
+
+// Block recognises a response that blocks the client (the SEC's block
+// page, say): it returns how long to hold every request to the host back,
+// and why, or 0. The request is tried again after the pause when it is not
+// longer than Options.MaxRetryAfter. ratelimit.EDGARBlock is the SEC's.
+type Block func(req *http.Request, resp *http.Response) (pause time.Duration, reason string)
+
+// The reasons the stage gives a Pauser, and counts in Stats; a Block
+// gives its own.
 const (
-	// ReasonRetryAfter: a 429 or 503 with Retry-After.
-	ReasonRetryAfter = "retry-after"
-	// ReasonTooManyRequests: a 429 without Retry-After from a host not in
-	// BlockHosts; the pause lasts the backoff.
-	ReasonTooManyRequests = "429-backoff"
-	// ReasonBlockPage: a 403 carrying the SEC's "Request Rate Threshold
-	// Exceeded" page.
-	ReasonBlockPage = "rate-threshold-page"
-	// ReasonBlock429: a 429 without Retry-After from a host in BlockHosts.
-	ReasonBlock429 = "429-without-retry-after"
+	ReasonRetryAfter      = "retry-after" // a 429 or 503 with Retry-After
+	ReasonTooManyRequests = "429-backoff" // a 429 without it: the host pauses for the backoff
 )
 
 // Options configures the retry stage. The zero value is ready to use: 4
-// attempts, Retry-After honoured up to 10 minutes, backoff from 1 s to 30 s,
-// SEC EDGAR's block recognised, no Pauser.
+// attempts, idempotent requests retried after transport errors and 429,
+// 500, 502, 503 and 504, Retry-After honoured up to 10 minutes, backoff
+// from 1 s to 30 s with jitter.
 type Options struct {
 	// MaxAttempts bounds the attempts per request, the first included.
-	// Default: 4. 1 disables retries (block detection and pauses still
-	// work).
+	// Default: 4. 1 disables retries (Block and pauses still work).
 	MaxAttempts int
-	// MaxRetryAfter is the longest wait the stage takes on a server's word
-	// (Retry-After, or the block pause). A longer Retry-After is not waited
-	// out: the response goes back to the caller, and the Pauser pauses for
-	// MaxRetryAfter only, so a bogus value cannot stop a program for days.
-	// Default: 10 minutes.
+	// MaxRetryAfter is the longest wait taken on a server's word
+	// (Retry-After, or a Block's pause); a longer one is not waited out:
+	// the response goes back to the caller, and the Pauser pauses for
+	// MaxRetryAfter only. Default: 10 minutes.
 	MaxRetryAfter time.Duration
-	// BaseBackoff is the first backoff when the server gives no
-	// Retry-After; it doubles with every attempt. Default: 1 second.
-	BaseBackoff time.Duration
-	// MaxBackoff caps the backoff. Default: 30 seconds.
-	MaxBackoff time.Duration
+	// MinBackoff and MaxBackoff bound the waits of Backoff. Defaults: 1
+	// second and 30 seconds.
+	MinBackoff, MaxBackoff time.Duration
+	// CheckRetry decides what is tried again. Default: DefaultCheckRetry.
+	CheckRetry CheckRetry
+	// Backoff decides the waits. Default: DefaultBackoff.
+	Backoff Backoff
+	// Block recognises a block of the client. Default: none.
+	Block Block
 	// Pauser is told about every pause, so that all requests to the host
-	// hold back (see ratelimit.Gate). Default: nil, only the request that
-	// was told waits.
+	// hold back. Default: nil, only the request that was told waits.
 	Pauser Pauser
-	// BlockHosts is a regular expression on the host name (lower-cased,
-	// without port; matched at the start, as in the rules package) for the
-	// hosts whose block the stage recognises. Default:
-	// ratelimit.EDGARHosts.
-	BlockHosts string
-	// BlockTitle is the text whose presence in a 403 from BlockHosts marks
-	// the block page. Default: ratelimit.EDGARBlockTitle.
-	BlockTitle string
-	// BlockPause is how long a block pauses the host. Default:
-	// ratelimit.EDGARBlockPause, 10 minutes.
-	BlockPause time.Duration
-	// DisableBlockDetection turns the block recognition off: a 403 is
-	// always returned as it is, and a 429 without Retry-After backs off.
-	DisableBlockDetection bool
-	// Logger receives a warning for every pause and block, and a debug
-	// line for every retry. Default: discarded.
+	// Logger receives a warning for every pause and a debug line for
+	// every retry. Default: discarded.
 	Logger *slog.Logger
 }
 
 // Transport is the retry stage. Build one with New; it is safe for
 // concurrent use.
 type Transport struct {
-	next   http.RoundTripper
-	o      Options
-	block  *regexp.Regexp
-	logger *slog.Logger
-
-	// Replaceable in tests.
-	now   func() time.Time
+	next http.RoundTripper
+	o    Options
+	log  *slog.Logger
+	now  func() time.Time // replaceable in tests
+	// sleep waits d or until ctx ends; replaceable in tests.
 	sleep func(ctx context.Context, d time.Duration) error
-	rand  func() float64
 
 	attempts, retries, waitTime, gaveUp, blocks atomic.Int64
 	mu                                          sync.Mutex
@@ -100,107 +98,136 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // New returns the retry stage in front of next (nil means
-// http.DefaultTransport). It fails when an option is out of range or
-// BlockHosts does not compile.
+// http.DefaultTransport). It fails when an option is out of range.
 func New(next http.RoundTripper, o Options) (*Transport, error) {
 	if o.MaxAttempts < 0 {
 		return nil, fmt.Errorf("retry: Options.MaxAttempts %d: must not be negative", o.MaxAttempts)
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"MaxRetryAfter", o.MaxRetryAfter}, {"BaseBackoff", o.BaseBackoff}, {"MaxBackoff", o.MaxBackoff}, {"BlockPause", o.BlockPause}} {
-		if d.v < 0 {
-			return nil, fmt.Errorf("retry: Options.%s %v: must not be negative", d.name, d.v)
+	for name, v := range map[string]time.Duration{"MaxRetryAfter": o.MaxRetryAfter, "MinBackoff": o.MinBackoff, "MaxBackoff": o.MaxBackoff} {
+		if v < 0 {
+			return nil, fmt.Errorf("retry: Options.%s %v: must not be negative", name, v)
 		}
 	}
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, 4)
 	o.MaxRetryAfter = cmp.Or(o.MaxRetryAfter, 10*time.Minute)
-	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Second)
+	o.MinBackoff = cmp.Or(o.MinBackoff, time.Second)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, 30*time.Second)
-	if o.MaxBackoff < o.BaseBackoff {
-		return nil, fmt.Errorf("retry: Options.MaxBackoff %v is shorter than BaseBackoff %v", o.MaxBackoff, o.BaseBackoff)
+	if o.MaxBackoff < o.MinBackoff {
+		return nil, fmt.Errorf("retry: Options.MaxBackoff %v is shorter than MinBackoff %v", o.MaxBackoff, o.MinBackoff)
 	}
-	o.BlockHosts = cmp.Or(o.BlockHosts, ratelimit.EDGARHosts)
-	o.BlockTitle = cmp.Or(o.BlockTitle, ratelimit.EDGARBlockTitle)
-	o.BlockPause = cmp.Or(o.BlockPause, ratelimit.EDGARBlockPause)
-	t := &Transport{
-		next:   cmp.Or[http.RoundTripper](next, http.DefaultTransport),
-		o:      o,
-		logger: o.Logger,
-		now:    time.Now,
-		sleep:  sleepCtx,
-		rand:   defaultRand,
-		pauses: make(map[string]int64),
+	if o.CheckRetry == nil {
+		o.CheckRetry = DefaultCheckRetry
 	}
-	if t.logger == nil {
-		t.logger = slog.New(slog.DiscardHandler)
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
 	}
-	if !o.DisableBlockDetection {
-		re, err := rules.CompilePattern(o.BlockHosts)
-		if err != nil {
-			return nil, fmt.Errorf("retry: Options.BlockHosts %q: %w", o.BlockHosts, err)
+	return &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), o: o,
+		log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler)), now: time.Now, sleep: sleepCtx,
+		pauses: make(map[string]int64)}, nil
+}
+
+// DefaultCheckRetry retries an idempotent request (GET, HEAD, OPTIONS,
+// TRACE, PUT and DELETE, RFC 9110 §9.2.2, or one with an Idempotency-Key)
+// whose body can be sent again, after 429, 500, 502, 503 or 504, or after a
+// transport error where no response arrived (a reset or refused
+// connection, an early EOF, a timeout dialling or waiting for the header).
+// It never retries a POST or PATCH, nor once the context ended.
+func DefaultCheckRetry(ctx context.Context, req *http.Request, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil || !Idempotent(req) {
+		return false, nil
+	}
+	if err != nil {
+		return transient(err), nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true, nil
+	}
+	return false, nil
+}
+
+// Idempotent reports whether req may be sent again: an idempotent method or
+// an Idempotency-Key, and no body or a GetBody to replay it.
+func Idempotent(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+// transient reports whether err says the request got no response for a
+// reason that may pass: not the context, not a refusal of a limiter.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// DefaultBackoff waits as a 429 or 503's Retry-After says, and otherwise
+// min doubled for every attempt, at most max, with "equal jitter" (half
+// fixed, half random) so that clients told to back off at the same moment
+// do not come back together.
+func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if ra, ok := RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return ra
 		}
-		t.block = re
 	}
-	return t, nil
+	d := max
+	if attempt-1 < 62 && min<<(attempt-1) > 0 && min<<(attempt-1) < max {
+		d = min << (attempt - 1)
+	}
+	return d/2 + time.Duration(rand.Float64()*float64(d/2))
 }
 
 // RoundTrip sends req, and sends it again (a clone, with the body from
-// GetBody) while the server answers 429 or 503, or blocks the client, and
-// the request can be retried. It returns the last response, or the error
-// of the attempt that got none, or the context's error when the context
-// ended during a wait.
+// GetBody) while CheckRetry says so, or a Block's pause ends, within
+// MaxAttempts. It returns the last response, or the error of the attempt
+// that got none, or the context's error when it ended during a wait.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := req.Host
 	if req.URL != nil && req.URL.Host != "" {
 		host = req.URL.Host
 	}
-	canRetry := replayable(req)
 	for attempt := 1; ; attempt++ {
 		r := req
-		if attempt > 1 {
-			// Each attempt has its own request: the transport below may
-			// still hold the previous one (a body being written).
+		if attempt > 1 { // the transport below may still hold the previous request
 			r = req.Clone(ctx)
 			if req.GetBody != nil {
 				body, err := req.GetBody()
 				if err != nil {
-					return nil, fmt.Errorf("retry: %s %s: replaying the body: %w", req.Method, redact(req), err)
+					return nil, fmt.Errorf("retry: %s %s: replaying the body: %w", req.Method, req.URL.Redacted(), err)
 				}
 				r.Body = body
 			}
 		}
 		t.attempts.Add(1)
 		resp, err := t.next.RoundTrip(r)
-		if err != nil {
-			return nil, err
-		}
-		wait, retry := t.decide(req, host, resp, attempt)
-		if !retry {
-			return resp, nil
-		}
-		why := ""
-		switch {
-		case !canRetry:
-			why = "the request cannot be sent again"
-		case attempt >= t.o.MaxAttempts:
-			why = fmt.Sprintf("%d attempts made", attempt)
-		default:
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-				why = "the wait would outlast the request's deadline"
+		wait, again, why := t.decide(ctx, req, host, resp, err, attempt)
+		if !again {
+			if why != "" {
+				t.gaveUp.Add(1)
+				t.log.Debug("retry: giving up", "url", req.URL.Redacted(), "why", why)
 			}
+			return resp, err
 		}
-		if why != "" {
-			t.gaveUp.Add(1)
-			t.logger.Debug("retry: returning the response", "url", redact(req), "status", resp.StatusCode, "why", why)
-			return resp, nil
+		if resp != nil {
+			httpbody.Discard(resp.Body)
 		}
-		discard(resp)
 		t.retries.Add(1)
-		t.logger.Debug("retry: waiting to try again", "url", redact(req), "status", resp.StatusCode,
-			"wait", wait, "attempt", attempt+1)
+		t.log.Debug("retry: waiting to try again", "url", req.URL.Redacted(), "wait", wait, "attempt", attempt+1, "err", err)
 		start := time.Now()
 		err = t.sleep(ctx, wait)
 		t.waitTime.Add(int64(time.Since(start)))
@@ -210,76 +237,86 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// decide looks at a response: whether the request should be tried again
-// (retry), and after what wait. It pauses the host when the response says
-// so, whatever happens to the request.
-func (t *Transport) decide(req *http.Request, host string, resp *http.Response, attempt int) (wait time.Duration, retry bool) {
-	blockHost := t.block != nil && t.block.MatchString(ratelimit.Hostname(host))
-	switch resp.StatusCode {
-	case http.StatusForbidden:
-		if !blockHost || !isBlockPage(resp, t.o.BlockTitle) {
-			return 0, false
+// decide says whether the attempt is tried again, after what wait, and,
+// when a retryable answer is not, why. It pauses the host when the answer
+// says so, whatever happens to the request.
+func (t *Transport) decide(ctx context.Context, req *http.Request, host string, resp *http.Response, err error,
+	attempt int) (wait time.Duration, again bool, why string) {
+	block := time.Duration(0)
+	if resp != nil && t.o.Block != nil {
+		var reason string
+		if block, reason = t.o.Block(req, resp); block > 0 {
+			t.blocks.Add(1)
+			t.pause(req, host, min(block, t.o.MaxRetryAfter), reason)
 		}
-		t.blocks.Add(1)
-		t.pause(req, host, t.o.BlockPause, ReasonBlockPage, resp.StatusCode)
-		return min(t.o.BlockPause, t.o.MaxRetryAfter), t.o.BlockPause <= t.o.MaxRetryAfter
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	}
+	ra, hasRA := retryAfter(resp)
+	if hasRA && block == 0 {
+		t.pause(req, host, min(ra, t.o.MaxRetryAfter), ReasonRetryAfter)
+	}
+	retry, cerr := t.o.CheckRetry(ctx, req, resp, err)
+	switch {
+	case cerr != nil:
+		return 0, false, ""
+	case block > 0 && Idempotent(req):
+		wait, retry = block, block <= t.o.MaxRetryAfter
+	case !retry:
+		return 0, false, ""
 	default:
+		wait = t.o.Backoff(t.o.MinBackoff, t.o.MaxBackoff, attempt, resp)
+		if hasRA {
+			retry = ra <= t.o.MaxRetryAfter
+		} else if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			t.pause(req, host, wait, ReasonTooManyRequests)
+		}
+	}
+	switch {
+	case !retry:
+		return 0, false, "the server asked for a longer wait than MaxRetryAfter"
+	case attempt >= t.o.MaxAttempts:
+		return 0, false, fmt.Sprintf("%d attempts made", attempt)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return 0, false, "the wait would outlast the request's deadline"
+	}
+	return wait, true, ""
+}
+
+// retryAfter returns the Retry-After of a 429 or 503.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
 	}
-	if ra, ok := RetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
-		t.pause(req, host, min(ra, t.o.MaxRetryAfter), ReasonRetryAfter, resp.StatusCode)
-		return ra, ra <= t.o.MaxRetryAfter
-	}
-	if resp.StatusCode == http.StatusTooManyRequests && blockHost {
-		t.blocks.Add(1)
-		t.pause(req, host, t.o.BlockPause, ReasonBlock429, resp.StatusCode)
-		return min(t.o.BlockPause, t.o.MaxRetryAfter), t.o.BlockPause <= t.o.MaxRetryAfter
-	}
-	wait = backoff(attempt, t.o.BaseBackoff, t.o.MaxBackoff, t.rand)
-	if resp.StatusCode == http.StatusTooManyRequests {
-		t.pause(req, host, wait, ReasonTooManyRequests, resp.StatusCode)
-	}
-	return wait, true
+	return RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 }
 
 // pause counts, logs and hands a pause to the Pauser.
-func (t *Transport) pause(req *http.Request, host string, d time.Duration, reason string, status int) {
+func (t *Transport) pause(req *http.Request, host string, d time.Duration, reason string) {
 	if d <= 0 {
 		return
 	}
 	t.mu.Lock()
 	t.pauses[reason]++
 	t.mu.Unlock()
-	until := t.now().Add(d)
 	level := slog.LevelWarn
 	if reason == ReasonTooManyRequests {
 		level = slog.LevelInfo
 	}
-	t.logger.Log(req.Context(), level, "retry: the server asked the client to hold back",
-		"host", ratelimit.Hostname(host), "status", status, "reason", reason, "pause", d, "url", redact(req))
+	t.log.Log(req.Context(), level, "retry: the server asked the client to hold back",
+		"host", rules.Hostname(host), "reason", reason, "pause", d, "url", req.URL.Redacted())
 	if t.o.Pauser != nil {
-		t.o.Pauser.Pause(host, until, reason)
+		t.o.Pauser.Pause(host, t.now().Add(d), reason)
 	}
 }
 
 // Stats counts what the stage did since it was made.
 type Stats struct {
-	// Attempts is the number of requests sent to the next stage, first
-	// attempts included.
-	Attempts int64
-	// Retries is the number of attempts after a first one.
-	Retries int64
-	// RetryWaitTime is the total time spent waiting between attempts.
-	RetryWaitTime time.Duration
-	// GaveUp is the number of retryable responses returned to the caller
-	// without a retry: attempts used up, a body that cannot be replayed, a
-	// wait beyond MaxRetryAfter or the request's deadline.
-	GaveUp int64
-	// Blocks is the number of times the SEC's block was recognised.
-	Blocks int64
-	// Pauses counts the pauses asked for, by reason (the Reason constants).
-	Pauses map[string]int64
+	Attempts      int64            // requests sent to the next stage, first attempts included
+	Retries       int64            // attempts after a first one
+	RetryWaitTime time.Duration    // time spent waiting between attempts
+	GaveUp        int64            // retryable answers returned without a retry: attempts used up, a wait too long
+	Blocks        int64            // responses Block recognised
+	Pauses        map[string]int64 // pauses asked for, by reason
 }
 
 // Stats returns what the stage did since it was made.
@@ -287,33 +324,8 @@ func (t *Transport) Stats() Stats {
 	t.mu.Lock()
 	p := maps.Clone(t.pauses)
 	t.mu.Unlock()
-	return Stats{
-		Attempts:      t.attempts.Load(),
-		Retries:       t.retries.Load(),
-		RetryWaitTime: time.Duration(t.waitTime.Load()),
-		GaveUp:        t.gaveUp.Load(),
-		Blocks:        t.blocks.Load(),
-		Pauses:        p,
-	}
-}
-
-// replayable reports whether req may be sent again: an idempotent method
-// (RFC 9110) or an Idempotency-Key, with no body or a GetBody; any other
-// method only with a GetBody.
-func replayable(req *http.Request) bool {
-	if req.GetBody != nil {
-		return true
-	}
-	if req.Body != nil && req.Body != http.NoBody {
-		return false
-	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	_, key := req.Header["Idempotency-Key"]
-	_, xkey := req.Header["X-Idempotency-Key"]
-	return key || xkey
+	return Stats{Attempts: t.attempts.Load(), Retries: t.retries.Load(), RetryWaitTime: time.Duration(t.waitTime.Load()),
+		GaveUp: t.gaveUp.Load(), Blocks: t.blocks.Load(), Pauses: p}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -328,11 +340,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func redact(req *http.Request) string {
-	if req.URL == nil {
-		return ""
-	}
-	return req.URL.Redacted()
 }

@@ -2,7 +2,6 @@ package retry
 
 import (
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,17 +35,3 @@ func RetryAfter(value string, now time.Time) (wait time.Duration, ok bool) {
 	}
 	return max(t.Sub(now), 0), true
 }
-
-// backoff returns the wait before attempt+1 when the server gave no
-// Retry-After: base doubled for every attempt, at most maxWait, with
-// "equal jitter" (half fixed, half random) so that clients told to back off
-// at the same moment do not come back together.
-func backoff(attempt int, base, maxWait time.Duration, rnd func() float64) time.Duration {
-	d := maxWait
-	if attempt-1 < 62 && base<<(attempt-1) > 0 && base<<(attempt-1) < maxWait {
-		d = base << (attempt - 1)
-	}
-	return d/2 + time.Duration(rnd()*float64(d/2))
-}
-
-func defaultRand() float64 { return rand.Float64() }

@@ -48,3 +48,19 @@ func truncated(body []byte, n int, reset bool) http.Handler {
 		conn.Close()
 	})
 }
+
+// Reset returns a handler that aborts the connection with a TCP reset
+// before answering: the client gets no response, only "connection reset
+// by peer" or an EOF. Over HTTP/2 it aborts the stream.
+func Reset() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
+	})
+}

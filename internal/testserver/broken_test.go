@@ -53,3 +53,17 @@ func TestTruncatedBodies(t *testing.T) {
 		})
 	}
 }
+
+func TestReset(t *testing.T) {
+	s := newServer(t)
+	s.Handle("/r", Reset())
+	resp, err := rawClient(t).Get(s.URL + "/r")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d, want no response", resp.StatusCode)
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("error %v, want a reset or an EOF", err)
+	}
+	t.Logf("Get: %v", err)
+}
