@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // DefaultConcurrency is the number of requests a batch runs at once unless
@@ -173,7 +174,7 @@ func (m *Manager) download(ctx context.Context, r *BatchResult, p *batchProgress
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("throttlecache: %s: %w", r.Path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(r.Path)+".part-*")
+	f, err := os.CreateTemp(dir, tempPattern(filepath.Base(r.Path)))
 	if err != nil {
 		return fmt.Errorf("throttlecache: %s: %w", r.Path, err)
 	}
@@ -205,6 +206,22 @@ func (m *Manager) download(ctx context.Context, r *BatchResult, p *batchProgress
 	}
 	committed = true
 	return nil
+}
+
+// tempPattern is the os.CreateTemp pattern of a download's temporary file
+// beside its target: ".NAME.part-*", with NAME cut (at a character
+// boundary) so that the whole name, random digits included, stays within
+// the 255 bytes a file name may have on common file systems, whatever the
+// target's own length.
+func tempPattern(base string) string {
+	const maxBase = 255 - len(".") - len(".part-") - 20 // CreateTemp adds up to 20 digits
+	if len(base) > maxBase {
+		base = base[:maxBase]
+		for !utf8.ValidString(base) {
+			base = base[:len(base)-1]
+		}
+	}
+	return "." + base + ".part-*"
 }
 
 // get sends one GET for a batch item and records status and cache outcome.

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
 )
@@ -287,5 +288,33 @@ func TestRedactURL(t *testing.T) {
 	res := m.GetBatch(context.Background(), []string{"http://user:secret@exa mple.com/%zz"})
 	if res[0].Err == nil || strings.Contains(res[0].Err.Error(), "secret") {
 		t.Fatalf("error %v leaks the password", res[0].Err)
+	}
+}
+
+// TestGetBatchToFilesLongNames: any name the file system accepts is a
+// target, up to 255 bytes, multi-byte characters included, and the
+// temporary file beside it never passes that limit.
+func TestGetBatchToFilesLongNames(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/x", testserver.NewResource([]byte("long")))
+	m := newManager(t, Config{DisableRateLimit: true})
+	dir := t.TempDir()
+	var targets []Target
+	for _, n := range []int{240, 250, 255} {
+		targets = append(targets, Target{URL: srv.URL + "/x", Path: filepath.Join(dir, strings.Repeat("a", n))})
+	}
+	targets = append(targets, Target{URL: srv.URL + "/x", Path: filepath.Join(dir, strings.Repeat("é", 127)+"b")}) // 255 bytes
+	for i, r := range m.GetBatchToFiles(context.Background(), targets) {
+		b, err := os.ReadFile(targets[i].Path)
+		if r.Err != nil || string(b) != "long" {
+			t.Errorf("%d-byte name: %q, %v, %v", len(filepath.Base(targets[i].Path)), b, r.Err, err)
+		}
+	}
+	for _, base := range []string{strings.Repeat("a", 255), strings.Repeat("é", 127) + "b", "short"} {
+		p := tempPattern(base)
+		if len(p)-1+20 > 255 || !utf8.ValidString(p) || !strings.HasPrefix(p, "."+base[:min(len(base), 10)]) {
+			t.Errorf("tempPattern(%d bytes) = %q: %d bytes before the digits", len(base), p, len(p)-1)
+		}
 	}
 }

@@ -164,3 +164,49 @@ func TestFaultReadOnlyCacheDir(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultStartsOnFullDisk: a disk that is already full when the Manager
+// starts is a failing store like any other: New succeeds, every request
+// passes through whole, and the failures are counted; once space is freed
+// entries are stored again.
+func TestFaultStartsOnFullDisk(t *testing.T) {
+	body := generatedBody(64<<10, 31)
+	for _, mode := range []CacheMode{FileCache, RFCFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			dir := smallDisk(t, "1m")
+			filler := filepath.Join(dir, "filler")
+			f, err := os.Create(filler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := f.Write(chunk); err != nil {
+					break // ENOSPC: the disk is full
+				}
+			}
+			f.Close()
+			srv := testserver.New()
+			defer srv.Close()
+			srv.Handle("/f/x", testserver.NewResource(body, testserver.WithHeader("Cache-Control", "max-age=3600")))
+			m, err := New(Config{CacheMode: mode, CacheDir: dir, Rules: faultRules, DisableRateLimit: true})
+			if err != nil {
+				t.Fatalf("New on a full disk: %v", err)
+			}
+			defer m.Close()
+			for range 2 {
+				if c := mustGet(t, m.Client(), srv.URL+"/f/x", body); c == CacheHit {
+					t.Fatal("a HIT from a full disk")
+				}
+			}
+			if s := m.Stats(); s.StoreErrors == 0 || srv.Hits("/f/x") != 2 {
+				t.Errorf("full disk: %d store errors, %d origin hits; want some, and 2", s.StoreErrors, srv.Hits("/f/x"))
+			}
+			os.Remove(filler)
+			mustGet(t, m.Client(), srv.URL+"/f/x", body)
+			if c := mustGet(t, m.Client(), srv.URL+"/f/x", body); c != CacheHit {
+				t.Errorf("space freed: X-Cache %s, want HIT", c)
+			}
+		})
+	}
+}

@@ -35,12 +35,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/gregjones/httpcache"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/httpcachestore"
@@ -319,13 +321,6 @@ func validate(cfg *Config) error {
 	if e, ok := cfg.Limiter.(interface{ Err() error }); ok && e.Err() != nil {
 		return fmt.Errorf("throttlecache: Config.Limiter: %w", e.Err())
 	}
-	for k, vs := range cfg.Header {
-		for _, v := range vs {
-			if strings.ContainsAny(v, "\r\n") {
-				return fmt.Errorf("throttlecache: Config.Header %q: value %q contains a line break", k, v)
-			}
-		}
-	}
 	if cfg.MaxBodyBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxBodyBytes %d: must not be negative", cfg.MaxBodyBytes)
 	}
@@ -344,15 +339,40 @@ func validate(cfg *Config) error {
 	if cfg.ForceHTTP1 && cfg.Base != nil {
 		return errors.New("throttlecache: Config.ForceHTTP1 applies to the default base transport; configure HTTP/1.1 on Config.Base instead")
 	}
-	for k := range cfg.Header {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
-			return fmt.Errorf("throttlecache: Config.Header: %q is not a header name", k)
+	for k, vs := range cfg.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("throttlecache: Config.Header: %q is not a header name (an HTTP token: letters, digits and !#$%%&'*+-.^_`|~)", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("throttlecache: Config.Header %q: value %q holds a control character (a line break, NUL or DEL)", k, v)
+			}
 		}
 	}
-	if strings.ContainsAny(cfg.UserAgent, "\r\n") {
-		return fmt.Errorf("throttlecache: Config.UserAgent %q contains a line break", cfg.UserAgent)
+	if !httpguts.ValidHeaderFieldValue(cfg.UserAgent) {
+		return fmt.Errorf("throttlecache: Config.UserAgent %q holds a control character (a line break, NUL or DEL)", cfg.UserAgent)
+	}
+	if isNil(cfg.Limiter) {
+		return fmt.Errorf("throttlecache: Config.Limiter is a nil %T: give a limiter, or leave the field nil for the built-in one", cfg.Limiter)
+	}
+	if isNil(cfg.Base) {
+		return fmt.Errorf("throttlecache: Config.Base is a nil %T: give a transport, or leave the field nil for the default one", cfg.Base)
 	}
 	return nil
+}
+
+// isNil reports whether v is an interface that holds a nil pointer, map,
+// func, channel or slice: not nil itself, yet every method call on it
+// would panic or fail.
+func isNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch r := reflect.ValueOf(v); r.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return r.IsNil()
+	}
+	return false
 }
 
 func isCacheMode(c CacheMode) bool {

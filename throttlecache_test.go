@@ -80,6 +80,13 @@ func TestNewValidates(t *testing.T) {
 		{"force HTTP/1 with a base", Config{ForceHTTP1: true, Base: http.DefaultTransport}, []string{"Config.ForceHTTP1", "Config.Base"}},
 		{"bad header name", Config{Header: http.Header{"Bad Name": {"x"}}}, []string{"Config.Header", `"Bad Name"`}},
 		{"user agent with newline", Config{UserAgent: "a\r\nX-Evil: 1"}, []string{"Config.UserAgent"}},
+		{"user agent with NUL", Config{UserAgent: "a\x00b"}, []string{"Config.UserAgent", "control character"}},
+		{"header value with DEL", Config{Header: http.Header{"X-A": {"a\x7fb"}}}, []string{"Config.Header", `"X-A"`, "control character"}},
+		{"header name with parentheses", Config{Header: http.Header{"X(A)": {"x"}}}, []string{"Config.Header", `"X(A)"`, "token"}},
+		{"header name with a slash", Config{Header: http.Header{"X/A": {"x"}}}, []string{"Config.Header", `"X/A"`}},
+		{"empty header name", Config{Header: http.Header{"": {"x"}}}, []string{"Config.Header", `""`}},
+		{"typed-nil limiter", Config{Limiter: (*ratelimit.FileLimiter)(nil)}, []string{"Config.Limiter", "*ratelimit.FileLimiter"}},
+		{"typed-nil base", Config{Base: (*http.Transport)(nil)}, []string{"Config.Base", "*http.Transport"}},
 		{"cache dir under a file", Config{CacheMode: FileCache, CacheDir: filepath.Join(file, "cache")}, []string{"Config.CacheDir", file}},
 	}
 	for _, tt := range tests {
