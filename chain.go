@@ -4,26 +4,48 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
+	"github.com/gregjones/httpcache"
+
+	"github.com/throttlecache/throttlecache/filecache"
+	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/rfccache"
+	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/s3store"
 )
 
+// A Manager's chain is built from explicit stages, each over the next:
+// Client's over the Manager's base transport, and one per Wrap over the
+// wrapped client's transport. The stages of a Wrap chain are views of the
+// Manager's (Over): they share its cache, limiter, retry policy and
+// counters, and nothing travels through the request's context.
+
+// chain returns the stages over base: the header stage, the cache stage, the
+// retry stage (unless disabled), the rate-limit stage and the network stage.
+func (m *Manager) chain(base http.RoundTripper) http.RoundTripper {
+	var next http.RoundTripper = ratelimit.New(&networkStage{base: base, stats: &m.stats}, m.limiter)
+	if m.retry != nil {
+		next = m.retry.Over(next)
+	}
+	return &headerStage{m: m, next: m.cache.over(next), base: base}
+}
+
 // headerStage is the outermost stage: it refuses requests after Close, adds
-// the User-Agent and default headers, counts requests and cache outcomes, and
-// for clients made by Wrap carries their base transport down to the network
-// stage through the context.
+// the User-Agent and default headers, and counts requests.
 type headerStage struct {
 	m    *Manager
-	base http.RoundTripper // nil: the Manager's own base
+	next http.RoundTripper // the cache stage
+	base http.RoundTripper // the network's, for CloseIdleConnections
 }
 
 var _ http.RoundTripper = (*headerStage)(nil)
-
-type baseKey struct{}
 
 func (h *headerStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	m := h.m
@@ -32,16 +54,12 @@ func (h *headerStage) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	m.stats.requests.Add(1)
-	if h.base != nil || h.needsHeaders(req) {
-		ctx := req.Context()
-		if h.base != nil {
-			ctx = context.WithValue(ctx, baseKey{}, h.base)
-		}
-		req = req.Clone(ctx) // never modify the caller's request
+	if h.needsHeaders(req) {
+		req = req.Clone(req.Context()) // never modify the caller's request
 		if req.Header == nil {
 			req.Header = make(http.Header)
 		}
-		if m.cfg.UserAgent != "" && req.Header.Get("User-Agent") == "" {
+		if h.needsUserAgent(req) {
 			req.Header.Set("User-Agent", m.cfg.UserAgent)
 		}
 		for k, vs := range m.cfg.Header {
@@ -50,16 +68,18 @@ func (h *headerStage) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	resp, err := m.cache.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	m.stats.countCache(resp.Header.Get(CacheStatusHeader))
-	return resp, nil
+	return h.next.RoundTrip(req)
+}
+
+// needsUserAgent reports whether req lacks a User-Agent field. One set to
+// the empty string is net/http's way of sending none, and is left alone.
+func (h *headerStage) needsUserAgent(req *http.Request) bool {
+	_, ok := req.Header["User-Agent"]
+	return h.m.cfg.UserAgent != "" && !ok
 }
 
 func (h *headerStage) needsHeaders(req *http.Request) bool {
-	if h.m.cfg.UserAgent != "" && req.Header.Get("User-Agent") == "" {
+	if h.needsUserAgent(req) {
 		return true
 	}
 	for k := range h.m.cfg.Header {
@@ -70,15 +90,102 @@ func (h *headerStage) needsHeaders(req *http.Request) bool {
 	return false
 }
 
+// CloseIdleConnections closes the idle connections of the transport under
+// the chain, as http.Client.CloseIdleConnections expects of a transport:
+// the Manager's base, or the wrapped client's.
+func (h *headerStage) CloseIdleConnections() {
+	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// cacheStage is the cache stage the configuration asks for, with what the
+// Manager needs of it.
+type cacheStage struct {
+	over  func(next http.RoundTripper) http.RoundTripper // the stage over next, sharing its state
+	close func() error
+	stats func() CacheStats
+}
+
+// newCacheStage builds the cache stage of cfg.CacheMode over next; it is
+// the one place that knows the modes' concrete types.
+func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, logger *slog.Logger) (cacheStage, error) {
+	var store httpcache.Cache
+	var storeErrors func() int64
+	switch cfg.CacheMode {
+	case FileCache:
+		fc, err := filecache.New(next, filecache.Options{
+			Dir:          cfg.CacheDir,
+			Rules:        matcher,
+			MaxBytes:     cfg.MaxCacheBytes,
+			StaleIfError: cfg.StaleIfError,
+			Logger:       logger,
+		})
+		if err != nil {
+			return cacheStage{}, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
+		}
+		return cacheStage{
+			over:  func(next http.RoundTripper) http.RoundTripper { return fc.Over(next) },
+			close: fc.Close,
+			stats: fc.Stats,
+		}, nil
+	case RFCFile:
+		st, err := httpcachestore.New(cfg.CacheDir, httpcachestore.WithMaxBytes(cfg.MaxCacheBytes), httpcachestore.WithLogger(logger))
+		if err != nil {
+			return cacheStage{}, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
+		}
+		store, storeErrors = st, func() int64 { return st.Stats().Errors }
+	case RFCS3:
+		client := cfg.S3Client
+		if client == nil {
+			var err error
+			if client, err = s3store.DefaultClient(context.Background()); err != nil {
+				return cacheStage{}, fmt.Errorf("throttlecache: Config.S3Client is nil and the default AWS configuration does not load: %w", err)
+			}
+		}
+		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(logger))
+		store, storeErrors = st, func() int64 { return st.Stats().Errors }
+	default:
+		b := &bypassStage{next: next, n: new(atomic.Int64)}
+		return cacheStage{
+			over:  func(next http.RoundTripper) http.RoundTripper { return &bypassStage{next: next, n: b.n} },
+			close: func() error { return nil },
+			stats: func() CacheStats { return CacheStats{Bypass: b.n.Load()} },
+		}, nil
+	}
+	rfc, err := rfccache.New(next, store, rfccache.Options{
+		Rules:        matcher,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		StaleIfError: cfg.StaleIfError,
+		Logger:       logger,
+	})
+	if err != nil {
+		return cacheStage{}, fmt.Errorf("throttlecache: %w", err)
+	}
+	return cacheStage{
+		over:  func(next http.RoundTripper) http.RoundTripper { return rfc.Over(next) },
+		close: rfc.Close,
+		stats: func() CacheStats {
+			s := rfc.Stats()
+			s.StoreErrors = storeErrors() // the store counts rfccache's failures too
+			return s
+		},
+	}, nil
+}
+
 // bypassStage is the Disabled cache mode: it passes every request through
 // and marks the response BYPASS.
-type bypassStage struct{ next http.RoundTripper }
+type bypassStage struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
 
 func (b *bypassStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
+	b.n.Add(1)
 	cachestatus.Set(resp, CacheBypass)
 	return resp, nil
 }
@@ -91,12 +198,8 @@ type networkStage struct {
 }
 
 func (n *networkStage) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := n.base
-	if b, ok := req.Context().Value(baseKey{}).(http.RoundTripper); ok {
-		base = b
-	}
 	n.stats.network.Add(1)
-	resp, err := base.RoundTrip(req)
+	resp, err := n.base.RoundTrip(req)
 	if err != nil {
 		n.stats.networkErrors.Add(1)
 		return nil, err
@@ -124,15 +227,25 @@ func (c *countingBody) Read(p []byte) (int, error) {
 
 func (c *countingBody) Close() error { return c.rc.Close() }
 
-// measuredLimiter counts the waits of the limiter it wraps.
+// measuredLimiter counts the waits of the Manager's limiter.
 type measuredLimiter struct {
-	l     ratelimit.Limiter
+	l     *ratelimit.Gate
 	stats *counters
 }
 
+var _ ratelimit.Reserver = (*measuredLimiter)(nil)
+
 func (l *measuredLimiter) Wait(ctx context.Context) error {
+	res, err := l.Reserve(ctx, "")
+	if err == nil {
+		res.Arrived()
+	}
+	return err
+}
+
+func (l *measuredLimiter) Reserve(ctx context.Context, host string) (ratelimit.Reservation, error) {
 	start := time.Now()
-	err := l.l.Wait(ctx)
+	res, err := l.l.Reserve(ctx, host)
 	d := time.Since(start)
 	l.stats.waitTime.Add(int64(d))
 	if d >= waitThreshold {
@@ -141,7 +254,7 @@ func (l *measuredLimiter) Wait(ctx context.Context) error {
 	if err != nil {
 		l.stats.limiterErrors.Add(1)
 	}
-	return err
+	return res, err
 }
 
 // waitThreshold is how long a Wait must take to count as a wait: a limiter
@@ -156,10 +269,26 @@ type boundedLimiter struct {
 	max time.Duration
 }
 
+var _ ratelimit.Reserver = (*boundedLimiter)(nil)
+
 func (b *boundedLimiter) Wait(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, b.max)
 	defer cancel()
-	err := b.l.Wait(wctx)
+	return b.err(ctx, b.l.Wait(wctx))
+}
+
+func (b *boundedLimiter) Reserve(ctx context.Context, host string) (ratelimit.Reservation, error) {
+	r, ok := b.l.(ratelimit.Reserver)
+	if !ok {
+		return nopReservation{}, b.Wait(ctx)
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.max)
+	defer cancel()
+	res, err := r.Reserve(wctx, host)
+	return res, b.err(ctx, err)
+}
+
+func (b *boundedLimiter) err(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w: the limiter did not let the request go within the maximum of %v (%v)",
 			ratelimit.ErrMaxWait, b.max, err)
@@ -173,3 +302,9 @@ func (b *boundedLimiter) Pause(host string, until time.Time, reason string) {
 		p.Pause(host, until, reason)
 	}
 }
+
+type nopReservation struct{}
+
+func (nopReservation) Sent()    {}
+func (nopReservation) Arrived() {}
+func (nopReservation) Cancel()  {}

@@ -139,7 +139,7 @@ func ExampleManager_Wrap() {
 		return
 	}
 	resp.Body.Close()
-	fmt.Println(resp.StatusCode, existing.Transport == nil, m.Stats().NetworkRequests)
+	fmt.Println(resp.StatusCode, existing.Transport == nil, m.Stats().Network.Requests)
 	// Output:
 	// 200 true 1
 }
@@ -155,7 +155,7 @@ func ExampleManager_Stats() {
 	defer m.Close()
 	m.GetBatch(context.Background(), []string{srv.URL + "/doc/a.txt", srv.URL + "/doc/b.txt", srv.URL + "/doc/c.txt"})
 	s := m.Stats()
-	fmt.Println("requests:", s.Requests, "network:", s.NetworkRequests, "held back:", s.LimiterWaits, "bytes:", s.BytesReceived)
+	fmt.Println("requests:", s.Requests, "network:", s.Network.Requests, "held back:", s.Limiter.Waits, "bytes:", s.Network.Bytes)
 	// Output:
 	// requests: 3 network: 3 held back: 1 bytes: 30
 }

@@ -69,7 +69,7 @@ func TestFaultDiskFull(t *testing.T) {
 					t.Fatal("a body larger than the disk was served as a HIT")
 				}
 			}
-			if s := m.Stats(); s.StoreErrors == 0 {
+			if s := m.Stats(); s.Cache.StoreErrors == 0 {
 				t.Errorf("the disk filled and no store error was counted: %+v", s)
 			}
 			if used, files := usedBytes(t, dir); used > 256<<10 {
@@ -150,7 +150,7 @@ func TestFaultReadOnlyCacheDir(t *testing.T) {
 			for range 2 {
 				mustGet(t, m.Client(), srv.URL+"/f/fresh", fresh)
 			}
-			if s := m.Stats(); s.StoreErrors == 0 {
+			if s := m.Stats(); s.Cache.StoreErrors == 0 {
 				t.Errorf("writes to a read-only folder failed silently: %+v", s)
 			}
 			if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Config.CacheDir") {
@@ -199,8 +199,8 @@ func TestFaultStartsOnFullDisk(t *testing.T) {
 					t.Fatal("a HIT from a full disk")
 				}
 			}
-			if s := m.Stats(); s.StoreErrors == 0 || srv.Hits("/f/x") != 2 {
-				t.Errorf("full disk: %d store errors, %d origin hits; want some, and 2", s.StoreErrors, srv.Hits("/f/x"))
+			if s := m.Stats(); s.Cache.StoreErrors == 0 || srv.Hits("/f/x") != 2 {
+				t.Errorf("full disk: %d store errors, %d origin hits; want some, and 2", s.Cache.StoreErrors, srv.Hits("/f/x"))
 			}
 			os.Remove(filler)
 			mustGet(t, m.Client(), srv.URL+"/f/x", body)

@@ -378,10 +378,10 @@ func TestFaultS3DownMidRun(t *testing.T) {
 		}
 	}
 	s := m.Stats()
-	if s.StoreErrors == 0 {
+	if s.Cache.StoreErrors == 0 {
 		t.Errorf("S3 went down and no store error was counted: %+v", s)
 	}
-	t.Logf("stats after S3 went down: hits %d, misses %d, store errors %d", s.Hits, s.Misses, s.StoreErrors)
+	t.Logf("stats after S3 went down: hits %d, misses %d, store errors %d", s.Cache.Hits, s.Cache.Misses, s.Cache.StoreErrors)
 	mustGet(t, m.Client(), urls[0], itemBody("/f/item/0"))
 }
 

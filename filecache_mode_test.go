@@ -56,7 +56,7 @@ func TestFileCacheHitsSkipTheLimiter(t *testing.T) {
 		t.Fatal("a bypassed request got through a limiter that had no token")
 	}
 	s := m.Stats()
-	if s.Hits != 5 || s.Misses != 1 || s.NetworkRequests != 1 || s.Stored != 1 || s.LimiterErrors != 1 {
+	if s.Cache.Hits != 5 || s.Cache.Misses != 1 || s.Network.Requests != 1 || s.Cache.Stored != 1 || s.Limiter.Errors != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }

@@ -90,7 +90,7 @@ func TestRetryAfterPausesTheHost(t *testing.T) {
 				t.Errorf("the shared limiter did not get the pause: another host went after %v", otherHost)
 			}
 			s := m.Stats()
-			if s.Retries != 1 || s.Pauses[retry.ReasonRetryAfter] != 1 || s.PauseWaits < 1 || s.NetworkRequests != 4 {
+			if s.Retry.Retries != 1 || s.Retry.Pauses[retry.ReasonRetryAfter] != 1 || s.Limiter.PauseWaits < 1 || s.Network.Requests != 4 {
 				t.Fatalf("stats %+v", s)
 			}
 		})
@@ -103,7 +103,7 @@ func TestDisableRetry(t *testing.T) {
 	srv.Handle("/busy", testserver.Status(http.StatusServiceUnavailable, "down", "Retry-After", "1"))
 	m := newManager(t, Config{DisableRetry: true})
 	resp, _ := get(t, m.Client(), srv.URL+"/busy")
-	if resp.StatusCode != http.StatusServiceUnavailable || srv.Hits("/busy") != 1 || m.Stats().Retries != 0 {
+	if resp.StatusCode != http.StatusServiceUnavailable || srv.Hits("/busy") != 1 || m.Stats().Retry.Retries != 0 {
 		t.Fatalf("status %d, %d origin hits", resp.StatusCode, srv.Hits("/busy"))
 	}
 }
@@ -124,7 +124,7 @@ func TestRetrySpendsTokens(t *testing.T) {
 		t.Fatalf("%+v", res[0])
 	}
 	s := m.Stats()
-	if s.Retries != 2 || s.NetworkRequests != 3 || s.LimiterWaits < 1 {
+	if s.Retry.Retries != 2 || s.Network.Requests != 3 || s.Limiter.Waits < 1 {
 		t.Fatalf("stats %+v: the retries did not go through the limiter", s)
 	}
 }
@@ -160,8 +160,8 @@ func TestRetryTransientFailures(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || body != "filing" || srv.Hits("/flaky") != 4 {
 				t.Fatalf("got %d %q after %d origin hits, want 200 \"filing\" after 4", resp.StatusCode, body, srv.Hits("/flaky"))
 			}
-			if s := m.Stats(); s.Retries != 3 {
-				t.Errorf("%d retries, want 3", s.Retries)
+			if s := m.Stats(); s.Retry.Retries != 3 {
+				t.Errorf("%d retries, want 3", s.Retry.Retries)
 			}
 
 			resp, err := m.Client().Post(srv.URL+"/post", "text/plain", strings.NewReader("order=1"))
@@ -209,7 +209,7 @@ func TestBatchItemsRecover(t *testing.T) {
 		}
 	}
 	s := m.Stats()
-	if s.Retries != 20 || s.NetworkRequests != 40 || s.NetworkErrors != 20 || lim.n.Load() != 40 || srv.TotalHits() != 40 {
+	if s.Retry.Retries != 20 || s.Network.Requests != 40 || s.Network.Errors != 20 || lim.n.Load() != 40 || srv.TotalHits() != 40 {
 		t.Fatalf("stats %+v, %d limiter waits: want 20 retries among 40 network requests, each through the limiter", s, lim.n.Load())
 	}
 	for i := range urls {

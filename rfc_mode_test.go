@@ -69,7 +69,7 @@ func TestRFCModes(t *testing.T) {
 				}
 			}
 			s := m.Stats()
-			if s.Hits != 2 || s.Stored < 2 || s.NetworkRequests != 6 {
+			if s.Cache.Hits != 2 || s.Cache.Stored < 2 || s.Network.Requests != 6 {
 				t.Errorf("stats %+v", s)
 			}
 		})
@@ -95,7 +95,7 @@ func TestRFCS3DeadEndpoint(t *testing.T) {
 			t.Fatalf("status %d body %q", resp.StatusCode, body)
 		}
 	}
-	if s := m.Stats(); s.StoreErrors == 0 || s.NetworkRequests != 3 {
+	if s := m.Stats(); s.Cache.StoreErrors == 0 || s.Network.Requests != 3 {
 		t.Fatalf("stats %+v: store errors not counted", s)
 	}
 }

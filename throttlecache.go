@@ -27,7 +27,6 @@
 package throttlecache
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,16 +40,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/gregjones/httpcache"
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/throttlecache/throttlecache/filecache"
-	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
-	"github.com/throttlecache/throttlecache/rfccache"
 	"github.com/throttlecache/throttlecache/rules"
-	"github.com/throttlecache/throttlecache/s3store"
 )
 
 // CacheMode selects the cache stage of a Manager's chain.
@@ -71,13 +65,14 @@ var cacheModes = []CacheMode{Disabled, RFCFile, RFCS3, FileCache}
 // Manager's cache stage carries it; in Disabled mode it is BYPASS.
 const CacheStatusHeader = "X-Cache"
 
-// The values of CacheStatusHeader.
+// The values of CacheStatusHeader, the same in every cache mode and in the
+// filecache and rfccache stages used on their own.
 const (
-	CacheHit         = "HIT"
-	CacheMiss        = "MISS"
-	CacheRevalidated = "REVALIDATED"
-	CacheStale       = "STALE"
-	CacheBypass      = "BYPASS"
+	CacheHit         = "HIT"         // served from a fresh entry, or from the download another request started; the origin was not asked
+	CacheMiss        = "MISS"        // fetched from the origin, and stored when allowed
+	CacheRevalidated = "REVALIDATED" // the origin answered 304; served from the entry, now fresh again
+	CacheStale       = "STALE"       // the origin failed; served from a stale entry (StaleIfError, stale-if-error)
+	CacheBypass      = "BYPASS"      // not cacheable, or Disabled mode: passed to the origin untouched, nothing stored
 )
 
 // DefaultRequestsPerSecond is the rate used when Config.RequestsPerSecond is
@@ -170,16 +165,12 @@ type Config struct {
 type Manager struct {
 	cfg      Config
 	logger   *slog.Logger
-	limiter  ratelimit.Limiter
+	limiter  *measuredLimiter // the Gate over the configured limiter, counted
 	base     http.RoundTripper
 	ownsBase bool
 	stats    counters
-	cache    http.RoundTripper // the cache stage over the limiter and the network
-	fc       *filecache.Transport
-	rfc      *rfccache.Transport
-	retry    *retry.Transport
-	gate     *ratelimit.Gate // in front of the limiter: pauses per host
-	storeErr func() int64    // errors counted by an RFC store
+	cache    cacheStage
+	retry    *retry.Transport // nil when disabled
 	client   *http.Client
 	closed   atomic.Bool
 }
@@ -207,41 +198,15 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 	}
-	var store httpcache.Cache
-	switch cfg.CacheMode {
-	case RFCFile:
-		st, err := httpcachestore.New(cfg.CacheDir, httpcachestore.WithMaxBytes(cfg.MaxCacheBytes), httpcachestore.WithLogger(m.logger))
-		if err != nil {
-			return nil, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
-		}
-		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
-	case RFCS3:
-		client := cfg.S3Client
-		if client == nil {
-			if client, err = s3store.DefaultClient(context.Background()); err != nil {
-				return nil, fmt.Errorf("throttlecache: Config.S3Client is nil and the default AWS configuration does not load: %w", err)
-			}
-		}
-		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(m.logger))
-		store, m.storeErr = st, func() int64 { return st.Stats().Errors }
-	}
-
-	m.gate, err = buildLimiter(cfg, m.logger)
+	gate, err := buildLimiter(cfg, m.logger)
 	if err != nil {
 		return nil, err
 	}
-	m.limiter = &measuredLimiter{l: m.gate, stats: &m.stats}
-
-	m.base = cfg.Base
-	if m.base == nil {
-		m.base = defaultBase(cfg.ForceHTTP1)
-		m.ownsBase = true
-	}
-	var next http.RoundTripper = ratelimit.New(&networkStage{base: m.base, stats: &m.stats}, m.limiter)
+	m.limiter = &measuredLimiter{l: gate, stats: &m.stats}
 	if !cfg.DisableRetry {
 		ro := cfg.Retry
 		if ro.Pauser == nil {
-			ro.Pauser = m.gate
+			ro.Pauser = gate
 		}
 		if ro.Block == nil {
 			ro.Block = ratelimit.EDGARBlock
@@ -249,42 +214,22 @@ func New(cfg Config) (*Manager, error) {
 		if ro.Logger == nil {
 			ro.Logger = m.logger
 		}
-		if m.retry, err = retry.New(next, ro); err != nil {
-			m.closeBase()
+		if m.retry, err = retry.New(nil, ro); err != nil {
 			return nil, fmt.Errorf("throttlecache: Config.Retry: %w", err)
 		}
-		next = m.retry
 	}
-	switch cfg.CacheMode {
-	case FileCache:
-		m.fc, err = filecache.New(next, filecache.Options{
-			Dir:          cfg.CacheDir,
-			Rules:        matcher,
-			MaxBytes:     cfg.MaxCacheBytes,
-			StaleIfError: cfg.StaleIfError,
-			Logger:       m.logger,
-		})
-		if err != nil {
-			m.closeBase()
-			return nil, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
-		}
-		m.cache = m.fc
-	case RFCFile, RFCS3:
-		m.rfc, err = rfccache.New(next, store, rfccache.Options{
-			Rules:        matcher,
-			MaxBodyBytes: cfg.MaxBodyBytes,
-			StaleIfError: cfg.StaleIfError,
-			Logger:       m.logger,
-		})
-		if err != nil {
-			m.closeBase()
-			return nil, fmt.Errorf("throttlecache: %w", err)
-		}
-		m.cache = m.rfc
-	default:
-		m.cache = &bypassStage{next: next}
+	m.base = cfg.Base
+	if m.base == nil {
+		m.base = defaultBase(cfg.ForceHTTP1)
+		m.ownsBase = true
 	}
-	m.client = &http.Client{Transport: &headerStage{m: m}}
+	// The cache stage is built once, over nothing: each chain takes a view
+	// of it over its own retry and rate-limit stages.
+	if m.cache, err = newCacheStage(cfg, nil, matcher, m.logger); err != nil {
+		m.closeBase()
+		return nil, err
+	}
+	m.client = &http.Client{Transport: m.chain(m.base)}
 	return m, nil
 }
 
@@ -485,7 +430,7 @@ func (m *Manager) Wrap(c *http.Client) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	nc.Transport = &headerStage{m: m, base: base}
+	nc.Transport = m.chain(base)
 	return &nc
 }
 
@@ -498,10 +443,7 @@ func (m *Manager) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
-	var err error
-	if m.fc != nil {
-		err = m.fc.Close()
-	}
+	err := m.cache.close()
 	m.closeBase()
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -155,6 +156,8 @@ func TestUserAgentAndHeaders(t *testing.T) {
 	}{
 		{"none set", nil, "Example Corp admin@example.com", "en"},
 		{"caller's own kept", http.Header{"User-Agent": {"mine/1.0"}, "Accept-Language": {"fr"}}, "mine/1.0", "fr"},
+		// An empty User-Agent is net/http's way of sending none.
+		{"explicit empty User-Agent kept", http.Header{"User-Agent": {""}}, "", "en"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +173,9 @@ func TestUserAgentAndHeaders(t *testing.T) {
 			}
 			resp.Body.Close()
 			got := srv.Requests()[0].Header
+			if _, sent := got["User-Agent"]; sent != (tt.wantUA != "") {
+				t.Fatalf("origin saw User-Agent %q", got["User-Agent"])
+			}
 			if got.Get("User-Agent") != tt.wantUA || got.Get("Accept-Language") != tt.wantAccept {
 				t.Fatalf("origin saw User-Agent %q, Accept-Language %q", got.Get("User-Agent"), got.Get("Accept-Language"))
 			}
@@ -226,7 +232,7 @@ func TestWrap(t *testing.T) {
 	if ua := srv.Requests()[0].Header.Get("User-Agent"); ua != "ua/1" {
 		t.Fatalf("User-Agent %q through Wrap", ua)
 	}
-	if s := m.Stats(); s.Requests != 1 || s.NetworkRequests != 1 {
+	if s := m.Stats(); s.Requests != 1 || s.Network.Requests != 1 {
 		t.Fatalf("Wrap's requests not counted by the Manager: %+v", s)
 	}
 	// A nil client and a client without transport use http.DefaultTransport.
@@ -234,6 +240,64 @@ func TestWrap(t *testing.T) {
 		if _, body := get(t, m.Wrap(c), srv.URL+"/x"); body != "x" {
 			t.Fatalf("body %q", body)
 		}
+	}
+}
+
+// idleCloser is a base transport that counts CloseIdleConnections calls.
+type idleCloser struct {
+	http.RoundTripper
+	closed atomic.Int32
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed.Add(1) }
+
+// TestCloseIdleConnectionsReachesBase checks that a client's
+// CloseIdleConnections reaches the transport under the chain, as
+// go-retryablehttp expects of a wrapped client.
+func TestCloseIdleConnectionsReachesBase(t *testing.T) {
+	for _, mode := range []CacheMode{Disabled, FileCache, RFCFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			base := &idleCloser{RoundTripper: http.DefaultTransport}
+			wrapped := &idleCloser{RoundTripper: http.DefaultTransport}
+			m := newManager(t, Config{CacheMode: mode, CacheDir: t.TempDir(), Base: base})
+			w := m.Wrap(&http.Client{Transport: wrapped})
+			w.CloseIdleConnections()
+			if wrapped.closed.Load() != 1 || base.closed.Load() != 0 {
+				t.Fatalf("Wrap(c).CloseIdleConnections reached c's transport %d times, the Manager's %d",
+					wrapped.closed.Load(), base.closed.Load())
+			}
+			m.Client().CloseIdleConnections()
+			if base.closed.Load() != 1 {
+				t.Fatalf("Client().CloseIdleConnections reached the base %d times", base.closed.Load())
+			}
+		})
+	}
+}
+
+// TestWrapSharesStages checks that a client from Wrap goes through the
+// Manager's retry stage and cache, and is counted by them: a reset is
+// retried, and the entry it stores is a HIT for the Manager's own client.
+func TestWrapSharesStages(t *testing.T) {
+	for _, mode := range []CacheMode{FileCache, RFCFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			srv := testserver.New()
+			defer srv.Close()
+			srv.Handle("/x", testserver.Sequence(testserver.Reset(), testserver.NewResource([]byte("body"))))
+			m := newManager(t, Config{CacheMode: mode, CacheDir: t.TempDir(), DisableRateLimit: true, Retry: fastRetry,
+				Rules: rules.Rules{{Host: `127\.0\.0\.1`, Paths: []rules.Path{{Match: `/x`, MaxAge: time.Hour}}}}})
+			base := &countingRT{next: http.DefaultTransport}
+			if _, body := get(t, m.Wrap(&http.Client{Transport: base}), srv.URL+"/x"); body != "body" {
+				t.Fatalf("body %q through Wrap", body)
+			}
+			resp, body := get(t, m.Client(), srv.URL+"/x")
+			if body != "body" || resp.Header.Get(CacheStatusHeader) != CacheHit {
+				t.Fatalf("Manager's client after Wrap's miss: %q, X-Cache %q", body, resp.Header.Get(CacheStatusHeader))
+			}
+			s := m.Stats()
+			if base.n.Load() != 2 || s.Retry.Retries != 1 || s.Cache.Misses != 1 || s.Cache.Hits != 1 || s.Network.Requests != 2 {
+				t.Fatalf("wrapped base carried %d requests; stats %+v", base.n.Load(), s)
+			}
+		})
 	}
 }
 
@@ -292,7 +356,7 @@ func TestMaxWait(t *testing.T) {
 			if !strings.Contains(err.Error(), "maximum") {
 				t.Errorf("error %q does not say why", err)
 			}
-			if s := m.Stats(); s.LimiterErrors != 1 || s.NetworkRequests != 1 {
+			if s := m.Stats(); s.Limiter.Errors != 1 || s.Network.Requests != 1 {
 				t.Fatalf("stats %+v", s)
 			}
 		})
@@ -307,7 +371,7 @@ func TestDisableRateLimit(t *testing.T) {
 	for range 20 {
 		get(t, m.Client(), srv.URL+"/x")
 	}
-	if s := m.Stats(); s.LimiterWaits != 0 || s.LimiterErrors != 0 || s.NetworkRequests != 20 {
+	if s := m.Stats(); s.Limiter.Waits != 0 || s.Limiter.Errors != 0 || s.Network.Requests != 20 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -358,12 +422,12 @@ func TestLimitAtOrigin(t *testing.T) {
 	got := testserver.MaxInWindow(srv.ArrivalTimes(), time.Second)
 	s := m.Stats()
 	t.Logf("35 requests at 10/s: largest count in any 1s window %d, elapsed %v, %d waits, %v waited",
-		got, elapsed.Round(time.Millisecond), s.LimiterWaits, s.LimiterWaitTime.Round(time.Millisecond))
+		got, elapsed.Round(time.Millisecond), s.Limiter.Waits, s.Limiter.WaitTime.Round(time.Millisecond))
 	if got > 10 {
 		t.Fatalf("%d requests in one second at the origin, limit 10", got)
 	}
-	if s.LimiterWaits < 25 {
-		t.Fatalf("only %d requests waited; at least 25 had to", s.LimiterWaits)
+	if s.Limiter.Waits < 25 {
+		t.Fatalf("only %d requests waited; at least 25 had to", s.Limiter.Waits)
 	}
 }
 
@@ -382,11 +446,16 @@ func TestStats(t *testing.T) {
 	}
 	s := m.Stats()
 	// The refused connection is tried 4 times, then given up.
-	want := Stats{Requests: 4, NetworkRequests: 7, NetworkErrors: 4, BytesReceived: 3000, Bypass: 3, Retries: 3, RetriesGivenUp: 1}
-	if s.RetryWaitTime <= 0 {
-		t.Errorf("RetryWaitTime %v after 3 retries", s.RetryWaitTime)
+	want := Stats{
+		Requests: 4,
+		Cache:    CacheStats{Bypass: 3},
+		Retry:    RetryStats{Attempts: 7, Retries: 3, GaveUp: 1},
+		Network:  NetworkStats{Requests: 7, Errors: 4, Bytes: 3000},
 	}
-	s.LimiterWaitTime, s.RetryWaitTime = 0, 0
+	if s.Retry.RetryWaitTime <= 0 {
+		t.Errorf("RetryWaitTime %v after 3 retries", s.Retry.RetryWaitTime)
+	}
+	s.Limiter.WaitTime, s.Retry.RetryWaitTime = 0, 0
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Stats() = %+v, want %+v", s, want)
 	}
@@ -475,5 +544,35 @@ func TestCacheStatusVocabulary(t *testing.T) {
 		if p[0] != p[1] {
 			t.Errorf("%q != %q", p[0], p[1])
 		}
+	}
+}
+
+// TestLimiterWaitTimeout checks that a request the limiter holds past
+// Client.Timeout, or past its context's deadline, fails with a timeout as
+// the network would: url.Error.Timeout() true, wrapping
+// context.DeadlineExceeded, in every cache mode.
+func TestLimiterWaitTimeout(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/", testserver.Status(200, "ok"))
+	for _, mode := range []CacheMode{Disabled, FileCache, RFCFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			m := newManager(t, Config{CacheMode: mode, CacheDir: t.TempDir(), RequestsPerSecond: 1})
+			get(t, m.Client(), srv.URL+"/first")
+			c := m.Wrap(&http.Client{Timeout: 200 * time.Millisecond})
+			_, err := c.Get(srv.URL + "/second")
+			var ue *url.Error
+			if !errors.As(err, &ue) || !ue.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("wait past Client.Timeout = %v (Timeout() %v), want a timeout wrapping context.DeadlineExceeded",
+					err, ue != nil && ue.Timeout())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/third", nil)
+			_, err = m.Client().Do(req)
+			if !errors.As(err, &ue) || !ue.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("wait past the context's deadline = %v, want a timeout", err)
+			}
+		})
 	}
 }

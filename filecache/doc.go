@@ -11,7 +11,7 @@
 //	defer tr.Close()
 //	client := &http.Client{Transport: tr}
 //	resp, err := client.Get("https://www.sec.gov/Archives/edgar/data/320193/…/aapl-20230930.htm")
-//	// resp.Header.Get(filecache.Header) is "MISS" the first time, "HIT" after.
+//	// resp.Header.Get("X-Cache") is "MISS" the first time, "HIT" after.
 //
 // A GET whose URL has a rule with a positive MaxAge is cached, for MaxAge
 // after it was fetched or last confirmed, then revalidated with

@@ -40,7 +40,7 @@ func ExampleNew() {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		fmt.Println(resp.Header.Get(filecache.Header), string(body))
+		fmt.Println(resp.Header.Get("X-Cache"), string(body))
 	}
 	fmt.Println("origin requests:", origin.Hits("/Archives/report.txt"))
 	// Output:
@@ -68,7 +68,7 @@ func ExampleTransport_Stats() {
 		resp, _ := (&http.Client{Transport: tr}).Get(origin.URL + "/page")
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		fmt.Println(resp.StatusCode, resp.Header.Get(filecache.Header))
+		fmt.Println(resp.StatusCode, resp.Header.Get("X-Cache"))
 	}
 	get()
 	get()

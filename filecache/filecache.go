@@ -10,21 +10,8 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/filestore"
 	"github.com/throttlecache/throttlecache/rules"
-)
-
-// Header is the response header that tells how the cache answered.
-const Header = cachestatus.Header
-
-// Values of [Header].
-const (
-	Hit         = cachestatus.Hit         // served from a fresh entry; the origin was not asked
-	Miss        = cachestatus.Miss        // fetched from the origin (and stored when it could be)
-	Revalidated = cachestatus.Revalidated // the origin answered 304; served from the entry, now fresh again
-	Stale       = cachestatus.Stale       // the origin failed; served from a stale entry (Options.StaleIfError)
-	Bypass      = cachestatus.Bypass      // not cacheable: passed to the origin untouched, nothing stored
 )
 
 // ErrClosed is returned by RoundTrip after Close.
@@ -91,8 +78,17 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 	return &Transport{tr: tr, store: st}, nil
 }
 
-// RoundTrip implements http.RoundTripper. Every response carries [Header].
+// RoundTrip implements http.RoundTripper. Every response carries the
+// X-Cache header (throttlecache.CacheStatusHeader and its values).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
+
+// Over returns a Transport over the same cache (files, downloads in
+// progress, counters) that sends what the cache cannot answer to next (nil:
+// http.DefaultTransport): two clients with different base transports share
+// one cache and coalesce their misses. Close of either closes both.
+func (t *Transport) Over(next http.RoundTripper) *Transport {
+	return &Transport{tr: t.tr.Over(next), store: t.store}
+}
 
 // Close gives up downloads nobody reads, waits for the others and for
 // their commits and background work, and makes later RoundTrips fail with

@@ -3,6 +3,7 @@ package filecache
 import (
 	"bytes"
 	"context"
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +16,17 @@ import (
 	"github.com/throttlecache/throttlecache/internal/filestore"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+)
+
+// The X-Cache vocabulary, named as the tests use it (the public names are
+// the root package's CacheStatusHeader and CacheHit…CacheBypass).
+const (
+	Header      = cachestatus.Header
+	Hit         = cachestatus.Hit
+	Miss        = cachestatus.Miss
+	Revalidated = cachestatus.Revalidated
+	Stale       = cachestatus.Stale
+	Bypass      = cachestatus.Bypass
 )
 
 // clock is a settable time source for freshness tests.

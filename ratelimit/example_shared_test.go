@@ -93,7 +93,7 @@ func ExampleGate() {
 	g.Pause("www.sec.gov", time.Now().Add(time.Hour), "blocked")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err := g.Wait(ratelimit.WithHost(ctx, "data.sec.gov"))
+	_, err := g.Reserve(ctx, "data.sec.gov")
 	fmt.Println(err != nil, g.Stats().Reasons["blocked"])
 	// Output:
 	// true 1

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +36,7 @@ import (
 //
 // As a SlidingWindow does, each admission keeps its slot for Per plus a
 // guard (Per/40 by default) so the limit also holds at the origin, and
-// behind the rate-limit stage the slot counts from when the request
+// through Reserve the slot counts from when the request
 // provably reached the server: it is recorded a whole period ahead (a
 // bound that only a request taking longer than that to reach the server
 // could break) and moved back to its first response byte, under the lock
@@ -116,17 +115,34 @@ func (l *FileLimiter) Path() string { return l.path }
 func (l *FileLimiter) Limit() (n int, per time.Duration) { return l.n, l.span }
 
 // Wait blocks until a request may start, the context ends, or it is clear
-// the wait would exceed the maximum wait or the context's deadline.
+// the wait would exceed the maximum wait or the context's deadline. The
+// admission counts from now.
 func (l *FileLimiter) Wait(ctx context.Context) error {
-	return waitShared(ctx, l.cfg, l.turn, &l.st, l.try)
+	return waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (bool, time.Time, error) {
+		ok, at, _, err := l.try(ctx, false)
+		return ok, at, err
+	})
 }
 
-// try makes one attempt under the file lock. Behind the rate-limit stage
-// the admission is recorded a quarter period ahead, an upper bound of when
-// the request reaches the server, and moved back when the stage reports the
-// first response byte (see SlidingWindow).
-func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err error) {
-	sig := startSignalFrom(ctx)
+// Reserve is Wait for the rate-limit stage: the admission is recorded a
+// whole period ahead, an upper bound of when the request reaches the
+// server, and moved back when the Reservation says it arrived (see
+// Reserver). host is not used.
+func (l *FileLimiter) Reserve(ctx context.Context, host string) (Reservation, error) {
+	var res Reservation
+	err := waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (ok bool, at time.Time, err error) {
+		ok, at, res, err = l.try(ctx, true)
+		return ok, at, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// try makes one attempt under the file lock; with track the admission is
+// recorded ahead and settled by the returned reservation.
+func (l *FileLimiter) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
 	var recorded int64
 	err = l.withState(ctx, func(s *fileState) bool {
 		now := l.cfg.now().UnixNano()
@@ -137,7 +153,7 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 		l.prune(s, now)
 		if len(s.Starts) < l.n {
 			recorded = now
-			if sig != nil {
+			if track {
 				recorded += int64(l.per)
 			}
 			s.Starts = append(s.Starts, recorded)
@@ -154,39 +170,32 @@ func (l *FileLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err 
 		}
 		return false
 	})
-	if ok && sig != nil {
-		sig.bind(l.per, l.settler(recorded))
+	if ok && track {
+		res = &settleOnce{settle: l.settler(recorded)}
 	}
-	return ok, retryAt, err
+	return ok, retryAt, res, err
 }
 
 // settler returns the function that moves an admission recorded at
 // recorded back to when its request provably reached the server: the first
-// response byte or the end of the round trip. "Written" reports are ignored:
-// the period recorded ahead already bounds them. The file is updated in the
+// response byte or the end of the round trip. The file is updated in the
 // background, so no response waits for the lock.
-func (l *FileLimiter) settler(recorded int64) func(extra time.Duration) {
-	var once sync.Once
-	return func(extra time.Duration) {
-		if extra > 0 {
-			return
-		}
-		once.Do(func() {
-			t := l.cfg.now().UnixNano()
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				l.withState(ctx, func(s *fileState) bool {
-					i := slices.Index(s.Starts, recorded)
-					if i < 0 || t >= recorded {
-						return false // left the window already, or reset
-					}
-					s.Starts[i] = t
-					slices.Sort(s.Starts)
-					return true
-				})
-			}()
-		})
+func (l *FileLimiter) settler(recorded int64) func() {
+	return func() {
+		t := l.cfg.now().UnixNano()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			l.withState(ctx, func(s *fileState) bool {
+				i := slices.Index(s.Starts, recorded)
+				if i < 0 || t >= recorded {
+					return false // left the window already, or reset
+				}
+				s.Starts[i] = t
+				slices.Sort(s.Starts)
+				return true
+			})
+		}()
 	}
 }
 

@@ -127,7 +127,7 @@ func TestFileLimiterAdmission(t *testing.T) {
 			base := c.Now()
 			for i, s := range tt.steps {
 				c.Set(s.at)
-				ok, at, err := l.try(context.Background())
+				ok, at, _, err := l.try(context.Background(), false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -219,7 +219,7 @@ func TestFileLimiterCorruptState(t *testing.T) {
 			if l.Stats().Resets != 1 || !strings.Contains(logs.String(), "corrupt") {
 				t.Fatalf("resets %d, log %q: want one reset with a warning", l.Stats().Resets, logs.String())
 			}
-			ok, _, err := l.try(context.Background())
+			ok, _, _, err := l.try(context.Background(), false)
 			if err != nil || ok {
 				t.Fatalf("after the reset: admitted %v, %v; the state was not written back", ok, err)
 			}
@@ -235,11 +235,11 @@ func TestFileLimiterLeftoverBytes(t *testing.T) {
 	data, _ := os.ReadFile(l.Path())
 	os.WriteFile(l.Path(), append(data, `"starts":[1,2,3]}`...), 0o644)
 	c.Set(100 * time.Millisecond)
-	ok, _, err := l.try(context.Background())
+	ok, _, _, err := l.try(context.Background(), false)
 	if err != nil || !ok || l.Stats().Resets != 0 {
 		t.Fatalf("admitted %v, %v, resets %d", ok, err, l.Stats().Resets)
 	}
-	if ok, _, _ := l.try(context.Background()); ok {
+	if ok, _, _, _ := l.try(context.Background(), false); ok {
 		t.Fatal("a third admission within the window")
 	}
 }

@@ -38,8 +38,8 @@ type Gate struct {
 	// Next is waited on once no pause holds the request back.
 	// Default: Unlimited.
 	Next Limiter
-	// EachHost keeps a separate pause for every host (the host in the
-	// context, see WithHost), for a Gate in front of unrelated servers.
+	// EachHost keeps a separate pause for every host (the host given to
+	// Reserve), for a Gate in front of unrelated servers.
 	// Default: false, one pause for everything.
 	EachHost bool
 	// Logger receives a warning for every pause that starts or grows.
@@ -79,8 +79,8 @@ type GateStats struct {
 }
 
 var (
-	_ Limiter = (*Gate)(nil)
-	_ Pauser  = (*Gate)(nil)
+	_ Reserver = (*Gate)(nil)
+	_ Pauser   = (*Gate)(nil)
 )
 
 // NewGate returns a Gate over next (nil means Unlimited).
@@ -152,34 +152,48 @@ func (g *Gate) PausedUntil(host string) (until time.Time, reason string) {
 	return p.until, p.reason
 }
 
-// Wait blocks while a pause holds the request back, then waits for Next,
-// then checks the pause again: a request that was queued in Next when a
-// pause began (a 429 or the SEC's block arrived meanwhile) waits it out too
-// instead of going out during it. It fails at once, with an error wrapping
-// ErrPaused and context.DeadlineExceeded, when the pause ends after the
-// context's deadline, and returns ctx.Err() when the context ends while it
-// waits.
+// Wait is Reserve for a request to no known host, whose admission counts
+// from now: with EachHost it obeys only the pauses given for host "".
 func (g *Gate) Wait(ctx context.Context) error {
-	host, _ := HostFromContext(ctx)
+	res, err := g.Reserve(ctx, "")
+	if err != nil {
+		return err
+	}
+	res.Arrived()
+	return nil
+}
+
+// Reserve blocks while a pause holds back requests to host, then waits for
+// Next (through Reserve when Next is a Reserver), then checks the pause
+// again: a request that was queued in Next when a pause began (a 429 or
+// the SEC's block arrived meanwhile) waits it out too instead of going out
+// during it. It fails at once, with an error wrapping ErrPaused and
+// context.DeadlineExceeded, when the pause ends after the context's
+// deadline, and returns ctx.Err() when the context ends while it waits.
+func (g *Gate) Reserve(ctx context.Context, host string) (Reservation, error) {
 	for {
 		if err := g.waitPause(ctx, host); err != nil {
-			return err
+			return nil, err
 		}
 		if g.Next == nil {
-			return ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return noReservation{}, nil
 		}
-		if err := g.Next.Wait(ctx); err != nil {
-			return err
+		res, err := reserve(ctx, g.Next, host)
+		if err != nil {
+			return nil, err
 		}
 		if !g.paused(host) {
-			return nil
+			return res, nil
 		}
 		// A pause began while the request was queued in Next. It gives its
 		// admission back (counted as a start now, which the pause outlasts)
 		// and queues again once the pause is over: going out now would
 		// ignore the pause, and holding the admission through it would
 		// pile requests up for the moment it ends.
-		startSignalFrom(ctx).reset()
+		res.Cancel()
 	}
 }
 

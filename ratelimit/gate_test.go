@@ -20,7 +20,7 @@ func TestGatePauseHoldsEveryone(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, h := range []string{"www.sec.gov", "data.sec.gov", ""} {
 		wg.Go(func() {
-			if err := g.Wait(WithHost(context.Background(), h)); err != nil {
+			if err := waitHost(context.Background(), g, h); err != nil {
 				t.Error(err)
 			}
 			if time.Now().Before(until) {
@@ -67,14 +67,14 @@ func TestGateEachHost(t *testing.T) {
 	g.Pause("A.example:443", c.Now().Add(time.Hour), "test")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.Wait(WithHost(ctx, "a.example")); !errors.Is(err, ErrPaused) || !errors.Is(err, context.DeadlineExceeded) {
+	if err := waitHost(ctx, g, "a.example"); !errors.Is(err, ErrPaused) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait for the paused host = %v", err)
 	}
-	if err := g.Wait(WithHost(ctx, "b.example")); err != nil {
+	if err := waitHost(ctx, g, "b.example"); err != nil {
 		t.Fatalf("Wait for another host = %v", err)
 	}
 	c.Set(2 * time.Hour)
-	if err := g.Wait(WithHost(ctx, "a.example")); err != nil {
+	if err := waitHost(ctx, g, "a.example"); err != nil {
 		t.Fatalf("Wait after the pause = %v", err)
 	}
 }
@@ -130,8 +130,7 @@ func TestGatePauseCatchesQueuedRequests(t *testing.T) {
 	}
 	done := make(chan time.Time, 1)
 	go func() {
-		ctx, _ := withStartSignal(context.Background())
-		if err := g.Wait(ctx); err != nil {
+		if _, err := g.Reserve(context.Background(), ""); err != nil {
 			t.Error(err)
 		}
 		done <- time.Now()
@@ -143,4 +142,14 @@ func TestGatePauseCatchesQueuedRequests(t *testing.T) {
 	if at.Sub(pausedAt) < 390*time.Millisecond {
 		t.Fatalf("a request queued before the pause went out %v into a 400ms pause", at.Sub(pausedAt))
 	}
+}
+
+// waitHost reserves through l for host and reports the request arrived.
+func waitHost(ctx context.Context, l Reserver, host string) error {
+	res, err := l.Reserve(ctx, host)
+	if err != nil {
+		return err
+	}
+	res.Arrived()
+	return nil
 }

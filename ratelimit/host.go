@@ -1,29 +1,10 @@
 package ratelimit
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/throttlecache/throttlecache/rules"
 )
-
-type hostKey struct{}
-
-// WithHost returns a copy of ctx that carries host, so that host-aware
-// limiters such as PerHost and Gate know which server a Wait is for. The
-// rate-limit stage (Transport) calls it with every request's host, so a
-// Limiter behind it always finds one. host is normalised as HostFromContext
-// returns it.
-func WithHost(ctx context.Context, host string) context.Context {
-	return context.WithValue(ctx, hostKey{}, Hostname(host))
-}
-
-// HostFromContext returns the host stored by WithHost: lower-cased, without
-// port, IPv6 brackets or a trailing dot. ok is false when there is none.
-func HostFromContext(ctx context.Context) (host string, ok bool) {
-	host, ok = ctx.Value(hostKey{}).(string)
-	return host, ok
-}
 
 // Hostname returns the host name that host patterns match: hostport
 // lower-cased, without port, IPv6 brackets or one trailing dot, as the rules

@@ -30,10 +30,9 @@ type HostLimit struct {
 	Limiter Limiter
 }
 
-// PerHost is a Limiter that routes each Wait to the limiter of the first
-// HostLimit whose pattern matches the host in the context (see WithHost;
-// the rate-limit stage puts it there), and to a default limiter for every
-// other host or when the context carries none. The routed limiters can be of
+// PerHost is a Limiter that routes each Reserve to the limiter of the
+// first HostLimit whose pattern matches the request's host, and to a
+// default limiter for every other host and for Wait, which names none. The routed limiters can be of
 // any kind: a SlidingWindow, a FileLimiter, a RedisLimiter, a Gate.
 //
 //	sec, _ := ratelimit.NewSlidingWindow(9, time.Second)
@@ -55,8 +54,8 @@ type hostRoute struct {
 }
 
 var (
-	_ Limiter = (*PerHost)(nil)
-	_ Pauser  = (*PerHost)(nil)
+	_ Reserver = (*PerHost)(nil)
+	_ Pauser   = (*PerHost)(nil)
 )
 
 // NewPerHost returns a PerHost that tries limits in order and uses other
@@ -93,13 +92,14 @@ func (p *PerHost) For(host string) Limiter {
 	return p.other
 }
 
-// Wait waits for the limiter of the host in ctx.
-func (p *PerHost) Wait(ctx context.Context) error {
-	host, ok := HostFromContext(ctx)
-	if !ok {
-		return p.other.Wait(ctx)
-	}
-	return p.For(host).Wait(ctx)
+// Wait waits for the default limiter: a Wait names no host. The
+// rate-limit stage calls Reserve, which routes.
+func (p *PerHost) Wait(ctx context.Context) error { return p.other.Wait(ctx) }
+
+// Reserve waits for the limiter of host (through its Reserve when it is a
+// Reserver).
+func (p *PerHost) Reserve(ctx context.Context, host string) (Reservation, error) {
+	return reserve(ctx, p.For(host), host)
 }
 
 // Pause pauses the limiter host is routed to, when that limiter is a Pauser

@@ -19,7 +19,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 )
 
@@ -53,29 +52,40 @@ func New(next http.RoundTripper, l Limiter) http.RoundTripper {
 	return &Transport{Next: next, Limiter: l}
 }
 
-// RoundTrip waits for the limiter with the request's context, to which it adds
-// the request's host (see WithHost) so that per-host limiters can route, then
-// sends the request. A SlidingWindow behind it counts the request from the
-// moment it provably reached the server (see SlidingWindow). When the wait fails it closes the request body
-// and returns the limiter's error, wrapped.
+// RoundTrip waits for the limiter, then sends the request. A Reserver is
+// asked with the request's host and told when the request reached the
+// server (see Reserver); any other Limiter is waited on with the request's
+// context. When the wait fails it closes the request body and returns the
+// limiter's error, wrapped.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := t.Limiter
 	if l == nil {
 		l = Unlimited()
 	}
-	ctx, sig := withStartSignal(WithHost(req.Context(), requestHost(req)))
-	if err := l.Wait(ctx); err != nil {
-		// A composite limiter may have admitted the request in one part
-		// and refused it in another: the request never went out, so its
-		// slot is released now rather than held shut for ever.
-		sig.release()
+	res, err := reserve(req.Context(), l, requestHost(req))
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, fmt.Errorf("ratelimit: %s %s: %w", req.Method, redact(req), err)
+		return nil, &waitError{req: req.Method + " " + redact(req), err: err}
 	}
-	return sig.send(cmp.Or[http.RoundTripper](t.Next, http.DefaultTransport), req)
+	return send(cmp.Or[http.RoundTripper](t.Next, http.DefaultTransport), req, res)
 }
+
+// waitError is the stage's error for a request the limiter did not let
+// go. It is a net.Error whose Timeout reports whether a deadline ended the
+// wait (or would have, had the limiter waited), so that http.Client and
+// callers that test Timeout() see a timeout, as they would from the
+// network.
+type waitError struct {
+	req string
+	err error
+}
+
+func (e *waitError) Error() string   { return "ratelimit: " + e.req + ": " + e.err.Error() }
+func (e *waitError) Unwrap() error   { return e.err }
+func (e *waitError) Timeout() bool   { return errors.Is(e.err, context.DeadlineExceeded) }
+func (e *waitError) Temporary() bool { return e.Timeout() }
 
 func redact(req *http.Request) string {
 	if req.URL == nil {

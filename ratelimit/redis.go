@@ -49,7 +49,7 @@ var ErrRedisUnavailable = errors.New("ratelimit: Redis unavailable")
 // that its own requests never exceed the limit across the switch. With
 // WithFailClosed it refuses requests instead, with ErrRedisUnavailable.
 //
-// Behind the rate-limit stage an admission is recorded a whole period
+// Through Reserve an admission is recorded a whole period
 // ahead on the server's clock and moved back to the server's time when the
 // first response byte arrives (one more script call), so the slot counts
 // from when the request provably reached the origin, as in SlidingWindow.
@@ -210,14 +210,34 @@ func (l *RedisLimiter) Limit() (n int, per time.Duration) { return l.n, l.span }
 // Wait blocks until a request may start, the context ends, or it is clear
 // the wait would exceed the maximum wait or the context's deadline. While
 // Redis is out of reach it waits for the local fallback, or fails with
-// ErrRedisUnavailable when the limiter fails closed.
+// ErrRedisUnavailable when the limiter fails closed. The admission counts
+// from now.
 func (l *RedisLimiter) Wait(ctx context.Context) error {
-	return waitShared(ctx, l.cfg, l.turn, &l.st, l.try)
+	return waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (bool, time.Time, error) {
+		ok, at, _, err := l.try(ctx, false)
+		return ok, at, err
+	})
 }
 
-func (l *RedisLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err error) {
+// Reserve is Wait for the rate-limit stage: the admission is recorded a
+// whole period ahead on the server's clock and moved back to the server's
+// time when the Reservation says the request arrived (see Reserver). host
+// is not used.
+func (l *RedisLimiter) Reserve(ctx context.Context, host string) (Reservation, error) {
+	var res Reservation
+	err := waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (ok bool, at time.Time, err error) {
+		ok, at, res, err = l.try(ctx, true)
+		return ok, at, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (l *RedisLimiter) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
 	if l.err != nil {
-		return false, time.Time{}, l.err
+		return false, time.Time{}, nil, l.err
 	}
 	now := l.cfg.now()
 	l.mu.Lock()
@@ -225,44 +245,47 @@ func (l *RedisLimiter) try(ctx context.Context) (ok bool, retryAt time.Time, err
 	probeDue := down && now.Sub(l.lastProbe) >= l.cfg.probe
 	l.mu.Unlock()
 	if now.Before(hold) {
-		return false, hold, nil
+		return false, hold, nil, nil
 	}
 	if down && !l.cfg.failClosed {
 		if probeDue {
 			l.probe()
 		}
-		return l.tryLocal()
+		ok, at := l.tryLocal()
+		if ok && track {
+			res = noReservation{}
+		}
+		return ok, at, res, nil
 	}
-	sig := startSignalFrom(ctx)
 	var ahead time.Duration
-	if sig != nil {
+	if track {
 		ahead = l.per
 	}
 	member := l.member + strconv.FormatUint(l.seq.Add(1), 36)
-	res, err := l.eval(ctx, member, ahead)
+	out, err := l.eval(ctx, member, ahead)
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, time.Time{}, ctx.Err()
+			return false, time.Time{}, nil, ctx.Err()
 		}
 		l.lost(err)
 		if l.cfg.failClosed {
-			return false, time.Time{}, fmt.Errorf("%w: %v", ErrRedisUnavailable, err)
+			return false, time.Time{}, nil, fmt.Errorf("%w: %v", ErrRedisUnavailable, err)
 		}
-		return false, now, nil // the next try holds, then falls back
+		return false, now, nil, nil // the next try holds, then falls back
 	}
 	if down {
 		l.found() // failing closed: no local admissions to wait out
 	}
-	if res[0] == 1 {
+	if out[0] == 1 {
 		l.mu.Lock()
 		l.lastAdmit = l.cfg.now()
 		l.mu.Unlock()
-		if sig != nil {
-			sig.bind(l.per, l.settler(member))
+		if track {
+			res = &settleOnce{settle: l.settler(member)}
 		}
-		return true, time.Time{}, nil
+		return true, time.Time{}, res, nil
 	}
-	return false, now.Add(time.Duration(res[1]) * time.Microsecond), nil
+	return false, now.Add(time.Duration(out[1]) * time.Microsecond), nil, nil
 }
 
 // probe checks, in the background, whether Redis answers again; requests
@@ -310,41 +333,34 @@ return 0
 `)
 
 // settler returns the function that moves member back to when its request
-// provably reached the server, on the server's clock. Only the first
-// report that can move it talks to Redis.
-func (l *RedisLimiter) settler(member string) func(extra time.Duration) {
-	var once sync.Once
-	return func(extra time.Duration) {
-		if extra > 0 {
-			return // "written": the period recorded ahead already covers it
-		}
-		// In the background: the response should not wait for Redis.
-		once.Do(func() {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
-				defer cancel()
-				if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
-					l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
-				}
-			}()
-		})
+// provably reached the server, on the server's clock, in the background:
+// the response should not wait for Redis.
+func (l *RedisLimiter) settler(member string) func() {
+	return func() {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+			defer cancel()
+			if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
+				l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
+			}
+		}()
 	}
 }
 
 // tryLocal admits through the local fallback window. It holds mu so that
 // found sees every local admission before it decides how long to hold.
-func (l *RedisLimiter) tryLocal() (bool, time.Time, error) {
+func (l *RedisLimiter) tryLocal() (bool, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.down {
-		return false, l.cfg.now(), nil // Redis is back: try again, through it
+		return false, l.cfg.now() // Redis is back: try again, through it
 	}
 	ok, next := l.local.allowOrNext()
 	if ok {
 		l.localAdm.Add(1)
 		l.lastAdmit = l.cfg.now()
 	}
-	return ok, next, nil
+	return ok, next
 }
 
 // lost records that Redis could not be reached.
@@ -419,7 +435,7 @@ func (l *RedisLimiter) Stats() LimiterStats {
 func (w *SlidingWindow) allowOrNext() (bool, time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.admitLocked(w.now(), nil) {
+	if _, ok := w.admitLocked(w.now(), false); ok {
 		return true, time.Time{}
 	}
 	next, _ := w.nextLocked() // no slot is unsettled without a start signal

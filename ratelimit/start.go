@@ -5,16 +5,16 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync"
-	"time"
 )
 
 // When is a request "started"? A limiter that records the moment it lets a
 // request go is exact about admissions, but the origin counts arrivals, and
 // between the two lie a dial, a TLS handshake, a scheduler that is busy:
 // if the request admitted N places earlier was held up longer than this one,
-// both can land in one window at the origin. So a SlidingWindow behind the
-// rate-limit stage keeps each admission's slot open until the request has
-// provably reached the server, and counts the window from there:
+// both can land in one window at the origin. So a limiter that is a
+// Reserver keeps each admission's slot open until the rate-limit stage
+// tells its Reservation that the request has provably reached the server,
+// and counts the window from there:
 //
 //   - the first response byte arrived (the server had the request), or
 //   - the request was written plus a quarter of the period (arrival later
@@ -25,86 +25,83 @@ import (
 // window. A saturated client therefore sustains N per (period + the time to
 // the first byte, at most a quarter period more), and the window holds at
 // the origin by construction rather than by a margin.
+//
+// The stage learns of the written request and the first byte through
+// net/http's httptrace; a base transport that reports neither (not an
+// *http.Transport) settles each slot when its round trip returns.
 
-type startKey struct{}
-
-// startSignal links one admission to the request it let go. The rate-limit
-// stage puts one in the context of every Wait; the limiter that admits the
-// request binds it to the slot it recorded, and the stage reports through
-// it when the request reached the server.
-type startSignal struct {
-	mu      sync.Mutex
-	settle  func(extra time.Duration) // moves the slot to no later than now+extra
-	quarter time.Duration             // a quarter of the limiter's period
+// A Reserver is a Limiter that admits a request for a known host and is
+// told, through the returned Reservation, when the request reached the
+// server. The rate-limit stage calls Reserve, with the request's host, on
+// a limiter that has it, and Wait on one that does not: a plain Limiter
+// (a *rate.Limiter, say) then counts each request from its admission and
+// never learns the host. SlidingWindow, FileLimiter, RedisLimiter, Gate
+// and PerHost are Reservers.
+type Reserver interface {
+	Limiter
+	// Reserve blocks as Wait does until a request to host (as the request
+	// names it, port and case included; "" when unknown) may start, and
+	// returns its admission. The caller must end the reservation with
+	// Arrived, or Cancel when the request is not sent.
+	Reserve(ctx context.Context, host string) (Reservation, error)
 }
 
-func withStartSignal(ctx context.Context) (context.Context, *startSignal) {
-	s := new(startSignal)
-	return context.WithValue(ctx, startKey{}, s), s
+// A Reservation is one admission of a Reserver, modelled on x/time/rate's
+// Reservation: the rate-limit stage tells it when its request was written
+// and when it reached the server, or that it will not be sent. Its methods
+// are safe to call more than once and from any goroutine.
+type Reservation interface {
+	// Sent reports that the request was written to the connection.
+	Sent()
+	// Arrived reports that the request reached the server: its first
+	// response byte arrived, or its round trip ended.
+	Arrived()
+	// Cancel reports that the request will not be sent. The built-in
+	// limiters count it as a request that reached the server at once: a
+	// strict window never gives a slot back.
+	Cancel()
 }
 
-// startSignalFrom returns the signal of ctx, or nil outside the stage.
-func startSignalFrom(ctx context.Context) *startSignal {
-	s, _ := ctx.Value(startKey{}).(*startSignal)
-	return s
-}
-
-// bind claims the signal for a slot; only the first limiter to admit the
-// request gets it. A nil signal binds nothing.
-func (s *startSignal) bind(period time.Duration, settle func(extra time.Duration)) bool {
-	if s == nil {
-		return false
+// reserve admits a request to host through l: by Reserve when l is a
+// Reserver, else by Wait, with a Reservation that does nothing.
+func reserve(ctx context.Context, l Limiter, host string) (Reservation, error) {
+	if r, ok := l.(Reserver); ok {
+		return r.Reserve(ctx, host)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.settle != nil {
-		return false
+	if err := l.Wait(ctx); err != nil {
+		return nil, err
 	}
-	s.settle, s.quarter = settle, period/4
-	return true
+	return noReservation{}, nil
 }
 
-func (s *startSignal) bound() (func(time.Duration), time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.settle, s.quarter
-}
+type noReservation struct{}
 
-// send passes req to next, reporting to the limiter when it reaches the
-// server.
-func (s *startSignal) send(next http.RoundTripper, req *http.Request) (*http.Response, error) {
-	settle, quarter := s.bound()
-	if settle == nil {
+func (noReservation) Sent()    {}
+func (noReservation) Arrived() {}
+func (noReservation) Cancel()  {}
+
+// send passes req to next, telling res when it reaches the server.
+func send(next http.RoundTripper, req *http.Request, res Reservation) (*http.Response, error) {
+	if _, ok := res.(noReservation); ok {
 		return next.RoundTrip(req)
 	}
 	trace := &httptrace.ClientTrace{
-		WroteRequest:         func(httptrace.WroteRequestInfo) { settle(quarter) },
-		GotFirstResponseByte: func() { settle(0) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { res.Sent() },
+		GotFirstResponseByte: res.Arrived,
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	defer settle(0) // also when next panics: a slot must never stay shut
+	defer res.Arrived() // also when next panics: a slot must never stay shut
 	return next.RoundTrip(req)
 }
 
-// reset settles the bound slot, if any, at once and unbinds it, so that the
-// request can be admitted again later with a slot of its own.
-func (s *startSignal) reset() {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	settle := s.settle
-	s.settle = nil
-	s.mu.Unlock()
-	if settle != nil {
-		settle(0)
-	}
+// settleOnce is the Reservation of the shared limiters: "written" is
+// ignored (the period recorded ahead already bounds it), and the first
+// report that the request arrived, or will not be sent, settles the slot.
+type settleOnce struct {
+	once   sync.Once
+	settle func()
 }
 
-// release settles the bound slot, if any, at once: for a request that was
-// admitted but never sent.
-func (s *startSignal) release() {
-	if settle, _ := s.bound(); settle != nil {
-		settle(0)
-	}
-}
+func (s *settleOnce) Sent()    {}
+func (s *settleOnce) Arrived() { s.once.Do(s.settle) }
+func (s *settleOnce) Cancel()  { s.once.Do(s.settle) }

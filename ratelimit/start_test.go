@@ -18,18 +18,15 @@ import (
 // the period, and counts from when it settles.
 func TestUnsettledSlotBlocks(t *testing.T) {
 	w, c := newFake(t, 1, time.Second, WithGuard(0))
-	ctx, sig := withStartSignal(context.Background())
-	if err := w.Wait(ctx); err != nil {
+	sig, err := w.Reserve(context.Background(), "")
+	if err != nil {
 		t.Fatal(err)
-	}
-	if settle, _ := sig.bound(); settle == nil {
-		t.Fatal("the window did not bind the start signal")
 	}
 	c.Set(5 * time.Second)
 	if w.Allow() {
 		t.Fatal("admitted while the only slot is unsettled")
 	}
-	settle(sig, 0) // reached the server at 5s
+	sig.Arrived() // reached the server at 5s
 	c.Set(5*time.Second + 999*time.Millisecond)
 	if w.Allow() {
 		t.Fatal("admitted less than a period after the request settled")
@@ -39,7 +36,7 @@ func TestUnsettledSlotBlocks(t *testing.T) {
 		t.Fatal("refused a period after the request settled")
 	}
 	// A late report for a reused slot changes nothing.
-	settle(sig, -time.Hour)
+	w.settle(sig.(*windowReservation).idx, sig.(*windowReservation).seq, -time.Hour)
 	c.Set(6*time.Second + 500*time.Millisecond)
 	if w.Allow() {
 		t.Fatal("a stale settle moved another request's slot")
@@ -53,8 +50,8 @@ func TestUnsettledWaiterWakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, sig := withStartSignal(context.Background())
-	if err := w.Wait(ctx); err != nil {
+	sig, err := w.Reserve(context.Background(), "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan time.Time, 1)
@@ -68,7 +65,7 @@ func TestUnsettledWaiterWakes(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	settled := time.Now()
-	settle(sig, 0)
+	sig.Arrived()
 	select {
 	case at := <-done:
 		if at.Sub(settled) < 50*time.Millisecond {
@@ -132,11 +129,6 @@ func TestWindowHoldsWhenRequestsAreHeldUp(t *testing.T) {
 	}
 }
 
-func settle(s *startSignal, extra time.Duration) {
-	f, _ := s.bound()
-	f(extra)
-}
-
 // TestSharedLimitersSettle checks that the file and Redis limiters record an
 // admission behind the stage a period ahead, and move it back when the
 // request's first byte arrives.
@@ -148,8 +140,8 @@ func TestSharedLimitersSettle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, sig := withStartSignal(context.Background())
-		if err := l.Wait(ctx); err != nil {
+		sig, err := l.Reserve(context.Background(), "")
+		if err != nil {
 			t.Fatal(err)
 		}
 		start := func() int64 {
@@ -161,8 +153,8 @@ func TestSharedLimitersSettle(t *testing.T) {
 			t.Fatalf("recorded %d, want a period ahead (%d)", got, want)
 		}
 		c.Set(10 * time.Millisecond)
-		settle(sig, 250*time.Millisecond) // "written": ignored
-		settle(sig, 0)                    // first byte: in the background
+		sig.Sent()    // "written": ignored
+		sig.Arrived() // first byte: in the background
 		want := c.Now().UnixNano()
 		for i := 0; start() != want; i++ {
 			if i == 500 {
@@ -170,7 +162,8 @@ func TestSharedLimitersSettle(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		settle(sig, 0) // a second report changes nothing and does not fail
+		sig.Arrived() // a second report changes nothing and does not fail
+		sig.Cancel()
 	})
 	t.Run("redis", func(t *testing.T) {
 		m := miniredis.RunT(t)
@@ -181,8 +174,8 @@ func TestSharedLimitersSettle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, sig := withStartSignal(context.Background())
-		if err := l.Wait(ctx); err != nil {
+		sig, err := l.Reserve(context.Background(), "")
+		if err != nil {
 			t.Fatal(err)
 		}
 		score := func() float64 {
@@ -196,7 +189,7 @@ func TestSharedLimitersSettle(t *testing.T) {
 			t.Fatalf("recorded %v, want a period ahead (%v)", got, want)
 		}
 		m.SetTime(t0.Add(10 * time.Millisecond))
-		settle(sig, 0) // in the background
+		sig.Arrived() // in the background
 		want := float64(t0.Add(10 * time.Millisecond).UnixMicro())
 		for i := 0; score() != want; i++ {
 			if i == 500 {
@@ -208,23 +201,31 @@ func TestSharedLimitersSettle(t *testing.T) {
 }
 
 // refuseAfter admits through a window and then refuses, as a composite
-// limiter whose second part says no would.
+// limiter whose second part says no would: it cancels the admission.
 type refuseAfter struct{ w *SlidingWindow }
 
 func (r refuseAfter) Wait(ctx context.Context) error {
-	if err := r.w.Wait(ctx); err != nil {
-		return err
+	_, err := r.Reserve(ctx, "")
+	return err
+}
+
+func (r refuseAfter) Reserve(ctx context.Context, host string) (Reservation, error) {
+	res, err := r.w.Reserve(ctx, host)
+	if err != nil {
+		return nil, err
 	}
-	return ErrMaxWait
+	res.Cancel()
+	return nil, ErrMaxWait
 }
 
 type panicking struct{}
 
 func (panicking) RoundTrip(*http.Request) (*http.Response, error) { panic("base transport panics") }
 
-// TestSlotReleasedOnFailure checks that a slot bound to a request that never
-// went out, because a later limiter refused it or the base transport
-// panicked, does not keep the window shut.
+// TestSlotReleasedOnFailure checks that a slot reserved for a request that
+// never went out, because a later limiter refused it (and cancelled the
+// reservation) or the base transport panicked, does not keep the window
+// shut.
 func TestSlotReleasedOnFailure(t *testing.T) {
 	tests := []struct {
 		name string

@@ -29,11 +29,11 @@ import (
 // them sleeps on a timer. A waiter whose context ends leaves the queue at once
 // and has reserved nothing, so nothing needs giving back.
 //
-// Behind the rate-limit stage (New), a slot is not counted from the moment
-// of admission but from the moment the request provably reached the server:
-// its first response byte, a quarter period after it was written, or the end
-// of its round trip, whichever comes first (start.go explains why). Until
-// then the slot holds the window shut. Used on its own, through Wait, a
+// Through Reserve (the rate-limit stage calls it), a slot is not counted
+// from the moment of admission but from the moment the request provably
+// reached the server: its first response byte, a quarter period after it
+// was written, or the end of its round trip, whichever comes first (see
+// Reserver). Until then the slot holds the window shut. Through Wait a
 // slot counts from admission.
 //
 // The guard: a request admitted at t reaches the origin a little later, and
@@ -127,26 +127,60 @@ func (w *SlidingWindow) Limit() (n int, per time.Duration) { return w.n, w.per }
 func (w *SlidingWindow) Allow() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.queue.Len() == 0 && w.admitLocked(w.now(), nil)
+	if w.queue.Len() > 0 {
+		return false
+	}
+	_, ok := w.admitLocked(w.now(), false)
+	return ok
 }
 
 // Wait blocks until a request may start, the context ends, or it is clear the
 // wait would exceed the maximum wait or the context's deadline. Requests are
-// let go in the order they called Wait.
+// let go in the order they called Wait. The admission counts from now.
 func (w *SlidingWindow) Wait(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	_, err := w.admit(ctx, false)
+	return err
+}
+
+// Reserve is Wait for the rate-limit stage: the admission holds the window
+// shut until the Reservation says the request reached the server, and
+// counts from then (see Reserver). host is not used.
+func (w *SlidingWindow) Reserve(ctx context.Context, host string) (Reservation, error) {
+	r, err := w.admit(ctx, true)
+	if err != nil {
+		return nil, err
 	}
-	sig := startSignalFrom(ctx)
+	return r, nil
+}
+
+// windowReservation is the admission in slot idx, number seq.
+type windowReservation struct {
+	w   *SlidingWindow
+	idx int
+	seq uint64
+}
+
+func (r *windowReservation) Sent()    { r.w.settle(r.idx, r.seq, r.w.period/4) }
+func (r *windowReservation) Arrived() { r.w.settle(r.idx, r.seq, 0) }
+func (r *windowReservation) Cancel()  { r.w.settle(r.idx, r.seq, 0) }
+
+// admit is Wait and Reserve: with track, the slot stays unsettled until
+// the reservation settles it.
+func (w *SlidingWindow) admit(ctx context.Context, track bool) (*windowReservation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	now := w.now()
-	if w.queue.Len() == 0 && w.admitLocked(now, sig) {
-		w.mu.Unlock()
-		return nil
+	if w.queue.Len() == 0 {
+		if r, ok := w.admitLocked(now, track); ok {
+			w.mu.Unlock()
+			return r, nil
+		}
 	}
 	if err := w.checkWaitLocked(ctx, now); err != nil {
 		w.mu.Unlock()
-		return err
+		return nil, err
 	}
 	me := &waiter{wake: make(chan struct{}, 1)}
 	elem := w.queue.PushBack(me)
@@ -160,11 +194,11 @@ func (w *SlidingWindow) Wait(ctx context.Context) error {
 		var tick <-chan time.Time
 		if w.queue.Front() == elem {
 			now = w.now()
-			if w.admitLocked(now, sig) {
+			if r, ok := w.admitLocked(now, track); ok {
 				w.queue.Remove(elem)
 				w.wakeFrontLocked()
 				w.mu.Unlock()
-				return nil
+				return r, nil
 			}
 			// A slot still waiting to settle has no time yet: its settling
 			// wakes the front waiter.
@@ -190,7 +224,7 @@ func (w *SlidingWindow) Wait(ctx context.Context) error {
 				w.wakeFrontLocked()
 			}
 			w.mu.Unlock()
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		w.mu.Lock()
 	}
@@ -215,10 +249,9 @@ func (w *SlidingWindow) checkWaitLocked(ctx context.Context, now time.Time) erro
 // server (see start.go): it counts as starting in the future.
 const unsettled = time.Duration(math.MaxInt64)
 
-// admitLocked records a start at now when the window has room. With sig
-// (the request passes through the rate-limit stage) the slot stays
-// unsettled until the stage reports the request reached the server.
-func (w *SlidingWindow) admitLocked(t time.Time, sig *startSignal) bool {
+// admitLocked records a start at t when the window has room. With track
+// (a Reserve) the slot stays unsettled until its reservation settles it.
+func (w *SlidingWindow) admitLocked(t time.Time, track bool) (*windowReservation, bool) {
 	now := t.Sub(w.base)
 	var idx int
 	switch {
@@ -226,7 +259,7 @@ func (w *SlidingWindow) admitLocked(t time.Time, sig *startSignal) bool {
 		idx = (w.head + w.count) % w.n
 		w.count++
 	case now-w.starts[w.head] < w.per:
-		return false
+		return nil, false
 	default:
 		idx = w.head
 		w.head = (w.head + 1) % w.n
@@ -234,11 +267,11 @@ func (w *SlidingWindow) admitLocked(t time.Time, sig *startSignal) bool {
 	w.seq++
 	w.seqs[idx] = w.seq
 	w.starts[idx] = now
-	seq := w.seq
-	if sig.bind(w.period, func(extra time.Duration) { w.settle(idx, seq, extra) }) {
-		w.starts[idx] = unsettled
+	if !track {
+		return nil, true
 	}
-	return true
+	w.starts[idx] = unsettled
+	return &windowReservation{w: w, idx: idx, seq: w.seq}, true
 }
 
 // settle records that the request admitted in slot idx (admission number

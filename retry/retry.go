@@ -89,7 +89,11 @@ type Transport struct {
 	now  func() time.Time // replaceable in tests
 	// sleep waits d or until ctx ends; replaceable in tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	*counts
+}
 
+// counts are shared by the Transports Over makes.
+type counts struct {
 	attempts, retries, waitTime, gaveUp, blocks atomic.Int64
 	mu                                          sync.Mutex
 	pauses                                      map[string]int64
@@ -123,7 +127,15 @@ func New(next http.RoundTripper, o Options) (*Transport, error) {
 	}
 	return &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), o: o,
 		log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler)), now: time.Now, sleep: sleepCtx,
-		pauses: make(map[string]int64)}, nil
+		counts: &counts{pauses: make(map[string]int64)}}, nil
+}
+
+// Over returns a Transport with t's policy and counters that sends to next
+// (nil: http.DefaultTransport).
+func (t *Transport) Over(next http.RoundTripper) *Transport {
+	c := *t
+	c.next = cmp.Or[http.RoundTripper](next, http.DefaultTransport)
+	return &c
 }
 
 // DefaultCheckRetry retries an idempotent request (GET, HEAD, OPTIONS,
@@ -316,13 +328,16 @@ type Stats struct {
 	RetryWaitTime time.Duration    // time spent waiting between attempts
 	GaveUp        int64            // retryable answers returned without a retry: attempts used up, a wait too long
 	Blocks        int64            // responses Block recognised
-	Pauses        map[string]int64 // pauses asked for, by reason
+	Pauses        map[string]int64 // pauses asked for, by reason; nil when none
 }
 
 // Stats returns what the stage did since it was made.
 func (t *Transport) Stats() Stats {
 	t.mu.Lock()
-	p := maps.Clone(t.pauses)
+	var p map[string]int64
+	if len(t.pauses) > 0 {
+		p = maps.Clone(t.pauses)
+	}
 	t.mu.Unlock()
 	return Stats{Attempts: t.attempts.Load(), Retries: t.retries.Load(), RetryWaitTime: time.Duration(t.waitTime.Load()),
 		GaveUp: t.gaveUp.Load(), Blocks: t.blocks.Load(), Pauses: p}

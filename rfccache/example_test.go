@@ -43,7 +43,7 @@ func ExampleNew() {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		fmt.Println(resp.Header.Get(rfccache.Header), string(body))
+		fmt.Println(resp.Header.Get("X-Cache"), string(body))
 	}
 	fmt.Println("origin requests:", origin.Hits("/page"))
 	// Output:
@@ -78,7 +78,7 @@ func ExampleOptions_rules() {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		fmt.Println(resp.Header.Get(rfccache.Header))
+		fmt.Println(resp.Header.Get("X-Cache"))
 	}
 	st := tr.Stats()
 	fmt.Println("hits:", st.Hits, "misses:", st.Misses, "origin requests:", origin.Hits("/submissions/CIK1.json"))

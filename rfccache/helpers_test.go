@@ -3,6 +3,7 @@ package rfccache
 import (
 	"bytes"
 	"context"
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,6 +19,17 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+)
+
+// The X-Cache vocabulary, named as the tests use it (the public names are
+// the root package's CacheStatusHeader and CacheHit…CacheBypass).
+const (
+	Header      = cachestatus.Header
+	Hit         = cachestatus.Hit
+	Miss        = cachestatus.Miss
+	Revalidated = cachestatus.Revalidated
+	Stale       = cachestatus.Stale
+	Bypass      = cachestatus.Bypass
 )
 
 // clock is a test clock that moves only when told.

@@ -9,20 +9,7 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/rules"
-)
-
-// Header is the response header that tells how the cache answered.
-const Header = cachestatus.Header
-
-// Values of [Header], the same as the filecache stage's.
-const (
-	Hit         = cachestatus.Hit         // served from a fresh entry (or from the download another request started)
-	Miss        = cachestatus.Miss        // fetched from the origin, and stored when allowed
-	Revalidated = cachestatus.Revalidated // the origin answered 304; served from the entry, now fresh again
-	Stale       = cachestatus.Stale       // the origin failed; served from a stale entry (stale-if-error)
-	Bypass      = cachestatus.Bypass      // not cacheable: passed to the origin untouched, nothing stored
 )
 
 // DefaultMaxBodyBytes is the largest body stored when Options.MaxBodyBytes
@@ -97,8 +84,16 @@ func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, e
 	return &Transport{tr: tr, maxBody: maxBody}, nil
 }
 
-// RoundTrip implements http.RoundTripper. Every response carries [Header].
+// RoundTrip implements http.RoundTripper. Every response carries the
+// X-Cache header (throttlecache.CacheStatusHeader and its values).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
+
+// Over returns a Transport over the same cache (store, downloads in
+// progress, counters) that sends what the cache cannot answer to next (nil:
+// http.DefaultTransport). Close of either closes both.
+func (t *Transport) Over(next http.RoundTripper) *Transport {
+	return &Transport{tr: t.tr.Over(next), maxBody: t.maxBody}
+}
 
 // Close waits for downloads in progress and their commits (see
 // filecache.Transport.Close); later RoundTrips fail.

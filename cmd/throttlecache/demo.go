@@ -153,12 +153,12 @@ func (o *demoOptions) run(ctx context.Context, mode progressMode, stdout, stderr
 
 	pass := func(n int) (summary, bool) {
 		fmt.Fprintf(w, "Pass %d: downloading %d files…\n", n, len(targets))
-		before := m.Stats().NetworkRequests
+		before := m.Stats().Network.Requests
 		start := time.Now()
-		rep := newReporter(mode, stderr, len(targets), time.Second, func() int64 { return m.Stats().NetworkRequests - before })
+		rep := newReporter(mode, stderr, len(targets), time.Second, func() int64 { return m.Stats().Network.Requests - before })
 		results := m.GetBatchToFiles(ctx, targets, throttlecache.WithProgress(rep.update))
 		rep.close()
-		sum := summary{Elapsed: time.Since(start), Network: m.Stats().NetworkRequests - before}
+		sum := summary{Elapsed: time.Since(start), Network: m.Stats().Network.Requests - before}
 		for _, r := range results {
 			sum.add(r, "")
 		}
@@ -199,9 +199,9 @@ func (o *demoOptions) run(ctx context.Context, mode progressMode, stdout, stderr
 
 	s := m.Stats()
 	fmt.Fprintf(w, "\nManager.Stats():\n")
-	fmt.Fprintf(w, "  requests %d, network requests %d, bytes from the network %s\n", s.Requests, s.NetworkRequests, formatBytes(s.BytesReceived))
-	fmt.Fprintf(w, "  hits %d, misses %d, revalidated %d, stored %d entries (%s)\n", s.Hits, s.Misses, s.Revalidated, s.Stored, formatBytes(s.StoredBytes))
-	fmt.Fprintf(w, "  limiter: %d requests waited, %s in all\n", s.LimiterWaits, formatDuration(s.LimiterWaitTime))
+	fmt.Fprintf(w, "  requests %d, network requests %d, bytes from the network %s\n", s.Requests, s.Network.Requests, formatBytes(s.Network.Bytes))
+	fmt.Fprintf(w, "  hits %d, misses %d, revalidated %d, stored %d entries (%s)\n", s.Cache.Hits, s.Cache.Misses, s.Cache.Revalidated, s.Cache.Stored, formatBytes(s.Cache.StoredBytes))
+	fmt.Fprintf(w, "  limiter: %d requests waited, %s in all\n", s.Limiter.Waits, formatDuration(s.Limiter.WaitTime))
 	if o.keep != "" {
 		fmt.Fprintf(w, "\nKept %s (files/ and cache/); try: %s cache stats -dir %s\n", root, programName, cacheDir)
 	}

@@ -365,7 +365,7 @@ func (o *getOptions) getToFiles(ctx context.Context, m *throttlecache.Manager, i
 		}
 	}
 	start := time.Now()
-	rep := newReporter(mode, stderr, len(targets), o.logEvery, func() int64 { return m.Stats().NetworkRequests })
+	rep := newReporter(mode, stderr, len(targets), o.logEvery, func() int64 { return m.Stats().Network.Requests })
 	for _, p := range plans {
 		if p.Err != nil {
 			rep.failedEarly(p.Source, p.URL, p.Err)
@@ -376,7 +376,7 @@ func (o *getOptions) getToFiles(ctx context.Context, m *throttlecache.Manager, i
 		throttlecache.WithProgress(rep.update))
 	rep.close()
 
-	sum := summary{Elapsed: time.Since(start), Network: m.Stats().NetworkRequests}
+	sum := summary{Elapsed: time.Since(start), Network: m.Stats().Network.Requests}
 	for i, p := range plans {
 		switch {
 		case p.Err != nil:
@@ -422,7 +422,7 @@ func (o *getOptions) getToStdout(ctx context.Context, m *throttlecache.Manager, 
 		}
 		return nil
 	}()
-	sum := summary{Elapsed: time.Since(start), Network: m.Stats().NetworkRequests}
+	sum := summary{Elapsed: time.Since(start), Network: m.Stats().Network.Requests}
 	sum.add(r, it.Source)
 	return sum
 }

@@ -57,7 +57,7 @@ func run(w io.Writer, n int) error {
 	busiest := testserver.MaxInWindow(srv.ArrivalTimes(), time.Second)
 	fmt.Fprintf(w, "%d fetched, %d failed in %v\n", n-failed, failed, elapsed.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "busiest second at the origin: %d requests (limit 10)\n", busiest)
-	fmt.Fprintf(w, "limiter held back %d requests for %v in total\n", s.LimiterWaits, s.LimiterWaitTime.Round(time.Millisecond))
+	fmt.Fprintf(w, "limiter held back %d requests for %v in total\n", s.Limiter.Waits, s.Limiter.WaitTime.Round(time.Millisecond))
 	if failed > 0 {
 		return fmt.Errorf("%d of %d failed", failed, n)
 	}

@@ -94,7 +94,7 @@ func benchMiss(t *table, quick bool) {
 			for _, s := range subjects {
 				var stored int64
 				if s.m != nil {
-					stored = s.m.Stats().Stored
+					stored = s.m.Stats().Cache.Stored
 				}
 				t0 := time.Now()
 				for i := range missBatch {
@@ -114,9 +114,9 @@ func benchMiss(t *table, quick bool) {
 						log.Fatalf("%s: %d bytes, %v", s.name, n, err)
 					}
 				}
-				if s.m != nil && s.m.Stats().StoredBytes > 0 {
+				if s.m != nil && s.m.Stats().Cache.StoredBytes > 0 {
 					// The mode stores: wait for this run's last commit.
-					for s.m.Stats().Stored < stored+missBatch {
+					for s.m.Stats().Cache.Stored < stored+missBatch {
 						time.Sleep(100 * time.Microsecond)
 					}
 				}
@@ -141,8 +141,8 @@ func benchMiss(t *table, quick bool) {
 		}
 	}
 	for _, s := range subjects[2:] {
-		if st := s.m.Stats(); st.NetworkRequests != int64(2*rounds*missBatch) {
-			log.Fatalf("%s: %d network requests in %d downloads", s.name, st.NetworkRequests, 2*rounds*missBatch)
+		if st := s.m.Stats(); st.Network.Requests != int64(2*rounds*missBatch) {
+			log.Fatalf("%s: %d network requests in %d downloads", s.name, st.Network.Requests, 2*rounds*missBatch)
 		}
 	}
 }

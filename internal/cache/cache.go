@@ -53,7 +53,13 @@ var ErrClosed = errors.New("cache: transport closed")
 // Transport is the cache stage. It is safe for concurrent use; create one
 // with [New].
 type Transport struct {
-	next    http.RoundTripper
+	next http.RoundTripper
+	*engine
+}
+
+// engine is what every Transport made from one New shares: the store, the
+// flights, the fills and the counters. Over gives it another next stage.
+type engine struct {
 	store   Store
 	locker  Locker // the store, when it locks across processes
 	policy  Policy
@@ -89,8 +95,7 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 	if opts.Store == nil || opts.Policy == nil {
 		return nil, errors.New("cache: a Store and a Policy are required")
 	}
-	t := &Transport{
-		next:       cmp.Or[http.RoundTripper](next, http.DefaultTransport),
+	t := &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), engine: &engine{
 		store:      opts.Store,
 		policy:     opts.Policy,
 		rules:      opts.Rules,
@@ -99,13 +104,21 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 		now:        opts.Now,
 		name:       cmp.Or(opts.Name, "cache"),
 		stallAfter: 10 * time.Second,
-	}
+	}}
 	if t.now == nil {
 		t.now = time.Now
 	}
 	t.locker, _ = opts.Store.(Locker)
 	t.stop, t.cancel = context.WithCancel(context.Background())
 	return t, nil
+}
+
+// Over returns a Transport that shares t's store, flights, fills and
+// counters but sends what the cache cannot answer to next (nil:
+// http.DefaultTransport). Requests through either coalesce with each other;
+// Close of either closes both.
+func (t *Transport) Over(next http.RoundTripper) *Transport {
+	return &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), engine: t.engine}
 }
 
 // Close makes later RoundTrips fail with [ErrClosed], gives up the
