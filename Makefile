@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test test-short bench bench-packages lint cover fuzz demo
+.PHONY: test test-short bench bench-packages lint api cover fuzz demo
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -22,6 +22,10 @@ bench-packages:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The exported names of each package (see scripts/apicount).
+api:
+	@for d in $$($(GO) list -f '{{if not (eq .Name "main")}}{{.Dir}}{{end}}' ./...); do $(GO) run ./scripts/apicount -q $$d; done
 
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out ./...

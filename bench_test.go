@@ -26,7 +26,7 @@ func BenchmarkLimiterOverhead(b *testing.B) {
 	srv.Handle("/x", testserver.Status(http.StatusOK, "ok"))
 	url := srv.URL + "/x"
 
-	never, err := ratelimit.NewSlidingWindow(1<<16, time.Millisecond) // far above what loopback reaches
+	never, err := ratelimit.NewSlidingWindow(1<<16, time.Millisecond, nil) // far above what loopback reaches
 	if err != nil {
 		b.Fatal(err)
 	}

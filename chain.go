@@ -229,7 +229,7 @@ func (c *countingBody) Close() error { return c.rc.Close() }
 
 // measuredLimiter counts the waits of the Manager's limiter.
 type measuredLimiter struct {
-	l     *ratelimit.Gate
+	l     *ratelimit.PerHost
 	stats *counters
 }
 
@@ -260,51 +260,3 @@ func (l *measuredLimiter) Reserve(ctx context.Context, host string) (ratelimit.R
 // waitThreshold is how long a Wait must take to count as a wait: a limiter
 // that lets a request go at once still spends a little time deciding.
 const waitThreshold = time.Millisecond
-
-// boundedLimiter gives a custom limiter Config.MaxWait: the wait runs under a
-// timeout, and running out of it is reported as ratelimit.ErrMaxWait.
-// Limiters that fail fast on a deadline, as *rate.Limiter does, fail at once.
-type boundedLimiter struct {
-	l   ratelimit.Limiter
-	max time.Duration
-}
-
-var _ ratelimit.Reserver = (*boundedLimiter)(nil)
-
-func (b *boundedLimiter) Wait(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(ctx, b.max)
-	defer cancel()
-	return b.err(ctx, b.l.Wait(wctx))
-}
-
-func (b *boundedLimiter) Reserve(ctx context.Context, host string) (ratelimit.Reservation, error) {
-	r, ok := b.l.(ratelimit.Reserver)
-	if !ok {
-		return nopReservation{}, b.Wait(ctx)
-	}
-	wctx, cancel := context.WithTimeout(ctx, b.max)
-	defer cancel()
-	res, err := r.Reserve(wctx, host)
-	return res, b.err(ctx, err)
-}
-
-func (b *boundedLimiter) err(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("%w: the limiter did not let the request go within the maximum of %v (%v)",
-			ratelimit.ErrMaxWait, b.max, err)
-	}
-	return err
-}
-
-// Pause passes a pause on to the wrapped limiter when it can pause.
-func (b *boundedLimiter) Pause(host string, until time.Time, reason string) {
-	if p, ok := b.l.(ratelimit.Pauser); ok {
-		p.Pause(host, until, reason)
-	}
-}
-
-type nopReservation struct{}
-
-func (nopReservation) Sent()    {}
-func (nopReservation) Arrived() {}
-func (nopReservation) Cancel()  {}

@@ -119,7 +119,7 @@ func TestFaultChild(t *testing.T) {
 		}
 		wg.Wait()
 	case "shared":
-		l, err := ratelimit.NewFileLimiter(os.Getenv(envState), sharedLimit, time.Second)
+		l, err := ratelimit.NewFileLimiter(os.Getenv(envState), sharedLimit, time.Second, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

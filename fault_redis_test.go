@@ -27,8 +27,8 @@ func TestFaultRedisDownAndBack(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer rdb.Close()
-	l, err := ratelimit.NewRedisLimiterChecked(rdb, "fault-test", n, per,
-		ratelimit.WithRedisRetryInterval(50*time.Millisecond), ratelimit.WithRedisTimeout(200*time.Millisecond))
+	l, err := ratelimit.NewRedisLimiter(rdb, "fault-test", n, per,
+		&ratelimit.RedisOptions{RetryInterval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

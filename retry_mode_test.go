@@ -22,15 +22,15 @@ import (
 // every other request to that host, and other hosts go on, whatever the
 // limiter: built in, none, or a custom one that cannot pause by itself.
 func TestRetryAfterPausesTheHost(t *testing.T) {
-	plain, err := ratelimit.NewSlidingWindow(100, time.Second)
+	plain, err := ratelimit.NewSlidingWindow(100, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	perHost, err := ratelimit.NewPerHost([]ratelimit.HostLimit{{Pattern: `127\.0\.0\.1`, Limiter: plain}}, ratelimit.Unlimited())
+	perHost, err := ratelimit.NewPerHost([]ratelimit.HostLimit{{Pattern: `127\.0\.0\.1`, Limiter: plain}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, err := ratelimit.NewFileLimiter(filepath.Join(t.TempDir(), "state"), 100, time.Second)
+	file, err := ratelimit.NewFileLimiter(filepath.Join(t.TempDir(), "state"), 100, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

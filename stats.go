@@ -77,7 +77,7 @@ func (m *Manager) Stats() Stats {
 		Cache:    m.cache.stats(),
 		Limiter: LimiterStats{
 			Waits: c.waits.Load(), WaitTime: time.Duration(c.waitTime.Load()), Errors: c.limiterErrors.Load(),
-			PauseWaits: g.Waits, PauseWaitTime: g.WaitTime,
+			PauseWaits: g.PauseWaits, PauseWaitTime: g.PauseWaitTime,
 		},
 		Network: NetworkStats{Requests: c.network.Load(), Errors: c.networkErrors.Load(), Bytes: c.bytes.Load()},
 	}

@@ -105,8 +105,9 @@ type Config struct {
 	Limiter ratelimit.Limiter
 	// MaxWait makes a request fail, with an error wrapping
 	// ratelimit.ErrMaxWait, instead of waiting longer than this for the
-	// limiter (the original's max_delay). With a custom Limiter the request
-	// waits at most MaxWait and then fails. Default: 0, no maximum.
+	// limiter (the original's max_delay), through ratelimit.WithMaxWait:
+	// the built-in limiters fail at once when they can see the wait would
+	// be longer, any other Limiter after MaxWait. Default: 0, no maximum.
 	MaxWait time.Duration
 	// UserAgent is set on every request that has no User-Agent. SEC EDGAR
 	// rejects requests without a descriptive one ("Company admin@company.com").
@@ -165,7 +166,7 @@ type Config struct {
 type Manager struct {
 	cfg      Config
 	logger   *slog.Logger
-	limiter  *measuredLimiter // the Gate over the configured limiter, counted
+	limiter  *measuredLimiter // the PerHost over the configured limiter, counted
 	base     http.RoundTripper
 	ownsBase bool
 	stats    counters
@@ -198,15 +199,15 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 	}
-	gate, err := buildLimiter(cfg, m.logger)
+	limiter, err := buildLimiter(cfg, m.logger)
 	if err != nil {
 		return nil, err
 	}
-	m.limiter = &measuredLimiter{l: gate, stats: &m.stats}
+	m.limiter = &measuredLimiter{l: limiter, stats: &m.stats}
 	if !cfg.DisableRetry {
 		ro := cfg.Retry
 		if ro.Pauser == nil {
-			ro.Pauser = gate
+			ro.Pauser = limiter
 		}
 		if ro.Block == nil {
 			ro.Block = ratelimit.EDGARBlock
@@ -262,9 +263,6 @@ func validate(cfg *Config) error {
 			r, maxRequestsPerSecond)
 	case r > 0 && r < minRequestsPerSecond:
 		return fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: below one request a day", r)
-	}
-	if e, ok := cfg.Limiter.(interface{ Err() error }); ok && e.Err() != nil {
-		return fmt.Errorf("throttlecache: Config.Limiter: %w", e.Err())
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxBodyBytes %d: must not be negative", cfg.MaxBodyBytes)
@@ -347,35 +345,30 @@ func prepareDir(dir string) error {
 }
 
 // buildLimiter returns the limiter the configuration asks for, behind a
-// per-host Gate: the retry stage tells the Gate about a Retry-After or the
-// SEC's block, and the Gate holds back every request to that host. The Gate
-// passes each pause on to a limiter that can pause by itself (PerHost,
-// FileLimiter, RedisLimiter share it with their other users). MaxWait bounds
-// the wait for the limiter, not a pause: a pause is waited out unless the
-// request's context ends first.
-func buildLimiter(cfg Config, logger *slog.Logger) (*ratelimit.Gate, error) {
+// PerHost that keeps a pause per host: the retry stage tells it about a
+// Retry-After or the SEC's block, and it holds back every request to that
+// host, and passes the pause on to a limiter that can pause by itself (a
+// PerHost or a shared window shares it with its other users). MaxWait
+// bounds the wait for the limiter, not a pause: a pause is waited out
+// unless the request's context ends first.
+func buildLimiter(cfg Config, logger *slog.Logger) (*ratelimit.PerHost, error) {
 	var l ratelimit.Limiter
 	switch {
 	case cfg.DisableRateLimit:
-		l = ratelimit.Unlimited()
 	case cfg.Limiter != nil:
 		l = cfg.Limiter
-		if cfg.MaxWait > 0 {
-			l = &boundedLimiter{l: l, max: cfg.MaxWait}
-		}
 	default:
 		n, per := windowFor(cfg.RequestsPerSecond)
-		var opts []ratelimit.WindowOption
-		if cfg.MaxWait > 0 {
-			opts = append(opts, ratelimit.WithMaxWait(cfg.MaxWait))
-		}
-		w, err := ratelimit.NewSlidingWindow(n, per, opts...)
+		w, err := ratelimit.NewSlidingWindow(n, per, &ratelimit.Options{Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("throttlecache: Config.RequestsPerSecond %v: %w", cfg.RequestsPerSecond, err)
 		}
 		l = w
 	}
-	return &ratelimit.Gate{Next: l, EachHost: true, Logger: logger}, nil
+	if l != nil {
+		l = ratelimit.WithMaxWait(l, cfg.MaxWait)
+	}
+	return ratelimit.NewPerHost(nil, l, &ratelimit.Options{Logger: logger})
 }
 
 // The range of Config.RequestsPerSecond. The built-in limiter remembers the

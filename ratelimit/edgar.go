@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"time"
@@ -22,9 +21,10 @@ const (
 	// end: the limit belongs to the SEC's servers and to no others.
 	EDGARHosts = `(?:.*\.)?sec\.gov$`
 
-	// EDGARRequests and EDGARPeriod are the preset's limit: at most 9
-	// requests in any window of one second (plus the guard, 25 ms), which
-	// sustains about 8.8 requests per second.
+	// EDGARRequests is the preset's limit: at most 9 requests in any
+	// window of one second (plus the guard, 25 ms), which sustains about
+	// 8.8 requests per second. A limiter shared between processes or
+	// machines for the SEC's hosts takes it with a period of one second.
 	//
 	// Why 9 and not 10: the SEC counts arrivals at its edge, not our
 	// admissions. The sliding window is strict where requests leave, and
@@ -37,44 +37,46 @@ const (
 	// blocked. The price, 12% of the nominal throughput, is small next to
 	// a 10-minute block.
 	EDGARRequests = 9
-	EDGARPeriod   = time.Second
+)
 
-	// EDGARBlockPause is how long the SEC blocks a client that exceeded
+const (
+	edgarPeriod = time.Second
+
+	// edgarBlockPause is how long the SEC blocks a client that exceeded
 	// its limit, and so how long EDGARBlock pauses the SEC's hosts.
-	EDGARBlockPause = 10 * time.Minute
+	edgarBlockPause = 10 * time.Minute
 
-	// EDGARBlockTitle is the title of the page the SEC serves, with status
+	// edgarBlockTitle is the title of the page the SEC serves, with status
 	// 403, to a blocked client.
-	EDGARBlockTitle = "Request Rate Threshold Exceeded"
+	edgarBlockTitle = "Request Rate Threshold Exceeded"
 )
 
 // NewEDGARLimiter returns the EDGAR preset: a PerHost that sends the
-// requests to EDGARHosts through a Gate over sec, and every other host
-// through a Gate over Unlimited that keeps one pause per host. sec is the
-// limiter the SEC's hosts share; nil means a SlidingWindow of EDGARRequests
-// per EDGARPeriod in this process. Pass a FileLimiter or RedisLimiter of
-// EDGARRequests per EDGARPeriod to share the limit between processes or
-// machines.
+// requests to EDGARHosts through sec, with one pause for all of them, and
+// every other host through no limit, with a pause per host. sec is the
+// limiter the SEC's hosts share; nil means a SlidingWindow of
+// EDGARRequests per second in this process. Pass a limiter from
+// NewFileLimiter or NewRedisLimiter of EDGARRequests per second to share
+// the limit between processes or machines.
 //
 // The result is both the Limiter of the rate-limit stage and the Pauser of
-// the retry stage; logger (nil: discarded) receives the pauses.
-func NewEDGARLimiter(sec Limiter, logger *slog.Logger) (*PerHost, error) {
+// the retry stage; opts (nil for the defaults) gives the logger of its
+// pauses, and the clock and guard of the default window.
+func NewEDGARLimiter(sec Limiter, opts *Options) (*PerHost, error) {
 	if sec == nil {
-		w, err := NewSlidingWindow(EDGARRequests, EDGARPeriod)
+		w, err := NewSlidingWindow(EDGARRequests, edgarPeriod, opts)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: EDGAR preset: %w", err)
 		}
 		sec = w
 	}
-	return NewPerHost([]HostLimit{
-		{Pattern: EDGARHosts, Limiter: &Gate{Next: sec, Logger: logger}},
-	}, &Gate{Next: Unlimited(), EachHost: true, Logger: logger})
+	return NewPerHost([]HostLimit{{Pattern: EDGARHosts, Limiter: sec}}, nil, opts)
 }
 
 // The reasons EDGARBlock gives for a pause.
 const (
-	ReasonBlockPage = "rate-threshold-page"     // a 403 carrying the SEC's block page
-	ReasonBlock429  = "429-without-retry-after" // a 429 without Retry-After from an SEC host
+	reasonBlockPage = "rate-threshold-page"     // a 403 carrying the SEC's block page
+	reasonBlock429  = "429-without-retry-after" // a 429 without Retry-After from an SEC host
 )
 
 var edgarHosts = func() *regexp.Regexp {
@@ -87,8 +89,8 @@ var edgarHosts = func() *regexp.Regexp {
 
 // EDGARBlock recognises the SEC's block, for the retry stage's Block hook
 // (the Manager installs it): a 403 from an SEC host whose page is titled
-// EDGARBlockTitle, or a 429 without Retry-After from one. Either pauses the
-// SEC's hosts for EDGARBlockPause. It looks at most 8 KiB into a 403's body
+// the SEC's block-page title ("Request Rate Threshold Exceeded"), or a 429 without Retry-After from one. Either pauses the
+// SEC's hosts for ten minutes, the length of the SEC's block. It looks at most 8 KiB into a 403's body
 // and puts back a body that reads exactly what the original would have.
 func EDGARBlock(req *http.Request, resp *http.Response) (time.Duration, string) {
 	host := req.Host
@@ -100,9 +102,9 @@ func EDGARBlock(req *http.Request, resp *http.Response) (time.Duration, string) 
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "":
-		return EDGARBlockPause, ReasonBlock429
-	case resp.StatusCode == http.StatusForbidden && peekFor(resp, EDGARBlockTitle):
-		return EDGARBlockPause, ReasonBlockPage
+		return edgarBlockPause, reasonBlock429
+	case resp.StatusCode == http.StatusForbidden && peekFor(resp, edgarBlockTitle):
+		return edgarBlockPause, reasonBlockPage
 	}
 	return 0, ""
 }

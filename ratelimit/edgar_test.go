@@ -50,11 +50,11 @@ func TestEDGARBlock(t *testing.T) {
 		wantUnmoved bool // the body must read as it came
 	}{
 		{name: "403 block page", url: "https://www.sec.gov/cgi-bin/browse-edgar", status: 403, body: page,
-			wantPause: ratelimit.EDGARBlockPause, wantReason: ratelimit.ReasonBlockPage},
+			wantPause: 10 * time.Minute, wantReason: "rate-threshold-page"},
 		{name: "429 without Retry-After", url: "https://data.sec.gov/submissions/CIK0000320193.json", status: 429,
-			wantPause: ratelimit.EDGARBlockPause, wantReason: ratelimit.ReasonBlock429},
+			wantPause: 10 * time.Minute, wantReason: "429-without-retry-after"},
 		{name: "bare sec.gov, any case, a port", url: "https://SEC.GOV:443/x", status: 429,
-			wantPause: ratelimit.EDGARBlockPause, wantReason: ratelimit.ReasonBlock429},
+			wantPause: 10 * time.Minute, wantReason: "429-without-retry-after"},
 		{name: "429 with Retry-After is the retry stage's", url: "https://www.sec.gov/x", status: 429, header: []string{"Retry-After", "3"}},
 		{name: "another 403", url: "https://www.sec.gov/x", status: 403, body: "Your User-Agent is not declared"},
 		{name: "the page from another host", url: "https://sec.gov.example.com/x", status: 403, body: blockPage},
@@ -103,7 +103,7 @@ type errorReader struct{ err error }
 func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
 
 // TestEDGARBlockThroughRetry: installed as the retry stage's Block, the
-// SEC's block pauses the Gate for 10 minutes; a request whose deadline
+// SEC's block pauses the SEC's hosts for 10 minutes; a request whose deadline
 // comes sooner gets the block page back at once.
 func TestEDGARBlockThroughRetry(t *testing.T) {
 	big := bytes.Repeat([]byte("forbidden, and not because of the rate. "), 2000)
@@ -120,8 +120,11 @@ func TestEDGARBlockThroughRetry(t *testing.T) {
 		resp, first = canned(r, 403, blockPage)
 		return resp, nil
 	})
-	gate := &ratelimit.Gate{}
-	rt, err := retry.New(next, retry.Options{Block: ratelimit.EDGARBlock, Pauser: gate})
+	l, err := ratelimit.NewEDGARLimiter(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := retry.New(next, retry.Options{Block: ratelimit.EDGARBlock, Pauser: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +142,7 @@ func TestEDGARBlockThroughRetry(t *testing.T) {
 	}
 
 	// The block page: the request cannot wait 10 minutes within its
-	// deadline, so it comes back, and the Gate holds the host.
+	// deadline, so it comes back, and the limiter holds the SEC's hosts.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, "https://www.sec.gov/cgi-bin/browse-edgar", nil)
@@ -148,11 +151,15 @@ func TestEDGARBlockThroughRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	until, reason := gate.PausedUntil("www.sec.gov")
-	if reason != ratelimit.ReasonBlockPage || time.Until(until) < 9*time.Minute {
-		t.Fatalf("gate paused until %v for %q", until, reason)
+	if s := l.Stats(); s.Pauses != 1 || s.PauseReasons["rate-threshold-page"] != 1 {
+		t.Fatalf("limiter Stats = %+v", s)
 	}
-	if s := rt.Stats(); s.Blocks != 1 || s.Pauses[ratelimit.ReasonBlockPage] != 1 {
+	wctx, wcancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	defer wcancel()
+	if _, err := l.Reserve(wctx, "data.sec.gov"); !errors.Is(err, ratelimit.ErrPaused) {
+		t.Fatalf("a request to data.sec.gov during the block = %v, want ErrPaused", err)
+	}
+	if s := rt.Stats(); s.Blocks != 1 || s.Pauses["rate-threshold-page"] != 1 {
 		t.Fatalf("Stats = %+v", s)
 	}
 	if first == nil || n != 2 {

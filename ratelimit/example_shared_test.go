@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,7 +20,7 @@ import (
 func ExampleNewFileLimiter() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	l, err := ratelimit.NewFileLimiter(filepath.Join(dir, "edgar.limit"), 3, time.Hour)
+	l, err := ratelimit.NewFileLimiter(filepath.Join(dir, "edgar.limit"), 3, time.Hour, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -47,7 +48,10 @@ func ExampleNewRedisLimiter() {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 
-	l := ratelimit.NewRedisLimiter(rdb, "edgar", 2, time.Hour)
+	l, err := ratelimit.NewRedisLimiter(rdb, "edgar", 2, time.Hour, nil)
+	if err != nil {
+		panic(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for i := range 3 {
@@ -67,10 +71,10 @@ func ExampleNewPerHost() {
 	origin := testserver.New()
 	defer origin.Close()
 
-	sec, _ := ratelimit.NewSlidingWindow(9, time.Second)
+	sec, _ := ratelimit.NewSlidingWindow(9, time.Second, nil)
 	l, err := ratelimit.NewPerHost([]ratelimit.HostLimit{
 		{Pattern: `(.*\.)?sec\.gov$`, Limiter: sec},
-	}, nil) // other hosts: unlimited
+	}, nil, nil) // other hosts: unlimited
 	if err != nil {
 		panic(err)
 	}
@@ -82,39 +86,38 @@ func ExampleNewPerHost() {
 		}
 		resp.Body.Close()
 	}
-	fmt.Println(origin.TotalHits(), l.For("www.sec.gov") == ratelimit.Limiter(sec))
+	fmt.Println(origin.TotalHits())
 	// Output:
-	// 20 true
+	// 20
 }
 
-// A pause holds back every request through the gate.
-func ExampleGate() {
-	g := ratelimit.NewGate(nil)
-	g.Pause("www.sec.gov", time.Now().Add(time.Hour), "blocked")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, err := g.Reserve(ctx, "data.sec.gov")
-	fmt.Println(err != nil, g.Stats().Reasons["blocked"])
-	// Output:
-	// true 1
-}
-
-// The EDGAR preset: the limiter for the rate-limit stage and the Pauser for
-// the retry stage in one value.
-func ExampleNewEDGARLimiter() {
+// A pause of one SEC host holds back every SEC host, and no other.
+func ExamplePerHost_Pause() {
 	l, err := ratelimit.NewEDGARLimiter(nil, nil)
 	if err != nil {
 		panic(err)
 	}
-	w := l.For("www.sec.gov").(*ratelimit.Gate).Next.(*ratelimit.SlidingWindow)
-	n, per := w.Limit()
-	fmt.Println(n, per)
+	l.Pause("www.sec.gov", time.Now().Add(time.Hour), "blocked")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = l.Reserve(ctx, "data.sec.gov")
+	fmt.Println(errors.Is(err, ratelimit.ErrPaused), l.Stats().PauseReasons["blocked"])
+	res, err := l.Reserve(ctx, "example.com")
+	fmt.Println(err)
+	res.Arrived()
 	// Output:
-	// 9 1.025s
+	// true 1
+	// <nil>
 }
 
-func ExampleHostname() {
-	fmt.Println(ratelimit.Hostname("WWW.SEC.GOV:443"))
+// WithMaxWait makes a request fail at once when the limiter would hold it
+// back too long.
+func ExampleWithMaxWait() {
+	w, _ := ratelimit.NewSlidingWindow(1, time.Hour, nil)
+	l := ratelimit.WithMaxWait(w, time.Second)
+	fmt.Println(l.Wait(context.Background()))
+	fmt.Println(l.Wait(context.Background()))
 	// Output:
-	// www.sec.gov
+	// <nil>
+	// ratelimit: wait would exceed the maximum wait of 1s
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -15,9 +16,8 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// FileLimiter is a strict sliding-window limiter shared by the processes of
-// one machine: at most N requests start in any window of Per across all the
-// processes (and their goroutines) that use the same state file.
+// fileStore keeps a SharedWindow's state in a file, for the processes of
+// one machine.
 //
 // The state file holds the start times of the last N admissions, on the
 // machine's wall clock. A request takes an exclusive lock on the file
@@ -25,46 +25,25 @@ import (
 // admitted when fewer than N fall within the last Per plus the guard; its
 // own start time is written back before the lock is released. Otherwise the
 // lock is released at once and the request sleeps until the oldest time
-// leaves the window. Within a process the goroutines take turns, so only
-// one of them at a time competes for the lock.
+// leaves the window.
 //
 // A process killed while it holds the lock never blocks the others: the
 // kernel releases a flock when its holder dies. The state is written in
 // place with one write, which a kill cannot split; a file that does not
 // parse anyway (a crash of the machine, a stray editor) is reset with a
 // warning, which can let up to N extra requests through once.
-//
-// As a SlidingWindow does, each admission keeps its slot for Per plus a
-// guard (Per/40 by default) so the limit also holds at the origin, and
-// through Reserve the slot counts from when the request
-// provably reached the server: it is recorded a whole period ahead (a
-// bound that only a request taking longer than that to reach the server
-// could break) and moved back to its first response byte, under the lock
-// again, in the background; a waiter that finds the oldest slot still ahead
-// looks again soon.
-// A pause (see Pause) is kept in the file too: every process holds back.
-//
-// The processes must agree on N and Per; they use the wall clock, so a
-// clock step backwards can delay requests by up to the size of the step.
-// A FileLimiter is safe for concurrent use.
-type FileLimiter struct {
-	path string
-	n    int
-	per  time.Duration
-	span time.Duration // per plus guard
-	cfg  *sharedConfig
-	fmu  chan struct{} // held with the flock: goroutines of this process share one
-	lock *flock.Flock
-	turn chan struct{}
-
-	st     sharedCounters
+type fileStore struct {
+	path   string
+	n      int
+	per    time.Duration
+	span   time.Duration // per plus guard
+	now    func() time.Time
+	logger *slog.Logger
+	poll   time.Duration
+	fmu    chan struct{} // held with the flock: goroutines of this process share one
+	lock   *flock.Flock
 	resets atomic.Int64
 }
-
-var (
-	_ Limiter = (*FileLimiter)(nil)
-	_ Pauser  = (*FileLimiter)(nil)
-)
 
 // fileState is the content of the state file.
 type fileState struct {
@@ -79,73 +58,40 @@ type fileState struct {
 const fileStateVersion = 1
 
 // NewFileLimiter returns a limiter that lets at most n requests start in any
-// window of per across every process that uses the state file at path. The
-// file is created when missing; its directory must exist. Options:
-// WithSharedGuard, WithSharedMaxWait, WithLogger, WithSharedClock.
-func NewFileLimiter(path string, n int, per time.Duration, opts ...SharedOption) (*FileLimiter, error) {
-	c, err := newSharedConfig(n, per, opts)
-	if err != nil {
+// window of per across every process that uses the state file at path
+// (see SharedWindow). The file is created when missing; its directory must
+// exist. opts may be nil.
+//
+// The processes use the wall clock, so a clock step backwards can delay
+// requests by up to the size of the step.
+func NewFileLimiter(path string, n int, per time.Duration, opts *Options) (*SharedWindow, error) {
+	if err := checkLimit(n, per); err != nil {
 		return nil, fmt.Errorf("ratelimit: file limiter %s: %w", path, err)
-	}
-	if c.redisOnly != "" {
-		return nil, fmt.Errorf("ratelimit: file limiter %s: %s applies to a RedisLimiter only", path, c.redisOnly)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: file limiter: %w", err)
 	}
 	f.Close()
-	return &FileLimiter{
-		path: path,
-		n:    n,
-		per:  per,
-		span: per + c.guard,
-		cfg:  c,
-		lock: flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR)),
-		turn: make(chan struct{}, 1),
-		fmu:  make(chan struct{}, 1),
-	}, nil
-}
-
-// Path returns the state file's path.
-func (l *FileLimiter) Path() string { return l.path }
-
-// Limit returns the number of requests and the span, guard included, that
-// the limiter enforces.
-func (l *FileLimiter) Limit() (n int, per time.Duration) { return l.n, l.span }
-
-// Wait blocks until a request may start, the context ends, or it is clear
-// the wait would exceed the maximum wait or the context's deadline. The
-// admission counts from now.
-func (l *FileLimiter) Wait(ctx context.Context) error {
-	return waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (bool, time.Time, error) {
-		ok, at, _, err := l.try(ctx, false)
-		return ok, at, err
-	})
-}
-
-// Reserve is Wait for the rate-limit stage: the admission is recorded a
-// whole period ahead, an upper bound of when the request reaches the
-// server, and moved back when the Reservation says it arrived (see
-// Reserver). host is not used.
-func (l *FileLimiter) Reserve(ctx context.Context, host string) (Reservation, error) {
-	var res Reservation
-	err := waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (ok bool, at time.Time, err error) {
-		ok, at, res, err = l.try(ctx, true)
-		return ok, at, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	return newShared(&fileStore{
+		path:   path,
+		n:      n,
+		per:    per,
+		span:   per + opts.guard(per),
+		now:    opts.now(),
+		logger: opts.logger(),
+		poll:   2 * time.Millisecond,
+		lock:   flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR)),
+		fmu:    make(chan struct{}, 1),
+	}, opts), nil
 }
 
 // try makes one attempt under the file lock; with track the admission is
 // recorded ahead and settled by the returned reservation.
-func (l *FileLimiter) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
+func (l *fileStore) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
 	var recorded int64
 	err = l.withState(ctx, func(s *fileState) bool {
-		now := l.cfg.now().UnixNano()
+		now := l.now().UnixNano()
 		if s.PauseUntil > now {
 			retryAt = time.Unix(0, s.PauseUntil)
 			return false
@@ -180,9 +126,9 @@ func (l *FileLimiter) try(ctx context.Context, track bool) (ok bool, retryAt tim
 // recorded back to when its request provably reached the server: the first
 // response byte or the end of the round trip. The file is updated in the
 // background, so no response waits for the lock.
-func (l *FileLimiter) settler(recorded int64) func() {
+func (l *fileStore) settler(recorded int64) func() {
 	return func() {
-		t := l.cfg.now().UnixNano()
+		t := l.now().UnixNano()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
@@ -200,13 +146,15 @@ func (l *FileLimiter) settler(recorded int64) func() {
 }
 
 // prune drops the starts that left the window and keeps at most n.
-func (l *FileLimiter) prune(s *fileState, now int64) {
+func (l *fileStore) prune(s *fileState, now int64) {
 	span := int64(l.span)
 	keep := s.Starts[:0]
 	for _, t := range s.Starts {
 		// Times further ahead than one span are from a clock that stepped
-		// back: they would hold every process back for that long.
-		if now-t < span && t-now < span {
+		// back: they would hold every process back for that long. (A
+		// reservation records its time one period ahead, which is at most
+		// one span.)
+		if now-t < span && t-now <= span {
 			keep = append(keep, t)
 		}
 	}
@@ -217,10 +165,9 @@ func (l *FileLimiter) prune(s *fileState, now int64) {
 	s.Starts = keep
 }
 
-// Pause holds back every process that shares the file until the given time
-// (host is ignored: the whole limiter pauses). It waits up to five seconds
-// for the lock and gives up silently after that.
-func (l *FileLimiter) Pause(host string, until time.Time, reason string) {
+// pause records the pause in the file. It waits up to five seconds for
+// the lock and gives up, with a warning, after that.
+func (l *fileStore) pause(until time.Time, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := l.withState(ctx, func(s *fileState) bool {
@@ -231,14 +178,14 @@ func (l *FileLimiter) Pause(host string, until time.Time, reason string) {
 		return true
 	})
 	if err != nil {
-		l.cfg.logger.Warn("ratelimit: could not record a pause in the shared state file",
+		l.logger.Warn("ratelimit: could not record a pause in the shared state file",
 			"path", l.path, "reason", reason, "err", err)
 	}
 }
 
 // withState locks the file, reads the state, lets f change it, and writes
 // it back when f says so.
-func (l *FileLimiter) withState(ctx context.Context, f func(*fileState) (write bool)) error {
+func (l *fileStore) withState(ctx context.Context, f func(*fileState) (write bool)) error {
 	select {
 	case l.fmu <- struct{}{}:
 	case <-ctx.Done():
@@ -277,7 +224,7 @@ func (l *FileLimiter) withState(ctx context.Context, f func(*fileState) (write b
 
 // read parses the state; an empty file is a fresh state, a corrupt one is
 // reset with a warning.
-func (l *FileLimiter) read(fh *os.File) *fileState {
+func (l *fileStore) read(fh *os.File) *fileState {
 	data, err := io.ReadAll(io.LimitReader(fh, 1<<20))
 	s := &fileState{}
 	if err == nil && len(bytes.TrimSpace(data)) == 0 {
@@ -293,7 +240,7 @@ func (l *FileLimiter) read(fh *os.File) *fileState {
 	}
 	if err != nil {
 		l.resets.Add(1)
-		l.cfg.logger.Warn("ratelimit: resetting a corrupt rate-limit state file",
+		l.logger.Warn("ratelimit: resetting a corrupt rate-limit state file",
 			"path", l.path, "err", err)
 		return &fileState{}
 	}
@@ -301,10 +248,10 @@ func (l *FileLimiter) read(fh *os.File) *fileState {
 }
 
 // lockCtx takes the file lock, polling until ctx ends.
-func (l *FileLimiter) lockCtx(ctx context.Context) error {
+func (l *fileStore) lockCtx(ctx context.Context) error {
 	ok, err := l.lock.TryLock()
 	if !ok && err == nil {
-		ok, err = l.lock.TryLockContext(ctx, l.cfg.poll)
+		ok, err = l.lock.TryLockContext(ctx, l.poll)
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -317,9 +264,4 @@ func (l *FileLimiter) lockCtx(ctx context.Context) error {
 	return nil
 }
 
-// Stats returns what the limiter did in this process.
-func (l *FileLimiter) Stats() LimiterStats {
-	s := l.st.snapshot()
-	s.Resets = l.resets.Load()
-	return s
-}
+func (l *fileStore) stats(s *Stats) { s.Resets = l.resets.Load() }

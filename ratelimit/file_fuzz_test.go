@@ -25,7 +25,7 @@ func FuzzFileState(f *testing.F) {
 		if err := os.WriteFile(path, state, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		l, err := NewFileLimiter(path, 2, time.Second, WithLogger(slog.New(slog.DiscardHandler)))
+		l, err := NewFileLimiter(path, 2, time.Second, &Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func FuzzFileState(f *testing.F) {
 		defer cancel()
 		l.Wait(ctx) // a pause or a full window far ahead may refuse; it must not panic or hang
 		var s *fileState
-		l.withState(context.Background(), func(st *fileState) bool { s = st; return false })
+		fileOf(l).withState(context.Background(), func(st *fileState) bool { s = st; return false })
 		if s == nil {
 			t.Fatal("no state after a Wait")
 		}

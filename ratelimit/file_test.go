@@ -29,18 +29,18 @@ func runChild(mode string) error {
 		per, _ := time.ParseDuration(os.Getenv("RATELIMIT_TEST_PER"))
 		start, _ := strconv.ParseInt(os.Getenv("RATELIMIT_TEST_START"), 10, 64)
 		stop, _ := strconv.ParseInt(os.Getenv("RATELIMIT_TEST_STOP"), 10, 64)
-		l, err := NewFileLimiter(path, n, per)
+		l, err := NewFileLimiter(path, n, per, nil)
 		if err != nil {
 			return err
 		}
 		time.Sleep(time.Until(time.Unix(0, start)))
 		return hammer(context.Background(), l, os.Getenv("RATELIMIT_TEST_URL"), 3, time.Unix(0, stop))
 	case "hold":
-		l, err := NewFileLimiter(path, 1, time.Second)
+		l, err := NewFileLimiter(path, 1, time.Second, nil)
 		if err != nil {
 			return err
 		}
-		if err := l.lockCtx(context.Background()); err != nil {
+		if err := fileOf(l).lockCtx(context.Background()); err != nil {
 			return err
 		}
 		fmt.Println("locked")
@@ -63,12 +63,14 @@ func child(t *testing.T, mode string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-func newFakeFile(t *testing.T, n int, per time.Duration, opts ...SharedOption) (*FileLimiter, *fakeClock) {
+// fileOf returns the state file store of a limiter made by NewFileLimiter.
+func fileOf(l *SharedWindow) *fileStore { return l.store.(*fileStore) }
+
+func newFakeFile(t *testing.T, n int, per time.Duration) (*SharedWindow, *fakeClock) {
 	t.Helper()
 	c := &fakeClock{}
 	c.Set(0)
-	l, err := NewFileLimiter(filepath.Join(t.TempDir(), "limit"), n, per,
-		append([]SharedOption{WithSharedClock(c.Now), WithSharedGuard(0)}, opts...)...)
+	l, err := NewFileLimiter(filepath.Join(t.TempDir(), "limit"), n, per, &Options{Guard: noGuard, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,18 +84,14 @@ func TestNewFileLimiterValidates(t *testing.T) {
 		path string
 		n    int
 		per  time.Duration
-		opts []SharedOption
 	}{
-		{"zero requests", filepath.Join(dir, "a"), 0, time.Second, nil},
-		{"zero period", filepath.Join(dir, "a"), 10, 0, nil},
-		{"negative guard", filepath.Join(dir, "a"), 10, time.Second, []SharedOption{WithSharedGuard(-1)}},
-		{"negative max wait", filepath.Join(dir, "a"), 10, time.Second, []SharedOption{WithSharedMaxWait(-1)}},
-		{"missing directory", filepath.Join(dir, "no", "such", "dir"), 10, time.Second, nil},
-		{"Redis-only option", filepath.Join(dir, "a"), 10, time.Second, []SharedOption{WithFailClosed()}},
+		{"zero requests", filepath.Join(dir, "a"), 0, time.Second},
+		{"zero period", filepath.Join(dir, "a"), 10, 0},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir"), 10, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewFileLimiter(tt.path, tt.n, tt.per, tt.opts...); err == nil {
+			if _, err := NewFileLimiter(tt.path, tt.n, tt.per, nil); err == nil {
 				t.Fatal("NewFileLimiter accepted a bad configuration")
 			}
 		})
@@ -127,7 +125,7 @@ func TestFileLimiterAdmission(t *testing.T) {
 			base := c.Now()
 			for i, s := range tt.steps {
 				c.Set(s.at)
-				ok, at, _, err := l.try(context.Background(), false)
+				ok, at, _, err := fileOf(l).try(context.Background(), false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -140,12 +138,13 @@ func TestFileLimiterAdmission(t *testing.T) {
 }
 
 func TestFileLimiterMaxWaitAndDeadline(t *testing.T) {
-	l, _ := newFakeFile(t, 1, time.Hour, WithSharedMaxWait(time.Second))
-	if err := l.Wait(context.Background()); err != nil {
+	l, _ := newFakeFile(t, 1, time.Hour)
+	bounded := WithMaxWait(l, time.Second)
+	if err := bounded.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := l.Wait(context.Background()); !errors.Is(err, ErrMaxWait) {
+	if err := bounded.Wait(context.Background()); !errors.Is(err, ErrMaxWait) {
 		t.Fatalf("Wait = %v, want ErrMaxWait", err)
 	}
 	l2, _ := newFakeFile(t, 1, time.Hour)
@@ -166,7 +165,7 @@ func TestFileLimiterMaxWaitAndDeadline(t *testing.T) {
 // TestFileLimiterCancel checks that a cancelled wait returns promptly, both
 // while sleeping for the window and while in line behind another goroutine.
 func TestFileLimiterCancel(t *testing.T) {
-	l, err := NewFileLimiter(filepath.Join(t.TempDir(), "limit"), 1, time.Hour)
+	l, err := NewFileLimiter(filepath.Join(t.TempDir(), "limit"), 1, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +206,7 @@ func TestFileLimiterCorruptState(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			l, err := NewFileLimiter(path, 3, time.Second, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			l, err := NewFileLimiter(path, 3, time.Second, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +218,7 @@ func TestFileLimiterCorruptState(t *testing.T) {
 			if l.Stats().Resets != 1 || !strings.Contains(logs.String(), "corrupt") {
 				t.Fatalf("resets %d, log %q: want one reset with a warning", l.Stats().Resets, logs.String())
 			}
-			ok, _, _, err := l.try(context.Background(), false)
+			ok, _, _, err := fileOf(l).try(context.Background(), false)
 			if err != nil || ok {
 				t.Fatalf("after the reset: admitted %v, %v; the state was not written back", ok, err)
 			}
@@ -232,14 +231,14 @@ func TestFileLimiterCorruptState(t *testing.T) {
 func TestFileLimiterLeftoverBytes(t *testing.T) {
 	l, c := newFakeFile(t, 2, time.Second)
 	l.Wait(context.Background())
-	data, _ := os.ReadFile(l.Path())
-	os.WriteFile(l.Path(), append(data, `"starts":[1,2,3]}`...), 0o644)
+	data, _ := os.ReadFile(fileOf(l).path)
+	os.WriteFile(fileOf(l).path, append(data, `"starts":[1,2,3]}`...), 0o644)
 	c.Set(100 * time.Millisecond)
-	ok, _, _, err := l.try(context.Background(), false)
+	ok, _, _, err := fileOf(l).try(context.Background(), false)
 	if err != nil || !ok || l.Stats().Resets != 0 {
 		t.Fatalf("admitted %v, %v, resets %d", ok, err, l.Stats().Resets)
 	}
-	if ok, _, _, _ := l.try(context.Background(), false); ok {
+	if ok, _, _, _ := fileOf(l).try(context.Background(), false); ok {
 		t.Fatal("a third admission within the window")
 	}
 }
@@ -261,7 +260,7 @@ func TestFileLimiterKilledHolder(t *testing.T) {
 	if err != nil || line != "locked\n" {
 		t.Fatalf("child said %q, %v", line, err)
 	}
-	l, err := NewFileLimiter(path, 1, time.Second)
+	l, err := NewFileLimiter(path, 1, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,8 +284,8 @@ func TestFileLimiterKilledHolder(t *testing.T) {
 
 func TestFileLimiterPauseShared(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "limit")
-	a, _ := NewFileLimiter(path, 10, time.Second)
-	b, _ := NewFileLimiter(path, 10, time.Second) // another process, as far as the file knows
+	a, _ := NewFileLimiter(path, 10, time.Second, nil)
+	b, _ := NewFileLimiter(path, 10, time.Second, nil) // another process, as far as the file knows
 	a.Pause("www.sec.gov", time.Now().Add(150*time.Millisecond), "test")
 	start := time.Now()
 	if err := b.Wait(context.Background()); err != nil {

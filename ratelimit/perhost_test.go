@@ -10,11 +10,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/testserver"
-)
-
-var (
-	_ Limiter = (*FileLimiter)(nil)
-	_ Pauser  = (*Gate)(nil)
+	"github.com/throttlecache/throttlecache/rules"
 )
 
 // recorder is a Limiter that remembers the hosts it was asked about.
@@ -36,30 +32,12 @@ func (r *recorder) Reserve(ctx context.Context, host string) (Reservation, error
 	return noReservation{}, nil
 }
 
-func TestHostname(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"www.sec.gov", "www.sec.gov"},
-		{"WWW.SEC.GOV:443", "www.sec.gov"},
-		{"data.sec.gov.", "data.sec.gov"},
-		{"[::1]:8080", "::1"},
-		{"[::1]", "::1"},
-		{"::1", "::1"},
-		{"127.0.0.1:80", "127.0.0.1"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := Hostname(tt.in); got != tt.want {
-			t.Errorf("Hostname(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestPerHostRouting(t *testing.T) {
 	sec, local, other := &recorder{name: "sec"}, &recorder{name: "local"}, &recorder{name: "other"}
 	p, err := NewPerHost([]HostLimit{
 		{Pattern: `.*\.sec\.gov`, Limiter: sec},
 		{Pattern: `127\.0\.0\.1$`, Limiter: local},
-	}, other)
+	}, other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +56,12 @@ func TestPerHostRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
-			if got := p.For(tt.host); got != tt.want {
-				t.Fatalf("For(%q) = %s, want %s", tt.host, got.(*recorder).name, tt.want.name)
+			if _, got := p.route(tt.host); got != tt.want {
+				t.Fatalf("route(%q) = %s, want %s", tt.host, got.(*recorder).name, tt.want.name)
 			}
 		})
 	}
-	// Without a host in the context: the default limiter.
+	// A Wait names no host: the default limiter.
 	p.Wait(context.Background())
 	if len(other.hosts) != 1 {
 		t.Fatal("a Wait without a host did not go to the default limiter")
@@ -91,16 +69,18 @@ func TestPerHostRouting(t *testing.T) {
 }
 
 func TestNewPerHostBadPattern(t *testing.T) {
-	_, err := NewPerHost([]HostLimit{{Pattern: `.*\.sec\.gov`}, {Pattern: `([a-z`}}, nil)
+	_, err := NewPerHost([]HostLimit{{Pattern: `.*\.sec\.gov`}, {Pattern: `([a-z`}}, nil, nil)
 	if err == nil || err.Error() != "ratelimit: host limit 1, pattern \"([a-z\": error parsing regexp: missing closing ]: `[a-z`" {
 		t.Fatalf("err = %v", err)
 	}
 	// A pattern ending inside \Q… still compiles and stays anchored.
-	p, err := NewPerHost([]HostLimit{{Pattern: `\Qa.b`, Limiter: &recorder{name: "q"}}}, &recorder{name: "o"})
+	p, err := NewPerHost([]HostLimit{{Pattern: `\Qa.b`, Limiter: &recorder{name: "q"}}}, &recorder{name: "o"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.For("a.b").(*recorder).name != "q" || p.For("xa.b").(*recorder).name != "o" {
+	_, q := p.route("a.b")
+	_, o := p.route("xa.b")
+	if q.(*recorder).name != "q" || o.(*recorder).name != "o" {
 		t.Fatal(`\Q pattern routed wrongly`)
 	}
 }
@@ -113,7 +93,7 @@ func TestTransportPassesHost(t *testing.T) {
 	defer srv.Close()
 	srv.Handle("/", testserver.Status(200, "ok"))
 	loop, other := &recorder{}, &recorder{}
-	p, err := NewPerHost([]HostLimit{{Pattern: `127\.0\.0\.1$`, Limiter: loop}}, other)
+	p, err := NewPerHost([]HostLimit{{Pattern: `127\.0\.0\.1$`, Limiter: loop}}, other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +111,8 @@ func TestTransportPassesHost(t *testing.T) {
 // TestPerHostIndependent checks that a slow host's limit does not hold back
 // another host.
 func TestPerHostIndependent(t *testing.T) {
-	slow, _ := NewSlidingWindow(1, time.Hour)
-	p, _ := NewPerHost([]HostLimit{{Pattern: `slow\.example$`, Limiter: slow}}, nil)
+	slow, _ := NewSlidingWindow(1, time.Hour, nil)
+	p, _ := NewPerHost([]HostLimit{{Pattern: `slow\.example$`, Limiter: slow}}, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := waitHost(ctx, p, "slow.example"); err != nil {
@@ -153,19 +133,20 @@ func TestEDGARPreset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, sec := p.route("www.sec.gov")
 	for _, h := range []string{"sec.gov", "www.sec.gov", "data.sec.gov", "efts.sec.gov:443"} {
-		g, ok := p.For(h).(*Gate)
-		if !ok || g.EachHost {
-			t.Fatalf("%s is not routed to the shared EDGAR gate", h)
-		}
-		if w, ok := g.Next.(*SlidingWindow); !ok {
-			t.Fatalf("%s: EDGAR gate over %T", h, g.Next)
-		} else if n, per := w.Limit(); n != EDGARRequests || per != EDGARPeriod+EDGARPeriod/40 {
-			t.Fatalf("EDGAR limit %d per %v", n, per)
+		key, l := p.route(h)
+		if key != "\x000" || l != sec {
+			t.Fatalf("%s is not routed to the shared EDGAR limiter", h)
 		}
 	}
+	if w, ok := sec.(*SlidingWindow); !ok {
+		t.Fatalf("EDGAR limiter %T", sec)
+	} else if n, per := w.limit(); n != EDGARRequests || per != edgarPeriod+edgarPeriod/40 {
+		t.Fatalf("EDGAR limit %d per %v", n, per)
+	}
 	for _, h := range []string{"www.sec.gov.example.com", "notsec.gov", "example.com"} {
-		if g, ok := p.For(h).(*Gate); !ok || !g.EachHost {
+		if key, l := p.route(h); key != rules.Hostname(h) || l != (unlimited{}) {
 			t.Fatalf("%s is routed to the EDGAR limiter", h)
 		}
 	}

@@ -54,7 +54,7 @@ func TestPrecisionGoroutines(t *testing.T) {
 	const n, per = 20, 2 * time.Second
 	srv := testserver.New()
 	defer srv.Close()
-	l, err := NewSlidingWindow(n, per)
+	l, err := NewSlidingWindow(n, per, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,21 +5,30 @@
 // The stage sits next to the network on purpose: cache hits above it never
 // spend a token, and every retry below a retry stage does.
 //
-//	l, err := ratelimit.NewSlidingWindow(10, time.Second) // SEC EDGAR's limit
+//	l, err := ratelimit.NewSlidingWindow(10, time.Second, nil) // SEC EDGAR's limit
 //	if err != nil {
 //		return err
 //	}
 //	client := &http.Client{Transport: ratelimit.New(nil, l)}
 //
-// A *rate.Limiter from golang.org/x/time/rate satisfies Limiter too, for
-// callers who prefer a token bucket.
+// The limiters: SlidingWindow (one process), a SharedWindow made by
+// NewFileLimiter (the processes of one machine) or NewRedisLimiter (every
+// machine that shares a Redis), and PerHost, which routes hosts to
+// limiters and holds back the hosts a server asked to pause. Each is
+// configured by one Options value (a RedisOptions for Redis); WithMaxWait
+// bounds the wait of any of them. A *rate.Limiter from
+// golang.org/x/time/rate satisfies Limiter too, for callers who prefer a
+// token bucket; see Reserver for what it does not get.
 package ratelimit
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"time"
 )
 
 // A Limiter decides when a request may start. Wait blocks until the request
@@ -30,46 +39,101 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// ErrMaxWait is wrapped by the error a limiter returns when a request would
-// have to wait longer than the limiter's maximum wait.
+// Options configures what every limiter of this package shares. The zero
+// value, and a nil *Options, give the defaults.
+type Options struct {
+	// Guard is the extra time each admission keeps its place in the
+	// window, so that the limit also holds where the origin measures it,
+	// where arrivals are a little less regular than admissions (see
+	// SlidingWindow). Zero means per/40 (25 ms for one second); a negative
+	// value means no guard.
+	Guard time.Duration
+	// Logger receives the limiter's warnings: a pause that starts, a
+	// corrupt state file reset, Redis lost and found again.
+	// Default: slog.Default().
+	Logger *slog.Logger
+	// Now replaces time.Now, for tests. Waits still sleep on real timers.
+	// A Redis limiter's window runs on the Redis server's clock and uses
+	// this one only for its local fallback.
+	Now func() time.Time
+}
+
+// guard returns the guard for a period of per.
+func (o *Options) guard(per time.Duration) time.Duration {
+	switch {
+	case o == nil || o.Guard == 0:
+		return per / 40
+	case o.Guard < 0:
+		return 0
+	}
+	return o.Guard
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o == nil || o.Logger == nil {
+		return slog.Default()
+	}
+	return o.Logger
+}
+
+func (o *Options) now() func() time.Time {
+	if o == nil || o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
+
+// checkLimit rejects a limit that admits nothing.
+func checkLimit(n int, per time.Duration) error {
+	if n < 1 {
+		return fmt.Errorf("limit of %d requests: need at least 1", n)
+	}
+	if per <= 0 {
+		return fmt.Errorf("period %v: must be positive", per)
+	}
+	return nil
+}
+
+// ErrMaxWait is wrapped by the error a limiter made by WithMaxWait returns
+// when a request would have to wait longer than its maximum.
 var ErrMaxWait = errors.New("ratelimit: wait would exceed the maximum wait")
 
-// Transport is the rate-limit stage: each request waits for Limiter before
-// Next sends it. It is safe for concurrent use.
-type Transport struct {
-	// Next sends the request once the limiter lets it go.
-	// Default: http.DefaultTransport.
-	Next http.RoundTripper
-	// Limiter is waited on before every request. Default: Unlimited.
-	Limiter Limiter
-}
-
-var _ http.RoundTripper = (*Transport)(nil)
-
-// New returns the rate-limit stage: next (nil means http.DefaultTransport)
-// behind l (nil means Unlimited).
-func New(next http.RoundTripper, l Limiter) http.RoundTripper {
-	return &Transport{Next: next, Limiter: l}
-}
-
-// RoundTrip waits for the limiter, then sends the request. A Reserver is
-// asked with the request's host and told when the request reached the
+// New returns the rate-limit stage: each request waits for l (nil means no
+// limit) before next (nil means http.DefaultTransport) sends it. A Reserver
+// is asked with the request's host and told when the request reached the
 // server (see Reserver); any other Limiter is waited on with the request's
-// context. When the wait fails it closes the request body and returns the
-// limiter's error, wrapped.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	l := t.Limiter
+// context. When the wait fails the stage closes the request body and
+// returns the limiter's error, wrapped in one whose Timeout reports whether
+// a deadline ended the wait. The stage is safe for concurrent use.
+func New(next http.RoundTripper, l Limiter) http.RoundTripper {
 	if l == nil {
-		l = Unlimited()
+		l = unlimited{}
 	}
-	res, err := reserve(req.Context(), l, requestHost(req))
+	return &transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), limiter: l}
+}
+
+type transport struct {
+	next    http.RoundTripper
+	limiter Limiter
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := reserve(req.Context(), t.limiter, requestHost(req))
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, &waitError{req: req.Method + " " + redact(req), err: err}
 	}
-	return send(cmp.Or[http.RoundTripper](t.Next, http.DefaultTransport), req, res)
+	return send(t.next, req, res)
+}
+
+// CloseIdleConnections closes the idle connections of the transport below,
+// when it has any.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // waitError is the stage's error for a request the limiter did not let
@@ -94,10 +158,16 @@ func redact(req *http.Request) string {
 	return req.URL.Redacted()
 }
 
+// requestHost returns the host a request is sent to: the URL's, or the Host
+// field for a URL without one.
+func requestHost(req *http.Request) string {
+	if req.URL != nil && req.URL.Host != "" {
+		return req.URL.Host
+	}
+	return req.Host
+}
+
+// unlimited is the limiter of a nil Limiter: it never makes a request wait.
 type unlimited struct{}
 
 func (unlimited) Wait(ctx context.Context) error { return ctx.Err() }
-
-// Unlimited returns a Limiter that never makes a request wait. Its Wait only
-// reports an already ended context.
-func Unlimited() Limiter { return unlimited{} }

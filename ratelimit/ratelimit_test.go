@@ -74,17 +74,24 @@ func TestTransportDefaults(t *testing.T) {
 	}
 }
 
-func TestUnlimited(t *testing.T) {
-	l := Unlimited()
-	for range 1000 {
-		if err := l.Wait(context.Background()); err != nil {
+// TestNilLimiter checks that the stage over a nil Limiter never makes a
+// request wait but still reports an ended context.
+func TestNilLimiter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	client := &http.Client{Transport: New(nil, nil)}
+	for range 100 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
 			t.Fatal(err)
 		}
+		resp.Body.Close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Unlimited.Wait on a cancelled context = %v", err)
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if _, err := client.Do(req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a request with a cancelled context = %v", err)
 	}
 }
 
@@ -100,7 +107,7 @@ func TestTransportWindowAtOrigin(t *testing.T) {
 		arrivals <- time.Now()
 	}))
 	defer srv.Close()
-	l, err := NewSlidingWindow(10, time.Second)
+	l, err := NewSlidingWindow(10, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

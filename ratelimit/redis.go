@@ -1,11 +1,13 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,13 +16,30 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrRedisUnavailable is wrapped by the error a RedisLimiter made with
-// WithFailClosed returns while Redis cannot be reached.
+// ErrRedisUnavailable is wrapped by the error a Redis limiter that fails
+// closed returns while Redis cannot be reached.
 var ErrRedisUnavailable = errors.New("ratelimit: Redis unavailable")
 
-// RedisLimiter is a strict sliding-window limiter shared by every process on
-// every machine that uses the same Redis key: at most N requests start in
-// any window of Per.
+// RedisOptions configures a Redis limiter. The zero value, and a nil
+// *RedisOptions, give the defaults.
+type RedisOptions struct {
+	Options
+	// FailClosed makes the limiter refuse requests, with an error wrapping
+	// ErrRedisUnavailable, while Redis cannot be reached, instead of
+	// falling back to a local window. Default: false, fall back.
+	FailClosed bool
+	// RetryInterval is how often a limiter that lost Redis tries it
+	// again. Default: 1 second.
+	RetryInterval time.Duration
+	// Timeout bounds each call the limiter makes to Redis; a call that
+	// takes longer counts as Redis out of reach. (go-redis applies it to
+	// the connection only when the client's ContextTimeoutEnabled is set;
+	// otherwise the client's own ReadTimeout applies.) Default: 1 second.
+	Timeout time.Duration
+}
+
+// redisStore keeps a SharedWindow's state in Redis, for every machine
+// that reaches the server.
 //
 // The algorithm is a sliding-window log: a sorted set holds one member per
 // admission, scored with the Redis server's clock (TIME), and a Lua script
@@ -37,40 +56,30 @@ var ErrRedisUnavailable = errors.New("ratelimit: Redis unavailable")
 // Per/N, so it cannot start a burst of N parallel requests. The log costs
 // N members per key, a few hundred bytes for limits like 10 per second.
 //
-// Within a process the goroutines take turns, so only one at a time runs
-// the script; a refused request sleeps until the oldest admission leaves
-// the window (the script says when).
-//
 // When Redis cannot be reached the limiter falls back, by default, to a
 // local SlidingWindow at the same rate and logs a warning: never unlimited,
 // though each process then limits itself alone. It tries Redis again every
-// second (WithRedisRetryInterval) and goes back to it when it answers. At
-// each switch it lets one full window pass after its last admission, so
-// that its own requests never exceed the limit across the switch. With
-// WithFailClosed it refuses requests instead, with ErrRedisUnavailable.
+// RetryInterval and goes back to it when it answers. At each switch it
+// lets one full window pass after its last admission, so that its own
+// requests never exceed the limit across the switch. With FailClosed it
+// refuses requests instead, with ErrRedisUnavailable.
 //
-// Through Reserve an admission is recorded a whole period
-// ahead on the server's clock and moved back to the server's time when the
-// first response byte arrives (one more script call), so the slot counts
-// from when the request provably reached the origin, as in SlidingWindow.
-//
-// The guard (Per/40 by default) keeps the limit where the origin measures
-// it, as for SlidingWindow. Keys: the set is "{key}:window" and the pause
-// "{key}:pause" (one hash slot, for Redis Cluster); both expire when idle.
-// A RedisLimiter is safe for concurrent use.
-type RedisLimiter struct {
-	err        error // a bad configuration: every Wait fails with it
+// Keys: the set is "{key}:window" and the pause "{key}:pause" (one hash
+// slot, for Redis Cluster); both expire when idle.
+type redisStore struct {
 	rdb        redis.UniversalClient
 	keys       []string
 	n          int
 	per        time.Duration
 	span       time.Duration
-	cfg        *sharedConfig
-	turn       chan struct{}
+	now        func() time.Time
+	logger     *slog.Logger
+	failClosed bool
+	probeEvery time.Duration
+	opTimeout  time.Duration
 	local      *SlidingWindow
 	member     string
 	seq        atomic.Uint64
-	st         sharedCounters
 	fallbacks  atomic.Int64
 	recoveries atomic.Int64
 	localAdm   atomic.Int64
@@ -82,11 +91,6 @@ type RedisLimiter struct {
 	holdUntil time.Time // no admission before: a switch just happened
 	lastAdmit time.Time
 }
-
-var (
-	_ Limiter = (*RedisLimiter)(nil)
-	_ Pauser  = (*RedisLimiter)(nil)
-)
 
 // admitScript is the sliding-window log. KEYS: window set, pause key.
 // ARGV: n, span in microseconds, member, and how far ahead of now to record
@@ -133,121 +137,61 @@ end
 return 1
 `)
 
-// WithRedisRetryInterval sets how often a RedisLimiter that lost Redis tries
-// it again. Default: 1 second.
-func WithRedisRetryInterval(d time.Duration) SharedOption {
-	return func(c *sharedConfig) { c.probe = d; c.redisOnly = "WithRedisRetryInterval" }
-}
-
-// WithRedisTimeout bounds each call a RedisLimiter makes to Redis; a call
-// that takes longer counts as Redis out of reach. (go-redis applies it to
-// the connection only when the client's ContextTimeoutEnabled is set;
-// otherwise the client's own ReadTimeout applies.) Default: 1 second.
-func WithRedisTimeout(d time.Duration) SharedOption {
-	return func(c *sharedConfig) { c.opTimeout = d; c.redisOnly = "WithRedisTimeout" }
-}
-
 // NewRedisLimiter returns a limiter that lets at most n requests start in
-// any window of per across every client of rdb's server that uses key.
-// Options: WithSharedGuard, WithSharedMaxWait, WithLogger, WithFailClosed,
-// WithRedisRetryInterval, WithRedisTimeout, WithSharedClock.
-//
-// NewRedisLimiter does not contact Redis. A bad configuration (nil rdb,
-// empty key, n < 1, per <= 0, an option out of range) makes a limiter whose
-// Wait always fails with the configuration error: never an unlimited one.
-// Use NewRedisLimiterChecked to get the error up front.
-func NewRedisLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration, opts ...SharedOption) *RedisLimiter {
-	l, err := NewRedisLimiterChecked(rdb, key, n, per, opts...)
-	if err != nil {
-		return &RedisLimiter{err: err, turn: make(chan struct{}, 1), cfg: &sharedConfig{now: time.Now}}
-	}
-	return l
-}
-
-// Err returns the configuration error of a limiter made by NewRedisLimiter
-// with a bad configuration, or nil.
-func (l *RedisLimiter) Err() error { return l.err }
-
-// NewRedisLimiterChecked is NewRedisLimiter returning an error for a bad
-// configuration.
-func NewRedisLimiterChecked(rdb redis.UniversalClient, key string, n int, per time.Duration, opts ...SharedOption) (*RedisLimiter, error) {
+// any window of per across every client of rdb's server that uses key (see
+// SharedWindow). It does not contact Redis; opts may be nil.
+func NewRedisLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration, opts *RedisOptions) (*SharedWindow, error) {
 	if rdb == nil {
 		return nil, fmt.Errorf("ratelimit: Redis limiter %q: nil client", key)
 	}
 	if key == "" {
 		return nil, fmt.Errorf("ratelimit: Redis limiter: empty key")
 	}
-	c, err := newSharedConfig(n, per, opts)
-	if err != nil {
+	if err := checkLimit(n, per); err != nil {
 		return nil, fmt.Errorf("ratelimit: Redis limiter %q: %w", key, err)
 	}
-	if c.opTimeout <= 0 {
-		return nil, fmt.Errorf("ratelimit: Redis limiter %q: timeout %v: must be positive", key, c.opTimeout)
+	if opts == nil {
+		opts = &RedisOptions{}
 	}
-	local, err := NewSlidingWindow(n, per, WithGuard(c.guard), WithClock(c.now))
+	if opts.RetryInterval < 0 {
+		return nil, fmt.Errorf("ratelimit: Redis limiter %q: retry interval %v: must not be negative", key, opts.RetryInterval)
+	}
+	if opts.Timeout < 0 {
+		return nil, fmt.Errorf("ratelimit: Redis limiter %q: timeout %v: must not be negative", key, opts.Timeout)
+	}
+	guard := opts.guard(per)
+	local, err := NewSlidingWindow(n, per, &Options{Guard: cmp.Or(guard, -1), Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	return &RedisLimiter{
-		rdb:    rdb,
-		keys:   []string{"{" + key + "}:window", "{" + key + "}:pause"},
-		n:      n,
-		per:    per,
-		span:   per + c.guard,
-		cfg:    c,
-		turn:   make(chan struct{}, 1),
-		local:  local,
-		member: hex.EncodeToString(id[:]) + ":",
-	}, nil
+	return newShared(&redisStore{
+		rdb:        rdb,
+		keys:       []string{"{" + key + "}:window", "{" + key + "}:pause"},
+		n:          n,
+		per:        per,
+		span:       per + guard,
+		now:        opts.now(),
+		logger:     opts.logger(),
+		failClosed: opts.FailClosed,
+		probeEvery: cmp.Or(opts.RetryInterval, time.Second),
+		opTimeout:  cmp.Or(opts.Timeout, time.Second),
+		local:      local,
+		member:     hex.EncodeToString(id[:]) + ":",
+	}, &opts.Options), nil
 }
 
-// Limit returns the number of requests and the span, guard included, that
-// the limiter enforces.
-func (l *RedisLimiter) Limit() (n int, per time.Duration) { return l.n, l.span }
-
-// Wait blocks until a request may start, the context ends, or it is clear
-// the wait would exceed the maximum wait or the context's deadline. While
-// Redis is out of reach it waits for the local fallback, or fails with
-// ErrRedisUnavailable when the limiter fails closed. The admission counts
-// from now.
-func (l *RedisLimiter) Wait(ctx context.Context) error {
-	return waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (bool, time.Time, error) {
-		ok, at, _, err := l.try(ctx, false)
-		return ok, at, err
-	})
-}
-
-// Reserve is Wait for the rate-limit stage: the admission is recorded a
-// whole period ahead on the server's clock and moved back to the server's
-// time when the Reservation says the request arrived (see Reserver). host
-// is not used.
-func (l *RedisLimiter) Reserve(ctx context.Context, host string) (Reservation, error) {
-	var res Reservation
-	err := waitShared(ctx, l.cfg, l.turn, &l.st, func(ctx context.Context) (ok bool, at time.Time, err error) {
-		ok, at, res, err = l.try(ctx, true)
-		return ok, at, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-func (l *RedisLimiter) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
-	if l.err != nil {
-		return false, time.Time{}, nil, l.err
-	}
-	now := l.cfg.now()
+func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error) {
+	now := l.now()
 	l.mu.Lock()
 	hold, down := l.holdUntil, l.down
-	probeDue := down && now.Sub(l.lastProbe) >= l.cfg.probe
+	probeDue := down && now.Sub(l.lastProbe) >= l.probeEvery
 	l.mu.Unlock()
 	if now.Before(hold) {
 		return false, hold, nil, nil
 	}
-	if down && !l.cfg.failClosed {
+	if down && !l.failClosed {
 		if probeDue {
 			l.probe()
 		}
@@ -268,7 +212,7 @@ func (l *RedisLimiter) try(ctx context.Context, track bool) (ok bool, retryAt ti
 			return false, time.Time{}, nil, ctx.Err()
 		}
 		l.lost(err)
-		if l.cfg.failClosed {
+		if l.failClosed {
 			return false, time.Time{}, nil, fmt.Errorf("%w: %v", ErrRedisUnavailable, err)
 		}
 		return false, now, nil, nil // the next try holds, then falls back
@@ -278,7 +222,7 @@ func (l *RedisLimiter) try(ctx context.Context, track bool) (ok bool, retryAt ti
 	}
 	if out[0] == 1 {
 		l.mu.Lock()
-		l.lastAdmit = l.cfg.now()
+		l.lastAdmit = l.now()
 		l.mu.Unlock()
 		if track {
 			res = &settleOnce{settle: l.settler(member)}
@@ -290,16 +234,16 @@ func (l *RedisLimiter) try(ctx context.Context, track bool) (ok bool, retryAt ti
 
 // probe checks, in the background, whether Redis answers again; requests
 // go on through the local window meanwhile.
-func (l *RedisLimiter) probe() {
+func (l *redisStore) probe() {
 	l.mu.Lock()
-	l.lastProbe = l.cfg.now()
+	l.lastProbe = l.now()
 	l.mu.Unlock()
 	if !l.probing.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer l.probing.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), l.opTimeout)
 		defer cancel()
 		if l.rdb.Ping(ctx).Err() == nil {
 			l.found()
@@ -307,8 +251,8 @@ func (l *RedisLimiter) probe() {
 	}()
 }
 
-func (l *RedisLimiter) eval(ctx context.Context, member string, ahead time.Duration) ([]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.opTimeout)
+func (l *redisStore) eval(ctx context.Context, member string, ahead time.Duration) ([]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opTimeout)
 	defer cancel()
 	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds()).Int64Slice()
 	if err == nil && len(res) != 2 {
@@ -335,13 +279,13 @@ return 0
 // settler returns the function that moves member back to when its request
 // provably reached the server, on the server's clock, in the background:
 // the response should not wait for Redis.
-func (l *RedisLimiter) settler(member string) func() {
+func (l *redisStore) settler(member string) func() {
 	return func() {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), l.opTimeout)
 			defer cancel()
 			if err := settleScript.Run(ctx, l.rdb, l.keys[:1], member).Err(); err != nil {
-				l.cfg.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
+				l.logger.Debug("ratelimit: could not settle an admission in Redis", "key", l.keys[0], "err", err)
 			}
 		}()
 	}
@@ -349,45 +293,45 @@ func (l *RedisLimiter) settler(member string) func() {
 
 // tryLocal admits through the local fallback window. It holds mu so that
 // found sees every local admission before it decides how long to hold.
-func (l *RedisLimiter) tryLocal() (bool, time.Time) {
+func (l *redisStore) tryLocal() (bool, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.down {
-		return false, l.cfg.now() // Redis is back: try again, through it
+		return false, l.now() // Redis is back: try again, through it
 	}
 	ok, next := l.local.allowOrNext()
 	if ok {
 		l.localAdm.Add(1)
-		l.lastAdmit = l.cfg.now()
+		l.lastAdmit = l.now()
 	}
 	return ok, next
 }
 
 // lost records that Redis could not be reached.
-func (l *RedisLimiter) lost(err error) {
+func (l *redisStore) lost(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lastProbe = l.cfg.now()
+	l.lastProbe = l.now()
 	if l.down {
 		return
 	}
 	l.down = true
 	l.fallbacks.Add(1)
-	if l.cfg.failClosed {
-		l.cfg.logger.Warn("ratelimit: Redis cannot be reached; refusing requests until it answers",
+	if l.failClosed {
+		l.logger.Warn("ratelimit: Redis cannot be reached; refusing requests until it answers",
 			"key", l.keys[0], "err", err)
 		return
 	}
 	// Let this process's last Redis admissions leave the window before
 	// the fresh local window admits anything.
 	l.holdUntil = l.lastAdmit.Add(l.span)
-	l.cfg.logger.Warn("ratelimit: Redis cannot be reached; limiting this process alone with a local window at the same rate",
+	l.logger.Warn("ratelimit: Redis cannot be reached; limiting this process alone with a local window at the same rate",
 		"key", l.keys[0], "err", err)
 }
 
 // found records that Redis answers again. Requests then hold until the
 // local window's admissions have left the window.
-func (l *RedisLimiter) found() {
+func (l *redisStore) found() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.down {
@@ -395,38 +339,30 @@ func (l *RedisLimiter) found() {
 	}
 	l.down = false
 	l.recoveries.Add(1)
-	l.cfg.logger.Info("ratelimit: Redis answers again; back to the shared limit", "key", l.keys[0])
-	if !l.cfg.failClosed {
+	l.logger.Info("ratelimit: Redis answers again; back to the shared limit", "key", l.keys[0])
+	if !l.failClosed {
 		l.holdUntil = l.lastAdmit.Add(l.span)
 	}
 }
 
-// Pause holds back every client of the key until the given time (host is
-// ignored: the whole limiter pauses). The pause is measured on the Redis
-// server's clock from the moment it arrives. When Redis cannot be reached
-// the pause is logged and dropped; a Gate in front keeps it in this process.
-func (l *RedisLimiter) Pause(host string, until time.Time, reason string) {
-	if l.err != nil {
-		return
-	}
-	d := until.Sub(l.cfg.now())
+// pause holds back every client of the key until the given time,
+// measured on the Redis server's clock from the moment it arrives.
+func (l *redisStore) pause(until time.Time, reason string) {
+	d := until.Sub(l.now())
 	if d <= 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.opTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.opTimeout)
 	defer cancel()
 	if err := pauseScript.Run(ctx, l.rdb, l.keys[1:], d.Microseconds()).Err(); err != nil {
-		l.cfg.logger.Warn("ratelimit: could not record a pause in Redis", "key", l.keys[1], "reason", reason, "err", err)
+		l.logger.Warn("ratelimit: could not record a pause in Redis", "key", l.keys[1], "reason", reason, "err", err)
 	}
 }
 
-// Stats returns what the limiter did in this process.
-func (l *RedisLimiter) Stats() LimiterStats {
-	s := l.st.snapshot()
+func (l *redisStore) stats(s *Stats) {
 	s.Fallbacks = l.fallbacks.Load()
 	s.Recoveries = l.recoveries.Load()
 	s.FallbackAdmitted = l.localAdm.Load()
-	return s
 }
 
 // allowOrNext admits a request when the window has room, and otherwise

@@ -54,6 +54,18 @@ func testKey(t *testing.T) string {
 	return "throttlecache-test:" + t.Name() + ":" + hex.EncodeToString(b[:])
 }
 
+// redisOf returns the Redis store of a limiter made by NewRedisLimiter.
+func redisOf(l *SharedWindow) *redisStore { return l.store.(*redisStore) }
+
+func newRedis(t *testing.T, rdb redis.UniversalClient, key string, n int, per time.Duration, opts *RedisOptions) *SharedWindow {
+	t.Helper()
+	l, err := NewRedisLimiter(rdb, key, n, per, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestNewRedisLimiterValidates(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
@@ -63,26 +75,21 @@ func TestNewRedisLimiterValidates(t *testing.T) {
 		key  string
 		n    int
 		per  time.Duration
-		opts []SharedOption
+		opts *RedisOptions
+		want string
 	}{
-		{"nil client", nil, "k", 10, time.Second, nil},
-		{"empty key", c, "", 10, time.Second, nil},
-		{"zero requests", c, "k", 0, time.Second, nil},
-		{"zero period", c, "k", 10, 0, nil},
-		{"zero retry interval", c, "k", 10, time.Second, []SharedOption{WithRedisRetryInterval(0)}},
-		{"zero timeout", c, "k", 10, time.Second, []SharedOption{WithRedisTimeout(0)}},
+		{"nil client", nil, "k", 10, time.Second, nil, `ratelimit: Redis limiter "k": nil client`},
+		{"empty key", c, "", 10, time.Second, nil, "ratelimit: Redis limiter: empty key"},
+		{"zero requests", c, "k", 0, time.Second, nil, `ratelimit: Redis limiter "k": limit of 0 requests: need at least 1`},
+		{"zero period", c, "k", 10, 0, nil, `ratelimit: Redis limiter "k": period 0s: must be positive`},
+		{"negative retry interval", c, "k", 10, time.Second, &RedisOptions{RetryInterval: -1}, `ratelimit: Redis limiter "k": retry interval -1ns: must not be negative`},
+		{"negative timeout", c, "k", 10, time.Second, &RedisOptions{Timeout: -time.Second}, `ratelimit: Redis limiter "k": timeout -1s: must not be negative`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewRedisLimiterChecked(tt.rdb, tt.key, tt.n, tt.per, tt.opts...); err == nil {
-				t.Fatal("NewRedisLimiterChecked accepted a bad configuration")
-			}
-			l := NewRedisLimiter(tt.rdb, tt.key, tt.n, tt.per, tt.opts...)
-			if l.Err() == nil {
-				t.Fatal("NewRedisLimiter kept no error")
-			}
-			if err := l.Wait(context.Background()); err == nil || err.Error() != l.Err().Error() {
-				t.Fatalf("Wait = %v, want the configuration error", err)
+			l, err := NewRedisLimiter(tt.rdb, tt.key, tt.n, tt.per, tt.opts)
+			if err == nil || err.Error() != tt.want || l != nil {
+				t.Fatalf("NewRedisLimiter = %v, %v; want the error %q", l, err, tt.want)
 			}
 		})
 	}
@@ -95,7 +102,7 @@ func TestRedisLimiterWindow(t *testing.T) {
 	rdb := newClient(t, m.Addr())
 	t0 := time.Unix(1_700_000_000, 0)
 	m.SetTime(t0)
-	l, err := NewRedisLimiterChecked(rdb, testKey(t), 3, time.Second, WithSharedGuard(0))
+	l, err := NewRedisLimiter(rdb, testKey(t), 3, time.Second, &RedisOptions{Options: Options{Guard: noGuard}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +119,7 @@ func TestRedisLimiterWindow(t *testing.T) {
 	}
 	for i, s := range steps {
 		m.SetTime(t0.Add(s.at))
-		res, err := l.eval(context.Background(), "m"+strconv.Itoa(i), 0)
+		res, err := redisOf(l).eval(context.Background(), "m"+strconv.Itoa(i), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,8 +137,8 @@ func TestRedisLimiterWindow(t *testing.T) {
 func TestRedisLimiterPause(t *testing.T) {
 	addr := testRedisAddr(t)
 	key := testKey(t)
-	a := NewRedisLimiter(newClient(t, addr), key, 10, time.Second)
-	b := NewRedisLimiter(newClient(t, addr), key, 10, time.Second)
+	a := newRedis(t, newClient(t, addr), key, 10, time.Second, nil)
+	b := newRedis(t, newClient(t, addr), key, 10, time.Second, nil)
 	a.Pause("www.sec.gov", time.Now().Add(200*time.Millisecond), "test")
 	start := time.Now()
 	if err := b.Wait(context.Background()); err != nil {
@@ -145,14 +152,14 @@ func TestRedisLimiterPause(t *testing.T) {
 func TestRedisLimiterMaxWaitAndCancel(t *testing.T) {
 	addr := testRedisAddr(t)
 	key := testKey(t)
-	l := NewRedisLimiter(newClient(t, addr), key, 1, time.Hour, WithSharedMaxWait(time.Second))
+	l := WithMaxWait(newRedis(t, newClient(t, addr), key, 1, time.Hour, nil), time.Second)
 	if err := l.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Wait(context.Background()); !errors.Is(err, ErrMaxWait) {
 		t.Fatalf("Wait = %v, want ErrMaxWait", err)
 	}
-	l2 := NewRedisLimiter(newClient(t, addr), testKey(t), 1, 2*time.Second, WithSharedGuard(0))
+	l2 := newRedis(t, newClient(t, addr), testKey(t), 1, 2*time.Second, &RedisOptions{Options: Options{Guard: noGuard}})
 	l2.Wait(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -171,9 +178,11 @@ func TestRedisLimiterFallback(t *testing.T) {
 	m := miniredis.RunT(t)
 	var logs syncBuffer
 	const n, per = 5, 200 * time.Millisecond
-	l := NewRedisLimiter(newClient(t, m.Addr()), testKey(t), n, per,
-		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), WithRedisRetryInterval(50*time.Millisecond),
-		WithRedisTimeout(200*time.Millisecond))
+	l := newRedis(t, newClient(t, m.Addr()), testKey(t), n, per, &RedisOptions{
+		Options:       Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		RetryInterval: 50 * time.Millisecond,
+		Timeout:       200 * time.Millisecond,
+	})
 	ctx := context.Background()
 	var admitted []time.Duration
 	base := time.Now()
@@ -213,8 +222,10 @@ func TestRedisLimiterFallback(t *testing.T) {
 
 func TestRedisLimiterFailClosed(t *testing.T) {
 	m := miniredis.RunT(t)
-	l := NewRedisLimiter(newClient(t, m.Addr()), testKey(t), 5, time.Second, WithFailClosed(),
-		WithLogger(slog.New(slog.DiscardHandler)))
+	l := newRedis(t, newClient(t, m.Addr()), testKey(t), 5, time.Second, &RedisOptions{
+		Options:    Options{Logger: slog.New(slog.DiscardHandler)},
+		FailClosed: true,
+	})
 	ctx := context.Background()
 	if err := l.Wait(ctx); err != nil {
 		t.Fatal(err)
@@ -248,7 +259,7 @@ func TestPrecisionRedisClients(t *testing.T) {
 	stop := time.Now().Add(2*per + 200*time.Millisecond)
 	var wg sync.WaitGroup
 	for range 3 {
-		l := NewRedisLimiter(newClient(t, addr), key, n, per)
+		l := newRedis(t, newClient(t, addr), key, n, per, nil)
 		wg.Go(func() {
 			if err := hammer(context.Background(), l, srv.URL+"/x", 3, stop); err != nil {
 				t.Error(err)

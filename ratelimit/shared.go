@@ -3,166 +3,124 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// SharedOption configures a limiter shared between processes or machines:
-// a FileLimiter or a RedisLimiter.
-type SharedOption func(*sharedConfig)
-
-type sharedConfig struct {
-	guard      time.Duration
-	guardSet   bool
-	maxWait    time.Duration
-	logger     *slog.Logger
-	now        func() time.Time
-	poll       time.Duration
-	failClosed bool
-	redisOnly  string // the name of a Redis-only option given, for the FileLimiter's error
-	probe      time.Duration
-	opTimeout  time.Duration
+// SharedWindow is a strict sliding-window limiter whose state lives outside
+// the process, so that every process that shares it keeps one limit: a
+// state file for the processes of one machine (NewFileLimiter), a Redis
+// key for every machine that reaches the server (NewRedisLimiter).
+//
+// As in a SlidingWindow, at most N requests start in any window of Per
+// plus a guard, and through Reserve (the rate-limit stage calls it) each
+// admission counts from when its request provably reached the server: it
+// is recorded a whole period ahead, an upper bound that only a request
+// taking longer than that to reach the server could break, and moved back
+// to its first response byte, or the end of its round trip, in the
+// background; a waiter that finds the oldest slot still ahead looks again
+// soon. Through Wait an admission counts from its start.
+//
+// Within a process the goroutines take turns, so only one of them at a time
+// talks to the shared state and the others wait in line instead of
+// hammering the lock or the server. A pause (see Pause) is kept in the
+// shared state too: every process holds back.
+//
+// The processes must agree on N and Per. A SharedWindow is safe for
+// concurrent use.
+type SharedWindow struct {
+	store windowStore
+	now   func() time.Time
+	turn  chan struct{}
+	st    sharedCounters
 }
 
-// WithSharedGuard sets the extra time each admission keeps its place in the
-// window, as WithGuard does for a SlidingWindow: the window then also holds
-// at the origin, where arrivals are a little less regular than admissions.
-// Default: per/40. WithSharedGuard(0) removes it.
-func WithSharedGuard(d time.Duration) SharedOption {
-	return func(c *sharedConfig) { c.guard, c.guardSet = d, true }
+// A windowStore keeps a SharedWindow's state.
+type windowStore interface {
+	// try makes one attempt to admit a request: it admits it (ok), or says
+	// when to try again. With track the admission is recorded ahead and
+	// settled by the returned reservation.
+	try(ctx context.Context, track bool) (ok bool, retryAt time.Time, res Reservation, err error)
+	// pause records a pause every user of the state obeys.
+	pause(until time.Time, reason string)
+	// stats adds the store's own counters.
+	stats(*Stats)
 }
 
-// WithSharedMaxWait makes Wait fail, with an error wrapping ErrMaxWait, when
-// a request would wait longer than d, as WithMaxWait does for a
-// SlidingWindow. Wait fails as soon as the shared state shows the wait
-// would be longer. Default: no maximum; 0 keeps the default.
-func WithSharedMaxWait(d time.Duration) SharedOption {
-	return func(c *sharedConfig) { c.maxWait = d }
+var (
+	_ Reserver = (*SharedWindow)(nil)
+	_ Pauser   = (*SharedWindow)(nil)
+)
+
+func newShared(s windowStore, opts *Options) *SharedWindow {
+	return &SharedWindow{store: s, now: opts.now(), turn: make(chan struct{}, 1)}
 }
 
-// WithLogger sends the limiter's warnings (a corrupt state file reset, Redis
-// lost and found again) to l. Default: slog.Default().
-func WithLogger(l *slog.Logger) SharedOption {
-	return func(c *sharedConfig) { c.logger = l }
+// Wait blocks until a request may start, the context ends, or it is clear
+// the wait would pass the context's deadline. The admission counts from
+// now.
+func (l *SharedWindow) Wait(ctx context.Context) error {
+	_, err := l.admit(ctx, false)
+	return err
 }
 
-// WithSharedClock replaces time.Now, for tests. Waits still sleep on real
-// timers. A RedisLimiter's window runs on the Redis server's clock and uses
-// this one only for its local fallback.
-func WithSharedClock(now func() time.Time) SharedOption {
-	return func(c *sharedConfig) { c.now = now }
+// Reserve is Wait for the rate-limit stage: the admission is recorded a
+// whole period ahead, an upper bound of when the request reaches the
+// server, and moved back when the Reservation says it arrived (see
+// Reserver). host is not used: the window is shared by every host.
+func (l *SharedWindow) Reserve(ctx context.Context, host string) (Reservation, error) {
+	return l.admit(ctx, true)
 }
 
-func newSharedConfig(n int, per time.Duration, opts []SharedOption) (*sharedConfig, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("ratelimit: limit of %d requests: need at least 1", n)
-	}
-	if per <= 0 {
-		return nil, fmt.Errorf("ratelimit: period %v: must be positive", per)
-	}
-	c := &sharedConfig{now: time.Now, poll: 2 * time.Millisecond, probe: time.Second, opTimeout: time.Second}
-	for _, o := range opts {
-		o(c)
-	}
-	switch {
-	case !c.guardSet:
-		c.guard = per / 40
-	case c.guard < 0:
-		return nil, fmt.Errorf("ratelimit: negative guard %v", c.guard)
-	}
-	if c.maxWait < 0 {
-		return nil, fmt.Errorf("ratelimit: negative maximum wait %v", c.maxWait)
-	}
-	if c.probe <= 0 {
-		return nil, fmt.Errorf("ratelimit: Redis retry interval %v: must be positive", c.probe)
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	return c, nil
-}
-
-// sharedCounters are the statistics every shared limiter keeps.
-type sharedCounters struct {
-	admitted, waits, waitTime, refused atomic.Int64
-}
-
-// LimiterStats counts what a shared limiter did in this process.
-type LimiterStats struct {
-	// Admitted is the number of requests let go.
-	Admitted int64
-	// Waits is the number of requests held back a millisecond or more.
-	Waits int64
-	// WaitTime is the total time requests spent waiting.
-	WaitTime time.Duration
-	// Refused is the number of Waits that failed: the maximum wait, the
-	// context, or (failing closed) Redis out of reach.
-	Refused int64
-	// Resets is the number of corrupt state files a FileLimiter reset.
-	Resets int64
-	// Fallbacks is the number of times a RedisLimiter lost Redis and turned
-	// to its local fallback (or, failing closed, started refusing).
-	Fallbacks int64
-	// FallbackAdmitted is the number of requests its local fallback let go.
-	FallbackAdmitted int64
-	// Recoveries is the number of times it found Redis again.
-	Recoveries int64
-}
-
-func (s *sharedCounters) snapshot() LimiterStats {
-	return LimiterStats{
-		Admitted: s.admitted.Load(),
-		Waits:    s.waits.Load(),
-		WaitTime: time.Duration(s.waitTime.Load()),
-		Refused:  s.refused.Load(),
+// Pause holds back every user of the shared state until the given time
+// (host is ignored: the whole limiter pauses). When the state cannot be
+// reached the pause is logged and dropped; a PerHost in front keeps it in
+// this process.
+func (l *SharedWindow) Pause(host string, until time.Time, reason string) {
+	if until.After(l.now()) {
+		l.store.pause(until, reason)
 	}
 }
 
-// tryFunc makes one attempt at a shared window: it admits the request
-// (ok), or says when to try again.
-type tryFunc func(ctx context.Context) (ok bool, retryAt time.Time, err error)
+// Stats returns what the limiter did in this process.
+func (l *SharedWindow) Stats() Stats {
+	s := Stats{
+		Admitted: l.st.admitted.Load(),
+		Waits:    l.st.waits.Load(),
+		WaitTime: time.Duration(l.st.waitTime.Load()),
+		Refused:  l.st.refused.Load(),
+	}
+	l.store.stats(&s)
+	return s
+}
 
-// waitShared runs the wait loop of a shared limiter. The goroutines of one
-// process take turns (turn is a semaphore of one), so only one of them at a
-// time talks to the shared state and the others wait in line instead of
-// hammering the lock or the server.
-func waitShared(ctx context.Context, c *sharedConfig, turn chan struct{}, st *sharedCounters, try tryFunc) (err error) {
+// admit runs the wait loop: one attempt at a time per process, each
+// saying when the next may succeed.
+func (l *SharedWindow) admit(ctx context.Context, track bool) (res Reservation, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	start := time.Now()
 	defer func() {
 		d := time.Since(start)
-		st.waitTime.Add(int64(d))
+		l.st.waitTime.Add(int64(d))
 		if d >= time.Millisecond {
-			st.waits.Add(1)
+			l.st.waits.Add(1)
 		}
 		if err != nil {
-			st.refused.Add(1)
+			l.st.refused.Add(1)
 		} else {
-			st.admitted.Add(1)
+			l.st.admitted.Add(1)
 		}
 	}()
-	var limit <-chan time.Time
-	if c.maxWait > 0 {
-		t := time.NewTimer(c.maxWait)
-		defer t.Stop()
-		limit = t.C
-	}
 	select {
-	case turn <- struct{}{}:
-	default:
-		select {
-		case turn <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-limit:
-			return fmt.Errorf("%w: the request waited %v for its turn at the shared limiter",
-				ErrMaxWait, c.maxWait)
-		}
+	case l.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	defer func() { <-turn }()
+	defer func() { <-l.turn }()
 
 	var timer *time.Timer
 	defer func() {
@@ -171,22 +129,21 @@ func waitShared(ctx context.Context, c *sharedConfig, turn chan struct{}, st *sh
 		}
 	}()
 	for {
-		ok, at, err := try(ctx)
-		if err != nil || ok {
-			return err
+		ok, at, res, err := l.store.try(ctx, track)
+		if err != nil {
+			return nil, err
 		}
-		now := c.now()
-		wait := at.Sub(now)
-		waited := time.Since(start)
-		if c.maxWait > 0 && waited+wait > c.maxWait {
-			return fmt.Errorf("%w: the request would wait %v for the limiter, more than the maximum of %v",
-				ErrMaxWait, (waited + wait).Round(time.Millisecond), c.maxWait)
+		if ok {
+			if res == nil {
+				res = noReservation{}
+			}
+			return res, nil
 		}
+		wait := max(at.Sub(l.now()), 0)
 		if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) {
-			return fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
+			return nil, fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
 				wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
-		wait = max(wait, 0)
 		if timer == nil {
 			timer = time.NewTimer(wait)
 		} else {
@@ -195,14 +152,61 @@ func waitShared(ctx context.Context, c *sharedConfig, turn chan struct{}, st *sh
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
-// WithFailClosed makes a RedisLimiter refuse requests, with an error wrapping
-// ErrUnavailable, while Redis cannot be reached, instead of falling back to
-// a local limiter. Default: fall back.
-func WithFailClosed() SharedOption {
-	return func(c *sharedConfig) { c.failClosed = true; c.redisOnly = "WithFailClosed" }
+// sharedCounters are the statistics every shared window keeps.
+type sharedCounters struct {
+	admitted, waits, waitTime, refused atomic.Int64
 }
+
+// Stats counts what a limiter did in this process. Each limiter fills the
+// fields of what it does: a SharedWindow its admissions (and a Redis
+// one its fallbacks), a PerHost its pauses.
+type Stats struct {
+	// Admitted is the number of requests let go.
+	Admitted int64
+	// Waits is the number of requests held back a millisecond or more.
+	Waits int64
+	// WaitTime is the total time requests spent waiting.
+	WaitTime time.Duration
+	// Refused is the number of waits that failed: the context, or
+	// (failing closed) Redis out of reach.
+	Refused int64
+	// Resets is the number of corrupt state files a file limiter reset.
+	Resets int64
+	// Fallbacks is the number of times a Redis limiter lost Redis and
+	// turned to its local fallback (or, failing closed, started refusing).
+	Fallbacks int64
+	// FallbackAdmitted is the number of requests its local fallback let go.
+	FallbackAdmitted int64
+	// Recoveries is the number of times it found Redis again.
+	Recoveries int64
+	// Pauses is the number of Pause calls that started or extended a
+	// pause, and PauseReasons counts them by their reason.
+	Pauses       int64
+	PauseReasons map[string]int64
+	// PauseWaits is the number of requests a pause held back, and
+	// PauseWaitTime the time they spent held.
+	PauseWaits    int64
+	PauseWaitTime time.Duration
+}
+
+func (s Stats) clone() Stats {
+	s.PauseReasons = maps.Clone(s.PauseReasons)
+	return s
+}
+
+// settleOnce is the Reservation of the shared windows: "written" is
+// ignored (the period recorded ahead already bounds it), and the first
+// report that the request arrived, or will not be sent, settles the slot.
+type settleOnce struct {
+	once   sync.Once
+	settle func()
+}
+
+func (s *settleOnce) Sent()    {}
+func (s *settleOnce) Arrived() { s.once.Do(s.settle) }
+func (s *settleOnce) Cancel()  { s.once.Do(s.settle) }

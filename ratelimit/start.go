@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptrace"
-	"sync"
 )
 
 // When is a request "started"? A limiter that records the moment it lets a
@@ -34,9 +33,11 @@ import (
 // told, through the returned Reservation, when the request reached the
 // server. The rate-limit stage calls Reserve, with the request's host, on
 // a limiter that has it, and Wait on one that does not: a plain Limiter
-// (a *rate.Limiter, say) then counts each request from its admission and
-// never learns the host. SlidingWindow, FileLimiter, RedisLimiter, Gate
-// and PerHost are Reservers.
+// (a *rate.Limiter, say) never learns the host and counts each request
+// from its admission, so requests that a slow dial or TLS handshake held
+// back can arrive at the origin bunched closer than it allowed.
+// SlidingWindow, SharedWindow, PerHost and WithMaxWait's limiter are
+// Reservers.
 type Reserver interface {
 	Limiter
 	// Reserve blocks as Wait does until a request to host (as the request
@@ -93,15 +94,3 @@ func send(next http.RoundTripper, req *http.Request, res Reservation) (*http.Res
 	defer res.Arrived() // also when next panics: a slot must never stay shut
 	return next.RoundTrip(req)
 }
-
-// settleOnce is the Reservation of the shared limiters: "written" is
-// ignored (the period recorded ahead already bounds it), and the first
-// report that the request arrived, or will not be sent, settles the slot.
-type settleOnce struct {
-	once   sync.Once
-	settle func()
-}
-
-func (s *settleOnce) Sent()    {}
-func (s *settleOnce) Arrived() { s.once.Do(s.settle) }
-func (s *settleOnce) Cancel()  { s.once.Do(s.settle) }

@@ -17,28 +17,28 @@ import (
 // whose request has not provably reached the server blocks the window past
 // the period, and counts from when it settles.
 func TestUnsettledSlotBlocks(t *testing.T) {
-	w, c := newFake(t, 1, time.Second, WithGuard(0))
+	w, c := newFake(t, 1, time.Second, noGuard)
 	sig, err := w.Reserve(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Set(5 * time.Second)
-	if w.Allow() {
+	if w.allow() {
 		t.Fatal("admitted while the only slot is unsettled")
 	}
 	sig.Arrived() // reached the server at 5s
 	c.Set(5*time.Second + 999*time.Millisecond)
-	if w.Allow() {
+	if w.allow() {
 		t.Fatal("admitted less than a period after the request settled")
 	}
 	c.Set(6 * time.Second)
-	if !w.Allow() {
+	if !w.allow() {
 		t.Fatal("refused a period after the request settled")
 	}
 	// A late report for a reused slot changes nothing.
 	w.settle(sig.(*windowReservation).idx, sig.(*windowReservation).seq, -time.Hour)
 	c.Set(6*time.Second + 500*time.Millisecond)
-	if w.Allow() {
+	if w.allow() {
 		t.Fatal("a stale settle moved another request's slot")
 	}
 }
@@ -46,7 +46,7 @@ func TestUnsettledSlotBlocks(t *testing.T) {
 // TestUnsettledWaiterWakes checks that a waiter blocked by an unsettled slot
 // is let go when the slot settles and the period has passed.
 func TestUnsettledWaiterWakes(t *testing.T) {
-	w, err := NewSlidingWindow(1, 50*time.Millisecond, WithGuard(0))
+	w, err := NewSlidingWindow(1, 50*time.Millisecond, &Options{Guard: noGuard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestWindowHoldsWhenRequestsAreHeldUp(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	l, err := NewSlidingWindow(n, per, WithGuard(0))
+	l, err := NewSlidingWindow(n, per, &Options{Guard: noGuard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSharedLimitersSettle(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		c := &fakeClock{}
 		c.Set(0)
-		l, err := NewFileLimiter(t.TempDir()+"/state", 1, time.Second, WithSharedGuard(0), WithSharedClock(c.Now))
+		l, err := NewFileLimiter(t.TempDir()+"/state", 1, time.Second, &Options{Guard: noGuard, Now: c.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func TestSharedLimitersSettle(t *testing.T) {
 		}
 		start := func() int64 {
 			var got int64
-			l.withState(context.Background(), func(s *fileState) bool { got = s.Starts[0]; return false })
+			fileOf(l).withState(context.Background(), func(s *fileState) bool { got = s.Starts[0]; return false })
 			return got
 		}
 		if got, want := start(), c.Now().Add(time.Second).UnixNano(); got != want {
@@ -170,7 +170,7 @@ func TestSharedLimitersSettle(t *testing.T) {
 		rdb := newClient(t, m.Addr())
 		t0 := time.Unix(1_700_000_000, 0)
 		m.SetTime(t0)
-		l, err := NewRedisLimiterChecked(rdb, testKey(t), 1, time.Second, WithSharedGuard(0))
+		l, err := NewRedisLimiter(rdb, testKey(t), 1, time.Second, &RedisOptions{Options: Options{Guard: noGuard}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestSharedLimitersSettle(t *testing.T) {
 			t.Fatal(err)
 		}
 		score := func() float64 {
-			z, err := rdb.ZRangeWithScores(context.Background(), l.keys[0], 0, -1).Result()
+			z, err := rdb.ZRangeWithScores(context.Background(), redisOf(l).keys[0], 0, -1).Result()
 			if err != nil || len(z) != 1 {
 				t.Fatalf("window set %v, %v", z, err)
 			}
@@ -236,7 +236,7 @@ func TestSlotReleasedOnFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := NewSlidingWindow(1, 50*time.Millisecond, WithGuard(0))
+			w, err := NewSlidingWindow(1, 50*time.Millisecond, &Options{Guard: noGuard})
 			if err != nil {
 				t.Fatal(err)
 			}

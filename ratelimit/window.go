@@ -46,12 +46,10 @@ import (
 // The zero value is not usable; build one with NewSlidingWindow. A
 // SlidingWindow is safe for concurrent use.
 type SlidingWindow struct {
-	n       int
-	period  time.Duration
-	per     time.Duration // period plus guard: the span each admission occupies
-	guard   time.Duration // -1 until set: then period/40
-	maxWait time.Duration
-	now     func() time.Time
+	n      int
+	period time.Duration
+	per    time.Duration // period plus guard: the span each admission occupies
+	now    func() time.Time
 
 	base time.Time // starts are offsets from base: compact, and monotonic
 
@@ -68,63 +66,26 @@ type waiter struct {
 	wake chan struct{} // buffered: a wake-up is never lost
 }
 
-// WindowOption configures a SlidingWindow.
-type WindowOption func(*SlidingWindow)
-
-// WithMaxWait makes Wait fail at once, with an error wrapping ErrMaxWait, when
-// a request would have to wait longer than d (the original Python package's
-// max_delay). Default: no maximum; 0 keeps the default.
-func WithMaxWait(d time.Duration) WindowOption {
-	return func(w *SlidingWindow) { w.maxWait = d }
-}
-
-// WithGuard sets the extra time each admission keeps its place in the window
-// (see SlidingWindow). Default: per/40. WithGuard(0) removes it.
-func WithGuard(d time.Duration) WindowOption {
-	return func(w *SlidingWindow) { w.guard = d }
-}
-
-// WithClock replaces time.Now, for tests. Waits still sleep on real timers.
-func WithClock(now func() time.Time) WindowOption {
-	return func(w *SlidingWindow) { w.now = now }
-}
-
 // NewSlidingWindow returns a limiter that starts at most n requests in any
-// window of per. n must be at least 1 and per positive.
-func NewSlidingWindow(n int, per time.Duration, opts ...WindowOption) (*SlidingWindow, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("ratelimit: sliding window of %d requests: need at least 1", n)
+// window of per. n must be at least 1 and per positive; opts may be nil.
+func NewSlidingWindow(n int, per time.Duration, opts *Options) (*SlidingWindow, error) {
+	if err := checkLimit(n, per); err != nil {
+		return nil, fmt.Errorf("ratelimit: sliding window: %w", err)
 	}
-	if per <= 0 {
-		return nil, fmt.Errorf("ratelimit: sliding window period %v: must be positive", per)
-	}
-	w := &SlidingWindow{n: n, guard: -1, now: time.Now, starts: make([]time.Duration, n), seqs: make([]uint64, n)}
-	w.queue.Init()
-	for _, o := range opts {
-		o(w)
-	}
-	switch {
-	case w.guard == -1:
-		w.guard = per / 40
-	case w.guard < 0:
-		return nil, fmt.Errorf("ratelimit: negative guard %v", w.guard)
-	}
-	w.period = per
-	w.per = per + w.guard
+	w := &SlidingWindow{n: n, period: per, now: opts.now(), starts: make([]time.Duration, n), seqs: make([]uint64, n)}
+	w.per = per + opts.guard(per)
 	w.base = w.now()
-	if w.maxWait < 0 {
-		return nil, fmt.Errorf("ratelimit: negative maximum wait %v", w.maxWait)
-	}
+	w.queue.Init()
 	return w, nil
 }
 
-// Limit returns the number of requests and the span, guard included, that
+// limit returns the number of requests and the span, guard included, that
 // the limiter enforces.
-func (w *SlidingWindow) Limit() (n int, per time.Duration) { return w.n, w.per }
+func (w *SlidingWindow) limit() (n int, per time.Duration) { return w.n, w.per }
 
-// Allow reports whether a request may start now, and if so counts it as
+// allow reports whether a request may start now, and if so counts it as
 // started. It never waits and never jumps the queue of waiting requests.
-func (w *SlidingWindow) Allow() bool {
+func (w *SlidingWindow) allow() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.queue.Len() > 0 {
@@ -135,7 +96,7 @@ func (w *SlidingWindow) Allow() bool {
 }
 
 // Wait blocks until a request may start, the context ends, or it is clear the
-// wait would exceed the maximum wait or the context's deadline. Requests are
+// wait would pass the context's deadline. Requests are
 // let go in the order they called Wait. The admission counts from now.
 func (w *SlidingWindow) Wait(ctx context.Context) error {
 	_, err := w.admit(ctx, false)
@@ -230,14 +191,11 @@ func (w *SlidingWindow) admit(ctx context.Context, track bool) (*windowReservati
 	}
 }
 
-// checkWaitLocked fails fast when the projected wait is longer than allowed.
+// checkWaitLocked fails fast when the projected wait passes the context's
+// deadline.
 func (w *SlidingWindow) checkWaitLocked(ctx context.Context, now time.Time) error {
 	at := w.projectLocked(now, w.queue.Len())
 	wait := at.Sub(now)
-	if w.maxWait > 0 && wait > w.maxWait {
-		return fmt.Errorf("%w: the request would wait %v for the limiter, more than the maximum of %v",
-			ErrMaxWait, wait.Round(time.Millisecond), w.maxWait)
-	}
 	if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) {
 		return fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
 			wait.Round(time.Millisecond), context.DeadlineExceeded)

@@ -28,11 +28,14 @@ func (c *fakeClock) Set(d time.Duration) {
 	c.t = time.Unix(1_700_000_000, 0).Add(d)
 }
 
-func newFake(t *testing.T, n int, per time.Duration, opts ...WindowOption) (*SlidingWindow, *fakeClock) {
+// noGuard is the Guard of a window without one.
+const noGuard = -1
+
+func newFake(t *testing.T, n int, per time.Duration, guard time.Duration) (*SlidingWindow, *fakeClock) {
 	t.Helper()
 	c := &fakeClock{}
 	c.Set(0)
-	w, err := NewSlidingWindow(n, per, append([]WindowOption{WithClock(c.Now)}, opts...)...)
+	w, err := NewSlidingWindow(n, per, &Options{Guard: guard, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,18 +47,15 @@ func TestNewSlidingWindowValidates(t *testing.T) {
 		name string
 		n    int
 		per  time.Duration
-		opts []WindowOption
 	}{
-		{"zero requests", 0, time.Second, nil},
-		{"negative requests", -3, time.Second, nil},
-		{"zero period", 10, 0, nil},
-		{"negative period", 10, -time.Second, nil},
-		{"negative guard", 10, time.Second, []WindowOption{WithGuard(-time.Second)}},
-		{"negative max wait", 10, time.Second, []WindowOption{WithMaxWait(-time.Second)}},
+		{"zero requests", 0, time.Second},
+		{"negative requests", -3, time.Second},
+		{"zero period", 10, 0},
+		{"negative period", 10, -time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewSlidingWindow(tt.n, tt.per, tt.opts...); err == nil {
+			if _, err := NewSlidingWindow(tt.n, tt.per, nil); err == nil {
 				t.Fatal("NewSlidingWindow accepted a bad configuration")
 			}
 		})
@@ -84,11 +84,11 @@ func TestSlidingWindowAdmission(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, c := newFake(t, 3, time.Second, WithGuard(0))
+			w, c := newFake(t, 3, time.Second, noGuard)
 			for i, s := range tt.steps {
 				c.Set(s.at)
-				if got := w.Allow(); got != s.want {
-					t.Fatalf("step %d at %v: Allow() = %v, want %v", i, s.at, got, s.want)
+				if got := w.allow(); got != s.want {
+					t.Fatalf("step %d at %v: allow() = %v, want %v", i, s.at, got, s.want)
 				}
 			}
 		})
@@ -96,20 +96,20 @@ func TestSlidingWindowAdmission(t *testing.T) {
 }
 
 func TestSlidingWindowGuard(t *testing.T) {
-	w, c := newFake(t, 1, time.Second) // default guard: 25ms
-	if !w.Allow() {
+	w, c := newFake(t, 1, time.Second, 0) // default guard: 25ms
+	if !w.allow() {
 		t.Fatal("first request refused")
 	}
 	c.Set(time.Second)
-	if w.Allow() {
+	if w.allow() {
 		t.Fatal("admitted exactly one period later: the guard is missing")
 	}
 	c.Set(time.Second + 25*time.Millisecond)
-	if !w.Allow() {
+	if !w.allow() {
 		t.Fatal("refused after period plus guard")
 	}
-	if n, per := w.Limit(); n != 1 || per != time.Second+25*time.Millisecond {
-		t.Fatalf("Limit() = %d, %v", n, per)
+	if n, per := w.limit(); n != 1 || per != time.Second+25*time.Millisecond {
+		t.Fatalf("limit() = %d, %v", n, per)
 	}
 }
 
@@ -117,7 +117,7 @@ func TestSlidingWindowGuard(t *testing.T) {
 // admission rule and checks the window guarantee on everything admitted.
 func TestSlidingWindowNeverExceeds(t *testing.T) {
 	const n, per = 7, time.Second
-	w, c := newFake(t, n, per, WithGuard(0))
+	w, c := newFake(t, n, per, noGuard)
 	var admitted []time.Duration
 	at := time.Duration(0)
 	seed := uint64(42)
@@ -127,7 +127,7 @@ func TestSlidingWindowNeverExceeds(t *testing.T) {
 		seed ^= seed << 17
 		at += time.Duration(seed % uint64(300*time.Millisecond))
 		c.Set(at)
-		if w.Allow() {
+		if w.allow() {
 			admitted = append(admitted, at)
 		}
 	}
@@ -152,7 +152,8 @@ func maxInWindow(ts []time.Duration, window time.Duration) int {
 }
 
 func TestSlidingWindowMaxWait(t *testing.T) {
-	w, _ := newFake(t, 2, time.Second, WithGuard(0), WithMaxWait(500*time.Millisecond))
+	sw, _ := newFake(t, 2, time.Second, noGuard)
+	w := WithMaxWait(sw, 500*time.Millisecond)
 	ctx := context.Background()
 	for range 2 {
 		if err := w.Wait(ctx); err != nil {
@@ -167,14 +168,14 @@ func TestSlidingWindowMaxWait(t *testing.T) {
 	if time.Since(start) > 400*time.Millisecond {
 		t.Fatal("Wait slept before refusing; it should fail at once")
 	}
-	const want = "ratelimit: wait would exceed the maximum wait: the request would wait 1s for the limiter, more than the maximum of 500ms"
+	const want = "ratelimit: wait would exceed the maximum wait of 500ms"
 	if err.Error() != want {
 		t.Fatalf("error %q, want %q", err, want)
 	}
 }
 
 func TestSlidingWindowDeadline(t *testing.T) {
-	w, _ := newFake(t, 1, time.Hour, WithGuard(0))
+	w, _ := newFake(t, 1, time.Hour, noGuard)
 	if err := w.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +188,11 @@ func TestSlidingWindowDeadline(t *testing.T) {
 }
 
 func TestSlidingWindowProjection(t *testing.T) {
-	w, c := newFake(t, 2, time.Second, WithGuard(0))
+	w, c := newFake(t, 2, time.Second, noGuard)
 	c.Set(0)
-	w.Allow()
+	w.allow()
 	c.Set(400 * time.Millisecond)
-	w.Allow()
+	w.allow()
 	c.Set(500 * time.Millisecond)
 	now := c.Now()
 	base := now.Add(-500 * time.Millisecond)
@@ -218,7 +219,7 @@ func TestSlidingWindowProjection(t *testing.T) {
 // TestSlidingWindowCancel checks that a cancelled waiter leaves the queue at
 // once and that the waiters behind it still get their turn.
 func TestSlidingWindowCancel(t *testing.T) {
-	w, err := NewSlidingWindow(1, 150*time.Millisecond, WithGuard(0))
+	w, err := NewSlidingWindow(1, 150*time.Millisecond, &Options{Guard: noGuard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func waitQueue(t *testing.T, w *SlidingWindow, n int) {
 // of 20 ms and the check uses the bare period: the guard absorbs that delay.
 func TestSlidingWindowConcurrent(t *testing.T) {
 	const n, per = 4, 100 * time.Millisecond
-	w, err := NewSlidingWindow(n, per, WithGuard(20*time.Millisecond))
+	w, err := NewSlidingWindow(n, per, &Options{Guard: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestSlidingWindowConcurrent(t *testing.T) {
 }
 
 func BenchmarkSlidingWindowAllow(b *testing.B) {
-	w, err := NewSlidingWindow(1<<12, time.Millisecond)
+	w, err := NewSlidingWindow(1<<12, time.Millisecond, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -325,14 +326,14 @@ func BenchmarkSlidingWindowAllow(b *testing.B) {
 // 100 periods exactly n per period go, with no time lost between them.
 func TestSlidingWindowSustainsItsRate(t *testing.T) {
 	const n = 5
-	for _, guard := range []time.Duration{0, 25 * time.Millisecond} {
-		w, c := newFake(t, n, time.Second, WithGuard(guard))
+	for _, guard := range []time.Duration{noGuard, 25 * time.Millisecond} {
+		w, c := newFake(t, n, time.Second, guard)
 		origin := time.Unix(1_700_000_000, 0)
-		span := time.Second + guard
+		span := time.Second + max(guard, 0)
 		admitted, at := 0, time.Duration(0)
 		for at <= 100*span {
 			c.Set(at)
-			for w.Allow() {
+			for w.allow() {
 				admitted++
 			}
 			w.mu.Lock()

@@ -6,7 +6,7 @@
 // The stage sits between the cache and the rate-limit stage, so every
 // attempt waits for the limiter and spends a token:
 //
-//	l, err := ratelimit.NewEDGARLimiter(nil, logger) // a Pauser too
+//	l, err := ratelimit.NewEDGARLimiter(nil, &ratelimit.Options{Logger: logger}) // a Pauser too
 //	if err != nil {
 //		return err
 //	}

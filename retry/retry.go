@@ -21,8 +21,9 @@ import (
 )
 
 // A Pauser holds back every request to a host until a given time.
-// *ratelimit.Gate and *ratelimit.PerHost (over Gates) implement it: give the
-// retry stage the limiter of the rate-limit stage below it.
+// *ratelimit.PerHost implements it (a ratelimit.SharedWindow too, for the
+// processes that share it): give the retry stage the limiter of the
+// rate-limit stage below it.
 type Pauser interface {
 	Pause(host string, until time.Time, reason string)
 }

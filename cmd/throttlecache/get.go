@@ -34,7 +34,7 @@ func edgarLimiter(rps float64) (ratelimit.Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ratelimit.NewPerHost([]ratelimit.HostLimit{{Pattern: ratelimit.EDGARHosts, Limiter: sec}}, other)
+	l, err := ratelimit.NewPerHost([]ratelimit.HostLimit{{Pattern: ratelimit.EDGARHosts, Limiter: sec}}, other, nil)
 	if err != nil {
 		return nil, fmt.Errorf("-edgar: %w", err)
 	}
@@ -46,9 +46,9 @@ func edgarLimiter(rps float64) (ratelimit.Limiter, error) {
 // rounded down, or one request every 1/r seconds below one per second.
 func newWindow(r float64) (*ratelimit.SlidingWindow, error) {
 	if r >= 1 {
-		return ratelimit.NewSlidingWindow(int(min(math.Floor(r), math.MaxInt32)), time.Second)
+		return ratelimit.NewSlidingWindow(int(min(math.Floor(r), math.MaxInt32)), time.Second, nil)
 	}
-	return ratelimit.NewSlidingWindow(1, time.Duration(float64(time.Second)/r))
+	return ratelimit.NewSlidingWindow(1, time.Duration(float64(time.Second)/r), nil)
 }
 
 // getOptions holds the flags of get.

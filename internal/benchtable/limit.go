@@ -63,7 +63,7 @@ func benchLimiters(t *table, quick bool) (notes []string) {
 	defer srv.Close()
 	srv.HandlePrefix("/", testserver.Status(http.StatusOK, "ok"))
 
-	sw, err := ratelimit.NewSlidingWindow(limitN, limitPer)
+	sw, err := ratelimit.NewSlidingWindow(limitN, limitPer, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func runChild(role string) {
 	case "filelimiter":
 		workers, _ := strconv.Atoi(os.Getenv("BENCHTABLE_WORKERS"))
 		stopNs, _ := strconv.ParseInt(os.Getenv("BENCHTABLE_STOP"), 10, 64)
-		l, err := ratelimit.NewFileLimiter(os.Getenv("BENCHTABLE_STATE"), limitN, limitPer)
+		l, err := ratelimit.NewFileLimiter(os.Getenv("BENCHTABLE_STATE"), limitN, limitPer, nil)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -37,7 +37,10 @@ func redisRun(origin string, stop time.Time) (workers int, note string, err erro
 	for range clients {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		defer rdb.Close()
-		l := ratelimit.NewRedisLimiter(rdb, key, limitN, limitPer)
+		l, err := ratelimit.NewRedisLimiter(rdb, key, limitN, limitPer, nil)
+		if err != nil {
+			return 0, "", err
+		}
 		wg.Go(func() {
 			if err := hammer(l, origin, perClient, stop); err != nil {
 				errs <- err
