@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test test-short bench bench-packages lint api cover fuzz demo
+.PHONY: test test-short bench bench-packages lint staticcheck-version api cover fuzz demo
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -19,9 +19,21 @@ bench:
 bench-packages:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
+# staticcheck runs when installed (go install
+# honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)); under CI=true it
+# must be.
+STATICCHECK_VERSION = v0.8.2
+
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@sc=$$(command -v staticcheck || echo "$$($(GO) env GOPATH)/bin/staticcheck"); \
+	if [ -x "$$sc" ]; then echo "$$sc ./..."; "$$sc" ./...; \
+	elif [ "$$CI" = true ]; then echo "CI=true but staticcheck is not installed"; exit 1; \
+	else echo "staticcheck is not installed: skipped (go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))"; fi
+
+staticcheck-version:
+	@echo $(STATICCHECK_VERSION)
 
 # The exported names of each package (see scripts/apicount).
 api:

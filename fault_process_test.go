@@ -324,7 +324,7 @@ func TestFaultProcessesShareCacheAndLimiter(t *testing.T) {
 						mu.Lock()
 						starts = append(starts, parseStarts(out.String())...)
 						mu.Unlock()
-					case <-time.After(until.Sub(time.Now()) + 30*time.Second):
+					case <-time.After(time.Until(until) + 30*time.Second):
 						cmd.Process.Kill()
 						<-done
 						t.Errorf("process %d still running 30 s after its end: deadlocked?\n%s", i, out.String())

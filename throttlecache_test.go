@@ -131,7 +131,7 @@ func TestZeroConfig(t *testing.T) {
 	if body != "hello" || resp.Header.Get(CacheStatusHeader) != CacheBypass {
 		t.Fatalf("body %q, X-Cache %q", body, resp.Header.Get(CacheStatusHeader))
 	}
-	if m.Client() != m.Client() {
+	if c1, c2 := m.Client(), m.Client(); c1 != c2 {
 		t.Fatal("Client() returns a new client each time")
 	}
 	if m.Client().Transport != m.Transport() {

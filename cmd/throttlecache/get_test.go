@@ -61,7 +61,7 @@ func TestGetByteIdenticalAtRate(t *testing.T) {
 	if items != len(files) {
 		t.Errorf("%d item lines, want %d:\n%s", items, len(files), o.stderr)
 	}
-	for _, want := range []string{"progress: ", fmt.Sprintf("Finished in "), fmt.Sprintf("%d items: %d downloaded, 0 from the cache, 0 revalidated, 0 failed", len(files), len(files)), "requests/s"} {
+	for _, want := range []string{"progress: ", "Finished in ", fmt.Sprintf("%d items: %d downloaded, 0 from the cache, 0 revalidated, 0 failed", len(files), len(files)), "requests/s"} {
 		if !strings.Contains(o.stderr, want) {
 			t.Errorf("no %q in the output:\n%s", want, o.stderr)
 		}

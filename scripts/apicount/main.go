@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
 	"os"
@@ -41,21 +42,21 @@ func main() {
 	}
 }
 
-// exported returns the sorted exported names of the package in dir, its
-// test files left out.
+// exported returns the sorted exported names of the package in dir: the
+// files the go command builds for this platform, test files left out.
 func exported(dir string) ([]string, error) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.SkipObjectResolution)
+	pkg, err := build.ImportDir(dir, 0)
 	if err != nil {
 		return nil, err
 	}
+	fset := token.NewFileSet()
 	var names []string
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			names = append(names, fileNames(f)...)
+	for _, name := range pkg.GoFiles {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
 		}
+		names = append(names, fileNames(f)...)
 	}
 	sort.Strings(names)
 	return names, nil
