@@ -13,7 +13,7 @@ test-short:
 
 # One side-by-side table with ratios, from one run (see BENCHMARKS.md).
 bench:
-	$(GO) run ./internal/benchtable -benchtime $(BENCHTIME)
+	$(GO) run ./scripts/benchtable -benchtime $(BENCHTIME)
 
 # Every package's own benchmarks.
 bench-packages:

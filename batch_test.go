@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func TestGetBatch(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // BenchmarkLimiterOverhead compares one small GET on loopback through a bare

@@ -34,7 +34,7 @@ func (m *Manager) chain(base http.RoundTripper) http.RoundTripper {
 	if m.retry != nil {
 		next = m.retry.Over(next)
 	}
-	return &headerStage{m: m, next: m.cache.over(next), base: base}
+	return &headerStage{m: m, next: m.cache.over(next)}
 }
 
 // headerStage is the outermost stage: it refuses requests after Close, adds
@@ -42,7 +42,6 @@ func (m *Manager) chain(base http.RoundTripper) http.RoundTripper {
 type headerStage struct {
 	m    *Manager
 	next http.RoundTripper // the cache stage
-	base http.RoundTripper // the network's, for CloseIdleConnections
 }
 
 var _ http.RoundTripper = (*headerStage)(nil)
@@ -92,9 +91,13 @@ func (h *headerStage) needsHeaders(req *http.Request) bool {
 
 // CloseIdleConnections closes the idle connections of the transport under
 // the chain, as http.Client.CloseIdleConnections expects of a transport:
-// the Manager's base, or the wrapped client's.
-func (h *headerStage) CloseIdleConnections() {
-	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
+// every stage hands the call to the next, down to the Manager's base or
+// the wrapped client's.
+func (h *headerStage) CloseIdleConnections() { closeIdle(h.next) }
+
+// closeIdle closes rt's idle connections, when it has any.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
@@ -180,6 +183,8 @@ type bypassStage struct {
 	n    *atomic.Int64
 }
 
+func (b *bypassStage) CloseIdleConnections() { closeIdle(b.next) }
+
 func (b *bypassStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
@@ -196,6 +201,8 @@ type networkStage struct {
 	base  http.RoundTripper
 	stats *counters
 }
+
+func (n *networkStage) CloseIdleConnections() { closeIdle(n.base) }
 
 func (n *networkStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	n.stats.network.Add(1)

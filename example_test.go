@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // origin starts the offline test origin with a few documents.

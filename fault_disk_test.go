@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // smallDisk mounts a tmpfs of size bytes on a new folder and unmounts it at

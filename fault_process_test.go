@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // Fault tests with several processes: the test binary runs itself as the

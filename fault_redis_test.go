@@ -9,8 +9,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestFaultRedisDownAndBack stops the Redis server behind a Manager's limiter

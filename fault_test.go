@@ -21,8 +21,8 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/throttlecache/throttlecache/internal/storetest"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // Fault injection through the public API. Every test asserts that the

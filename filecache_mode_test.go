@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func fileCacheManager(t *testing.T, extra func(*Config)) (*Manager, *testserver.Server) {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestRetryAfterPausesTheHost checks the retry stage in the Manager's chain:

@@ -19,11 +19,15 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/gregjones/httpcache"
+
+	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
 	"github.com/throttlecache/throttlecache/retry"
+	"github.com/throttlecache/throttlecache/rfccache"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func newManager(t *testing.T, cfg Config) *Manager {
@@ -270,6 +274,33 @@ func TestCloseIdleConnectionsReachesBase(t *testing.T) {
 				t.Fatalf("Client().CloseIdleConnections reached the base %d times", base.closed.Load())
 			}
 		})
+	}
+}
+
+// TestStagesForwardCloseIdleConnections composes the stages by hand, as a
+// user of the packages would, and checks that an http.Client's
+// CloseIdleConnections reaches the base through each of them.
+func TestStagesForwardCloseIdleConnections(t *testing.T) {
+	base := &idleCloser{RoundTripper: http.DefaultTransport}
+	rt, err := retry.New(ratelimit.New(base, nil), retry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := filecache.New(rt, filecache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	rc, err := rfccache.New(ratelimit.New(base, nil), httpcache.NewMemoryCache(), rfccache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for i, rt := range []http.RoundTripper{ratelimit.New(base, nil), rt, fc, rc} {
+		(&http.Client{Transport: rt}).CloseIdleConnections()
+		if got := base.closed.Load(); got != int32(i+1) {
+			t.Fatalf("stage %d (%T): the base saw %d calls, want %d", i, rt, got, i+1)
+		}
 	}
 }
 

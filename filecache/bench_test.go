@@ -10,7 +10,7 @@ import (
 
 	"github.com/gregjones/httpcache"
 	"github.com/gregjones/httpcache/diskcache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // drain reads r to the end through buf, as a caller would.

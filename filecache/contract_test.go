@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestAbandonedLeaderReleasesWaiters: the request that leads a download

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // versioned serves /v/<size>/<n>: every request gets a new version of the

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/filestore"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // The engine's sizes, as these tests rely on them.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/filecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func ExampleNew() {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/filestore"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // storedFiles lists the entry files under dir.

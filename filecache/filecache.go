@@ -90,6 +90,10 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{tr: t.tr.Over(next), store: t.store}
 }
 
+// CloseIdleConnections closes the idle connections of the next stage, when
+// it has any, so that http.Client.CloseIdleConnections reaches the network.
+func (t *Transport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
+
 // Close gives up downloads nobody reads, waits for the others and for
 // their commits and background work, and makes later RoundTrips fail with
 // [ErrClosed]. It is idempotent.

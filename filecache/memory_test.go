@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // peakHeap runs f while sampling the heap in use and returns the peak.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // hammer sends n concurrent GETs for u and returns their bodies and X-Cache

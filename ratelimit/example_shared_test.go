@@ -12,8 +12,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // Processes that open the same state file share one limit.

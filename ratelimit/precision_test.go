@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // report logs the largest number of arrivals in any window of per and the
@@ -67,7 +67,7 @@ func TestPrecisionGoroutines(t *testing.T) {
 
 // checkSustained fails a limiter that holds requests back far below its
 // rate. The goal of at least 95% is a speed figure, measured by make bench
-// (internal/benchtable) where noise cannot fail the build; this floor only
+// (scripts/benchtable) where noise cannot fail the build; this floor only
 // catches a limiter that is broken, not one on a busy machine.
 func checkSustained(t *testing.T, rate float64, n int, per time.Duration) {
 	t.Helper()

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/retry"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func Example() {

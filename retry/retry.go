@@ -139,6 +139,14 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &c
 }
 
+// CloseIdleConnections closes the idle connections of the next stage, when
+// it has any, so that http.Client.CloseIdleConnections reaches the network.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // DefaultCheckRetry retries an idempotent request (GET, HEAD, OPTIONS,
 // TRACE, PUT and DELETE, RFC 9110 §9.2.2, or one with an Idempotency-Key)
 // whose body can be sent again, after 429, 500, 502, 503 or 504, or after a

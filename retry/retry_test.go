@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -13,7 +13,7 @@ import (
 	"github.com/gregjones/httpcache/diskcache"
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // BenchmarkHit compares a cache hit of this stage on files with a raw file

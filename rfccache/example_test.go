@@ -11,9 +11,9 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rfccache"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func ExampleNew() {

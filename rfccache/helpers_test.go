@@ -17,8 +17,8 @@ import (
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // The X-Cache vocabulary, named as the tests use it (the public names are

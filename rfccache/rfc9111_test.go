@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestAgeParsing: Age is read as RFC 9111 §5.1 and the HTTP cache

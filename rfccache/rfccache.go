@@ -95,6 +95,10 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{tr: t.tr.Over(next), maxBody: t.maxBody}
 }
 
+// CloseIdleConnections closes the idle connections of the next stage, when
+// it has any, so that http.Client.CloseIdleConnections reaches the network.
+func (t *Transport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
+
 // Close waits for downloads in progress and their commits (see
 // filecache.Transport.Close); later RoundTrips fail.
 func (t *Transport) Close() error { return t.tr.Close() }

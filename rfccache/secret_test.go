@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestCredentialSecretIsShared checks that two Transports on one store

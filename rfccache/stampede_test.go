@@ -10,7 +10,7 @@ import (
 
 	"github.com/gregjones/httpcache"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // stampede sends n concurrent GETs of url through rt and returns the

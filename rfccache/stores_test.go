@@ -12,8 +12,8 @@ import (
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/internal/storetest"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/s3store"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestSharedStores runs two Transports, as two processes or machines would,

@@ -16,8 +16,8 @@ import (
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // TestOnFileStore runs the Transport's tests again on the file store, which

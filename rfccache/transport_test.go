@@ -17,8 +17,8 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func TestNewValidates(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // Not parallel: it measures the rate at the origin, so it runs alone.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func TestGetInterrupt(t *testing.T) {

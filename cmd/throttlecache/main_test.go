@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // tool is the command built once for the tests that run it as a process.

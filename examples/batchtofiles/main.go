@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func main() {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func main() {

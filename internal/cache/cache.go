@@ -121,6 +121,14 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), engine: t.engine}
 }
 
+// CloseIdleConnections closes the idle connections of the next stage, when
+// it has any, so that http.Client.CloseIdleConnections reaches the network.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // Close makes later RoundTrips fail with [ErrClosed], gives up the
 // downloads that no reader follows any more (a body closed early, still
 // draining), and waits for the others and for their commits. A download

@@ -1,6 +1,15 @@
 // Package testserver is a programmable HTTP origin for the tests, examples,
-// benchmarks and the offline demo of throttlecache. It is not part of the
-// API contract: it lives under internal/ and may change at any time.
+// benchmarks and the offline demo of throttlecache. It is a harness, not
+// part of the API contract, and may change at any time. It lives under
+// testing/, not internal/, which holds only code the library itself runs:
+// the root's tests and every package's reach it from anywhere in the
+// module, and so can the tests of programs built on throttlecache that
+// want an origin with validators, rate counts and broken responses.
+//
+// The command-line tool's demo serves its "filings" from a Server with
+// Generated bodies: the demo then shows exactly what the tests check, with
+// no second origin to keep in step. The tool imports nothing else from
+// here, and the linker keeps only what the demo calls.
 //
 // A [Server] listens on loopback only, routes exact paths and prefixes to
 // ordinary [http.Handler] values, counts every arrival and keeps a log with

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 const heapBody = 256 << 20

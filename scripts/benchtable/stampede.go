@@ -14,7 +14,7 @@ import (
 	"github.com/gregjones/httpcache/diskcache"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 const stampedeSize = 200

@@ -3,8 +3,8 @@
 // cost, miss throughput, peak heap for a large body, origin requests for a
 // stampede, limiter precision and GetBatch against an errgroup loop.
 //
-//	go run ./internal/benchtable            # or: make bench
-//	go run ./internal/benchtable -quick     # shorter runs, for a smoke test
+//	go run ./scripts/benchtable            # or: make bench
+//	go run ./scripts/benchtable -quick     # shorter runs, for a smoke test
 //
 // It uses a real S3 server when THROTTLECACHE_TEST_S3 names one (with
 // THROTTLECACHE_TEST_S3_KEY and THROTTLECACHE_TEST_S3_SECRET) and an

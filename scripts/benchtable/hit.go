@@ -13,7 +13,7 @@ import (
 	"github.com/gregjones/httpcache/diskcache"
 
 	"github.com/throttlecache/throttlecache"
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // benchHits measures a cache hit of 4 KiB and 1 MiB: a plain file read of

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 func ExampleServer() {

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/throttlecache/throttlecache/internal/testserver"
 	"github.com/throttlecache/throttlecache/ratelimit"
+	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
 // The limit every precision run enforces: EDGAR's.
