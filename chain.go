@@ -116,6 +116,12 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 	var store httpcache.Cache
 	var storeErrors func() int64
 	switch cfg.CacheMode {
+	case RFCFile, FileCache:
+		if err := prepareDir(cfg.CacheDir); err != nil {
+			return cacheStage{}, err
+		}
+	}
+	switch cfg.CacheMode {
 	case FileCache:
 		fc, err := filecache.New(next, filecache.Options{
 			Dir:          cfg.CacheDir,

@@ -193,12 +193,6 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("throttlecache: Config.Rules: %w", err)
 	}
-	switch cfg.CacheMode {
-	case RFCFile, FileCache:
-		if err := prepareDir(cfg.CacheDir); err != nil {
-			return nil, err
-		}
-	}
 	limiter, err := buildLimiter(cfg, m.logger)
 	if err != nil {
 		return nil, err
