@@ -64,8 +64,22 @@ type RedisOptions struct {
 // requests never exceed the limit across the switch. With FailClosed it
 // refuses requests instead, with ErrRedisUnavailable.
 //
-// Keys: the set is "{key}:window" and the pause "{key}:pause" (one hash
-// slot, for Redis Cluster); both expire when idle.
+// A Redis that lost the window (restarted empty, flushed, or failed over
+// to a replica that missed the latest writes) would look empty and admit a
+// full burst while the lost admissions still count at the origin. go-redis
+// retries hide a short restart, so the limiter does not rely on seeing an
+// error: the script keeps an admission count that only grows, each client
+// remembers the highest it saw, and a count below that means admissions
+// are missing. The first client to see it pauses the key for one full
+// period on the server (every client, new ones too, holds back), logs a
+// warning and counts it in Stats.Resets. A client that has admitted
+// nothing since the loss cannot tell; a new process whose first request
+// meets an emptied server before any older client does is not held.
+//
+// Keys: the set is "{key}:window", the pause "{key}:pause" and the count
+// "{key}:count" (one hash slot, for Redis Cluster); the set and the pause
+// expire when idle, the count (a few bytes) does not, so that an idle key
+// is not mistaken for a lost one.
 type redisStore struct {
 	rdb        redis.UniversalClient
 	keys       []string
@@ -83,6 +97,8 @@ type redisStore struct {
 	fallbacks  atomic.Int64
 	recoveries atomic.Int64
 	localAdm   atomic.Int64
+	resets     atomic.Int64 // losses of the window detected
+	seen       atomic.Int64 // the highest admission count Redis reported
 	probing    atomic.Bool
 
 	mu        sync.Mutex // guards the fields below
@@ -92,35 +108,57 @@ type redisStore struct {
 	lastAdmit time.Time
 }
 
-// admitScript is the sliding-window log. KEYS: window set, pause key.
-// ARGV: n, span in microseconds, member, and how far ahead of now to record
-// the admission (a whole period behind the rate-limit stage, until the
-// request settles; see settleScript). It returns {1, 0} when admitted,
-// else {0, microseconds to wait}.
+// admitScript is the sliding-window log. KEYS: window set, pause key,
+// admission count. ARGV: n, span in microseconds, member, how far ahead of
+// now to record the admission (a whole period behind the rate-limit stage,
+// until the request settles; see settleScript), and the highest admission
+// count this client has seen. It returns {1, 0, count, lost} when
+// admitted, else {0, microseconds to wait, count, lost}.
+//
+// The count detects a server that lost the window: restarted empty, or a
+// replica promoted before it had the latest admissions. The count only
+// grows, so a count below one a client saw means admissions are missing
+// from the set, and a window that looks empty may not be. The script then
+// pauses the key for one full span (every admission it lost is older than
+// that once the pause ends), takes the client's count as its own so that
+// other clients do not each detect the same loss, and reports lost = 1.
 var admitScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[3]) or '0')
+local seen = tonumber(ARGV[5] or '0')
+local lost = 0
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+if count < seen then
+  lost = 1
+  count = seen
+  redis.call('SET', KEYS[3], count)
+  if now + span > pause then
+    pause = now + span
+    redis.call('SET', KEYS[2], pause, 'PX', math.ceil(span / 1000) + 1000)
+  end
+end
 if pause > now then
-  return {0, pause - now}
+  return {0, pause - now, count, lost}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-local count = redis.call('ZCARD', KEYS[1])
-if count < n then
+local size = redis.call('ZCARD', KEYS[1])
+if size < n then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4] or '0'), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
-  return {1, 0}
+  count = redis.call('INCR', KEYS[3])
+  return {1, 0, count, lost}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], count - n, count - n, 'WITHSCORES')
+local oldest = redis.call('ZRANGE', KEYS[1], size - n, size - n, 'WITHSCORES')
 local wait = math.max(tonumber(oldest[2]) + span - now, 1)
 if tonumber(oldest[2]) > now then
   -- recorded ahead and not settled yet: it will move back, so look again soon
   wait = math.min(wait, math.max(math.floor(span / 200), 1000))
 end
-return {0, wait}
+return {0, wait, count, lost}
 `)
 
 // pauseScript sets the pause key to now+ARGV[1] microseconds, on the
@@ -168,7 +206,7 @@ func NewRedisLimiter(rdb redis.UniversalClient, key string, n int, per time.Dura
 	rand.Read(id[:])
 	return newShared(&redisStore{
 		rdb:        rdb,
-		keys:       []string{"{" + key + "}:window", "{" + key + "}:pause"},
+		keys:       []string{"{" + key + "}:window", "{" + key + "}:pause", "{" + key + "}:count"},
 		n:          n,
 		per:        per,
 		span:       per + guard,
@@ -254,11 +292,25 @@ func (l *redisStore) probe() {
 func (l *redisStore) eval(ctx context.Context, member string, ahead time.Duration) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opTimeout)
 	defer cancel()
-	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds()).Int64Slice()
-	if err == nil && len(res) != 2 {
+	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds(), l.seen.Load()).Int64Slice()
+	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script result %v", res)
 	}
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	for {
+		seen := l.seen.Load()
+		if res[2] <= seen || l.seen.CompareAndSwap(seen, res[2]) {
+			break
+		}
+	}
+	if res[3] == 1 {
+		l.resets.Add(1)
+		l.logger.Warn("ratelimit: Redis lost the limiter's recent admissions (restarted empty, or failed over to a replica behind); holding every client of the key back for one period",
+			"key", l.keys[0], "period", l.span)
+	}
+	return res, nil
 }
 
 // settleScript moves a member back to the server's current time when that
@@ -354,12 +406,13 @@ func (l *redisStore) pause(until time.Time, reason string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.opTimeout)
 	defer cancel()
-	if err := pauseScript.Run(ctx, l.rdb, l.keys[1:], d.Microseconds()).Err(); err != nil {
+	if err := pauseScript.Run(ctx, l.rdb, l.keys[1:2], d.Microseconds()).Err(); err != nil {
 		l.logger.Warn("ratelimit: could not record a pause in Redis", "key", l.keys[1], "reason", reason, "err", err)
 	}
 }
 
 func (l *redisStore) stats(s *Stats) {
+	s.Resets = l.resets.Load()
 	s.Fallbacks = l.fallbacks.Load()
 	s.Recoveries = l.recoveries.Load()
 	s.FallbackAdmitted = l.localAdm.Load()

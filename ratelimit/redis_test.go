@@ -127,8 +127,53 @@ func TestRedisLimiterWindow(t *testing.T) {
 			t.Fatalf("step %d at %v: %v; want admitted %v, wait %v", i, s.at, res, s.want, s.wait)
 		}
 	}
-	if n := len(m.Keys()); n != 1 {
-		t.Fatalf("keys %v: want the window set only", m.Keys())
+	if keys := m.Keys(); len(keys) != 2 || !strings.HasSuffix(keys[0], "}:count") || !strings.HasSuffix(keys[1], "}:window") {
+		t.Fatalf("keys %v: want the window set and the admission count", keys)
+	}
+}
+
+// TestRedisLimiterDetectsLoss empties the server under two clients: the
+// first to call again finds the admission count below the one it saw,
+// pauses the key for one span and says so once; a client that saw less
+// does not detect it again, and a new client of the emptied server is
+// held by the same pause.
+func TestRedisLimiterDetectsLoss(t *testing.T) {
+	m := miniredis.RunT(t)
+	t0 := time.Unix(1_700_000_000, 0)
+	m.SetTime(t0)
+	key := testKey(t)
+	var logs syncBuffer
+	opts := &RedisOptions{Options: Options{Guard: noGuard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+	a := redisOf(newRedis(t, newClient(t, m.Addr()), key, 3, time.Second, opts))
+	b := redisOf(newRedis(t, newClient(t, m.Addr()), key, 3, time.Second, opts))
+	ctx := context.Background()
+	for i, l := range []*redisStore{a, a, b} {
+		if res, err := l.eval(ctx, "m"+strconv.Itoa(i), 0); err != nil || res[0] != 1 {
+			t.Fatalf("admission %d: %v, %v", i, res, err)
+		}
+	}
+	if a.seen.Load() != 2 || b.seen.Load() != 3 {
+		t.Fatalf("seen %d and %d, want 2 and 3", a.seen.Load(), b.seen.Load())
+	}
+	m.FlushAll() // a restart that lost everything
+	m.SetTime(t0.Add(100 * time.Millisecond))
+	res, err := b.eval(ctx, "after", 0)
+	if err != nil || res[0] != 0 || time.Duration(res[1])*time.Microsecond != time.Second || res[3] != 1 {
+		t.Fatalf("first call after the loss: %v, %v; want a refusal for one span, lost", res, err)
+	}
+	if res, _ := a.eval(ctx, "a-after", 0); res[0] != 0 || res[3] != 0 {
+		t.Fatalf("the client that saw less: %v; want held by the same pause, no second detection", res)
+	}
+	c := redisOf(newRedis(t, newClient(t, m.Addr()), key, 3, time.Second, opts))
+	if res, _ := c.eval(ctx, "c", 0); res[0] != 0 {
+		t.Fatalf("a new client during the hold: %v; want it held", res)
+	}
+	m.SetTime(t0.Add(1100 * time.Millisecond))
+	if res, _ := c.eval(ctx, "c2", 0); res[0] != 1 || res[2] != 4 {
+		t.Fatalf("after the hold: %v; want admitted, count 4", res)
+	}
+	if a.resets.Load()+b.resets.Load()+c.resets.Load() != 1 || strings.Count(logs.String(), "lost the limiter's recent admissions") != 1 {
+		t.Fatalf("losses %d %d %d, log %q: want one, logged once", a.resets.Load(), b.resets.Load(), c.resets.Load(), logs.String())
 	}
 }
 

@@ -175,7 +175,10 @@ type Stats struct {
 	// Refused is the number of waits that failed: the context, or
 	// (failing closed) Redis out of reach.
 	Refused int64
-	// Resets is the number of corrupt state files a file limiter reset.
+	// Resets is the number of times the shared state was found lost: a
+	// corrupt state file reset, or a Redis window that lost admissions
+	// (a restart, a failover), after which every client holds back one
+	// period.
 	Resets int64
 	// Fallbacks is the number of times a Redis limiter lost Redis and
 	// turned to its local fallback (or, failing closed, started refusing).
