@@ -115,6 +115,7 @@ type cacheStage struct {
 func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, logger *slog.Logger) (cacheStage, error) {
 	var store httpcache.Cache
 	var storeErrors func() int64
+	lockStats := func(*CacheStats) {}
 	switch cfg.CacheMode {
 	case RFCFile, FileCache:
 		if err := prepareDir(cfg.CacheDir); err != nil {
@@ -152,8 +153,10 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 				return cacheStage{}, fmt.Errorf("throttlecache: Config.S3Client is nil and the default AWS configuration does not load: %w", err)
 			}
 		}
-		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(logger))
+		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(logger),
+			s3store.WithRedis(cfg.Redis))
 		store, storeErrors = st, func() int64 { return st.Stats().Errors }
+		lockStats = func(s *CacheStats) { ss := st.Stats(); s.LockWaits, s.LockErrors = ss.LockWaits, ss.LockErrors }
 	default:
 		b := &bypassStage{next: next, n: new(atomic.Int64)}
 		return cacheStage{
@@ -177,6 +180,7 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 		stats: func() CacheStats {
 			s := rfc.Stats()
 			s.StoreErrors = storeErrors() // the store counts rfccache's failures too
+			lockStats(&s)
 			return s
 		},
 	}, nil

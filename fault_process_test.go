@@ -221,8 +221,11 @@ func parseStarts(out string) []time.Time {
 	return ts
 }
 
-func childCommand(env ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
+func childCommand(env ...string) *exec.Cmd { return childCommandFor("TestFaultChild", env...) }
+
+// childCommandFor runs this test binary as a child that runs only test.
+func childCommandFor(test string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }

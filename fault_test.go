@@ -20,8 +20,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/throttlecache/throttlecache/internal/storetest"
 	"github.com/throttlecache/throttlecache/rules"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 

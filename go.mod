@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.10
 	github.com/aws/smithy-go v1.28.9
+	github.com/bsm/redislock v0.9.4
 	github.com/gofrs/flock v0.13.2
 	github.com/gregjones/httpcache v0.0.0-20190611155906-901d90724c79
 	github.com/johannesboyne/gofakes3 v1.2.0

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/throttlecache/throttlecache/ratelimit"
@@ -127,6 +128,18 @@ type Config struct {
 	// first byte), within the request's own deadline; a call that runs out
 	// of time is a miss or a dropped write. Default: 5 seconds.
 	S3Timeout time.Duration
+	// Redis makes the machines that share the RFCS3 bucket (and this
+	// Redis) fetch each missing or stale entry once between them: the
+	// leader for an entry holds a lock with a lease in Redis, renewed while
+	// it downloads, and the others wait for it, then serve the committed
+	// entry, or take over when a dead leader's lease runs out. It can be
+	// the client of a ratelimit.NewRedisLimiter. A Redis that cannot be
+	// reached costs a request at most a second, after which it goes on
+	// coalesced within this process only (logged, and counted in
+	// Stats.Cache.LockErrors). RFCS3 only: the file modes coordinate the
+	// processes of one machine through their folder's locks. Default: nil,
+	// misses are coalesced per process.
+	Redis redis.UniversalClient
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
 	// origin answers 5xx or cannot be reached. Default: false.
 	StaleIfError bool
@@ -260,6 +273,12 @@ func validate(cfg *Config) error {
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return fmt.Errorf("throttlecache: Config.MaxBodyBytes %d: must not be negative", cfg.MaxBodyBytes)
+	}
+	if isNil(cfg.Redis) {
+		return fmt.Errorf("throttlecache: Config.Redis is a nil %T: give a client, or leave the field nil", cfg.Redis)
+	}
+	if cfg.Redis != nil && cfg.CacheMode != RFCS3 {
+		return fmt.Errorf("throttlecache: Config.Redis coordinates the cache mode %q only, not %q: the file modes coordinate the processes of one machine through their folder", RFCS3, cfg.CacheMode)
 	}
 	if cfg.S3Timeout < 0 {
 		return fmt.Errorf("throttlecache: Config.S3Timeout %v: must not be negative", cfg.S3Timeout)

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gregjones/httpcache"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/throttlecache/throttlecache/filecache"
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
@@ -91,6 +92,8 @@ func TestNewValidates(t *testing.T) {
 		{"empty header name", Config{Header: http.Header{"": {"x"}}}, []string{"Config.Header", `""`}},
 		{"typed-nil limiter", Config{Limiter: (*ratelimit.SharedWindow)(nil)}, []string{"Config.Limiter", "*ratelimit.SharedWindow"}},
 		{"typed-nil base", Config{Base: (*http.Transport)(nil)}, []string{"Config.Base", "*http.Transport"}},
+		{"Redis with a file mode", Config{CacheMode: FileCache, CacheDir: t.TempDir(), Redis: redis.NewClient(&redis.Options{})}, []string{"Config.Redis", `"rfc-s3"`, `"filecache"`}},
+		{"typed-nil Redis", Config{CacheMode: RFCS3, S3Bucket: "b", Redis: (*redis.Client)(nil)}, []string{"Config.Redis", "*redis.Client"}},
 		{"cache dir under a file", Config{CacheMode: FileCache, CacheDir: filepath.Join(file, "cache")}, []string{"Config.CacheDir", file}},
 	}
 	for _, tt := range tests {

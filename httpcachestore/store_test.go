@@ -14,7 +14,7 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/storetest"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 )
 
 func newStore(t *testing.T, dir string, opts ...Option) *Store {

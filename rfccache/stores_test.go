@@ -11,8 +11,8 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
-	"github.com/throttlecache/throttlecache/internal/storetest"
 	"github.com/throttlecache/throttlecache/s3store"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 

@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/bsm/redislock"
 	"github.com/gregjones/httpcache"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
@@ -30,6 +32,8 @@ type Store struct {
 	timeout time.Duration
 	log     *slog.Logger
 	kv      cache.KV
+	rdb     redis.UniversalClient
+	lock    *locker // nil without WithRedis
 	stats   struct{ errors, timeouts, corrupt atomic.Int64 }
 }
 
@@ -77,12 +81,20 @@ func New(client *s3.Client, bucket, prefix string, opts ...Option) *Store {
 		}
 	}
 	s.kv = cache.KV{Store: (*entries)(s), Timeout: s.timeout}
+	if s.rdb != nil {
+		s.lock = &locker{client: redislock.New(s.rdb), log: s.log}
+	}
 	return s
 }
 
 // CacheStore returns the streaming store that the rfccache stage uses
 // instead of Get and Set.
-func (s *Store) CacheStore() cache.Store { return (*entries)(s) }
+func (s *Store) CacheStore() cache.Store {
+	if s.lock != nil {
+		return lockedEntries{(*entries)(s)}
+	}
+	return (*entries)(s)
+}
 
 // ObjectKey returns the name of the object that holds the body of the
 // entry of an httpcache key; its metadata is the same name with
@@ -109,12 +121,19 @@ type Stats struct {
 	Errors   int64 // failed calls, rfccache's included: S3 down, access denied, timeouts…
 	Timeouts int64 // the failed calls that ran out of time
 	Corrupt  int64 // objects whose length or checksum did not match
+	// With WithRedis: LockWaits counts the misses that waited for another
+	// machine's lock, LockErrors the locks not taken because Redis could
+	// not be reached (the request went on alone).
+	LockWaits, LockErrors int64
 }
 
 // Stats returns a snapshot of the store's counters.
 func (s *Store) Stats() Stats {
 	st := Stats{Errors: s.stats.errors.Load(), Timeouts: s.stats.timeouts.Load(), Corrupt: s.stats.corrupt.Load()}
 	st.Hits, st.Misses, st.Sets, st.Deletes = s.kv.Counts()
+	if s.lock != nil {
+		st.LockWaits, st.LockErrors = s.lock.waits.Load(), s.lock.errors.Load()
+	}
 	return st
 }
 

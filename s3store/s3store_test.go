@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/gregjones/httpcache"
 
-	"github.com/throttlecache/throttlecache/internal/storetest"
 	"github.com/throttlecache/throttlecache/s3store"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 )
 
 func TestConformance(t *testing.T) {

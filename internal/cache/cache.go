@@ -211,6 +211,11 @@ type Stats struct {
 	Corrupt     int64 // damaged entries found and ignored
 	Evictions   int64 // entries removed to keep under a size cap
 	Invalidated int64 // URLs invalidated by an unsafe method
+	// With a store that coordinates machines (RFCS3 with Redis): LockWaits
+	// counts the misses that waited for another machine's download,
+	// LockErrors the ones that went on alone because Redis could not be
+	// reached.
+	LockWaits, LockErrors int64
 }
 
 type counters struct {

@@ -122,6 +122,8 @@ func runChild(role string) {
 		if err := hammer(l, os.Getenv("BENCHTABLE_ORIGIN"), workers, time.Unix(0, stopNs)); err != nil {
 			log.Fatal(err)
 		}
+	case "fleet":
+		runFleetMachine()
 	default:
 		log.Fatalf("unknown child role %q", role)
 	}

@@ -65,7 +65,7 @@ func main() {
 	testing.Init()
 	quick := flag.Bool("quick", false, "shorter runs (a smoke test, not a measurement)")
 	benchtime := flag.String("benchtime", "1s", "run time of each testing.Benchmark measurement")
-	only := flag.String("only", "", "comma-separated sections to run: hit,miss,heap,stampede,limit,batch (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: hit,miss,heap,stampede,limit,fleet,batch (default all)")
 	flag.Parse()
 	if *quick && *benchtime == "1s" {
 		*benchtime = "100ms"
@@ -107,6 +107,9 @@ func main() {
 	}
 	if want("limit") {
 		notes = append(notes, benchLimiters(&t, *quick)...)
+	}
+	if want("fleet") {
+		notes = append(notes, benchFleet(&t, s3))
 	}
 	if want("batch") {
 		benchBatch(&t, *quick)

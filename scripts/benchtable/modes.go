@@ -30,10 +30,11 @@ var cacheModes = []throttlecache.CacheMode{throttlecache.Disabled, throttlecache
 // s3Server is the bucket RFCS3 uses: on a real server named by the
 // environment, or on an in-process one.
 type s3Server struct {
-	client *s3.Client
-	bucket string
-	real   bool
-	srv    *httptest.Server
+	client                *s3.Client
+	bucket                string
+	real                  bool
+	srv                   *httptest.Server
+	endpoint, key, secret string // for the fleet's processes
 }
 
 func newS3() (*s3Server, error) {
@@ -43,6 +44,7 @@ func newS3() (*s3Server, error) {
 		s.srv = httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 		endpoint, key, secret = s.srv.URL, "bench-key", "bench-secret"
 	}
+	s.endpoint, s.key, s.secret = endpoint, key, secret
 	s.client = s3.New(s3.Options{
 		BaseEndpoint:               aws.String(endpoint),
 		Region:                     "us-east-1",

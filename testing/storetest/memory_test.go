@@ -5,7 +5,7 @@ import (
 
 	"github.com/gregjones/httpcache"
 
-	"github.com/throttlecache/throttlecache/internal/storetest"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 )
 
 // The reference: httpcache's own MemoryCache passes the suite.

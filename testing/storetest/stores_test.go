@@ -7,8 +7,8 @@ import (
 
 	"github.com/throttlecache/throttlecache/httpcachestore"
 	"github.com/throttlecache/throttlecache/internal/cache"
-	"github.com/throttlecache/throttlecache/internal/storetest"
 	"github.com/throttlecache/throttlecache/s3store"
+	"github.com/throttlecache/throttlecache/testing/storetest"
 )
 
 // Every backend of the engine passes the same cases: the file store (the

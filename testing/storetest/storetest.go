@@ -1,7 +1,9 @@
 // Package storetest is the conformance suite that every [httpcache.Cache]
 // of this module passes: httpcachestore, s3store and, as the reference,
-// httpcache's own MemoryCache. It also provides the S3 server the tests of
-// s3store and rfccache use.
+// httpcache's own MemoryCache. It also provides the real servers the
+// tests use (an S3 bucket, a Redis address), with in-process stand-ins
+// outside CI. It is a test harness: it lives under testing/, not
+// internal/.
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) httpcache.Cache {

@@ -1,0 +1,197 @@
+package s3store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+)
+
+// WithRedis makes the machines that share the bucket and rdb fetch each
+// missing or stale entry once between them: rfccache's leader for an entry
+// takes a lock in Redis (github.com/bsm/redislock) before it asks the
+// origin, and the requests for the entry on other machines wait for the
+// lock, then find the entry committed and serve it. The lock is a lease
+// of LockLease, renewed while the leader downloads and released when the
+// entry is committed or given up; a leader that dies stops renewing it, and
+// a waiter takes over when the lease runs out.
+//
+// Redis failing never fails a request or holds it for long: each call to
+// Redis is bounded by one second, and a request that cannot reach Redis
+// goes on alone, coalesced with this process's requests only. For a
+// second after a failure the store does not try Redis again, so an outage
+// costs one bounded wait, not one per request; it logs a warning and
+// counts the failure (Stats.LockErrors). Without WithRedis, misses are
+// coalesced per process.
+func WithRedis(rdb redis.UniversalClient) Option {
+	return func(s *Store) {
+		s.rdb = rdb
+	}
+}
+
+// Lock timing. A lease long enough that a leader that is merely slow to
+// reach Redis keeps it; short enough that a dead leader's waiters take
+// over soon.
+const (
+	LockLease     = 5 * time.Second
+	lockRenew     = LockLease / 3
+	lockPoll      = 50 * time.Millisecond // how often a waiter tries the lock
+	lockCallLimit = time.Second           // bounds each call to Redis
+	lockBackoff   = time.Second           // no Redis after a failure, for this long
+)
+
+// locker takes the entries' locks in Redis.
+type locker struct {
+	client *redislock.Client
+	log    *slog.Logger
+
+	waits, errors atomic.Int64
+
+	mu        sync.Mutex
+	downUntil time.Time // Redis failed: go alone until then
+	down      bool      // a failure was logged and not yet followed by a success
+}
+
+// lockedEntries is the streaming store of a Store with WithRedis: a
+// cache.Locker, so that the engine takes the lock before it fetches.
+type lockedEntries struct{ *entries }
+
+var _ cache.Locker = lockedEntries{}
+
+func (e lockedEntries) Lock(ctx context.Context, k cache.Key) (func(), error) {
+	s := (*Store)(e.entries)
+	return s.lock.lock(ctx, s.lockName(k))
+}
+
+// lockName is the Redis key of k's lock: one per bucket, prefix and entry,
+// of a fixed length whatever the URL.
+func (s *Store) lockName(k cache.Key) string {
+	sum := sha256.Sum256([]byte(s.bucket + "\x00" + s.prefix + "\x00" + k.String()))
+	return "throttlecache:lock:" + hex.EncodeToString(sum[:])
+}
+
+// lock takes the lock named key, waiting while another machine holds it,
+// and returns its release. It fails only with ctx's error; when Redis
+// cannot be reached it returns a release that does nothing, and the
+// caller goes on alone.
+func (l *locker) lock(ctx context.Context, key string) (func(), error) {
+	waited := false
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if l.skipping() {
+			return func() {}, nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, lockCallLimit)
+		lk, err := l.client.Obtain(cctx, key, LockLease, nil)
+		cancel()
+		switch {
+		case err == nil:
+			l.up()
+			return l.hold(lk), nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case !errors.Is(err, redislock.ErrNotObtained):
+			l.failed(err)
+			return func() {}, nil
+		}
+		l.up()
+		if !waited {
+			waited = true
+			l.waits.Add(1)
+		}
+		if timer == nil {
+			timer = time.NewTimer(lockPoll)
+		} else {
+			timer.Reset(lockPoll)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// hold renews lk until the returned release is called, which releases it.
+func (l *locker) hold(lk *redislock.Lock) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lockRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
+				err := lk.Refresh(ctx, LockLease, nil)
+				cancel()
+				if err != nil {
+					l.log.Warn("s3store: could not renew an entry's lock in Redis; another machine may fetch it too",
+						"key", lk.Key(), "err", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
+			defer cancel()
+			if err := lk.Release(ctx); err != nil && !errors.Is(err, redislock.ErrLockNotHeld) {
+				l.log.Warn("s3store: could not release an entry's lock in Redis; it expires on its own",
+					"key", lk.Key(), "err", err)
+			}
+		})
+	}
+}
+
+// skipping reports whether a recent failure says not to try Redis now.
+func (l *locker) skipping() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().Before(l.downUntil)
+}
+
+// failed records that Redis could not be reached.
+func (l *locker) failed(err error) {
+	l.errors.Add(1)
+	l.mu.Lock()
+	l.downUntil = time.Now().Add(lockBackoff)
+	first := !l.down
+	l.down = true
+	l.mu.Unlock()
+	if first {
+		l.log.Warn("s3store: Redis cannot be reached; misses are coalesced in this process only until it answers",
+			"err", err)
+	}
+}
+
+// up records that Redis answered.
+func (l *locker) up() {
+	l.mu.Lock()
+	was := l.down
+	l.down = false
+	l.mu.Unlock()
+	if was {
+		l.log.Info("s3store: Redis answers again; misses are coordinated across machines")
+	}
+}

@@ -1,0 +1,145 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/throttlecache/throttlecache/internal/cache"
+	"github.com/throttlecache/throttlecache/testing/storetest"
+)
+
+func lockedStore(t *testing.T, rdb redis.UniversalClient, prefix string) (*Store, cache.Locker) {
+	t.Helper()
+	s := New(nil, "bucket", prefix, WithRedis(rdb))
+	l, ok := s.CacheStore().(cache.Locker)
+	if !ok {
+		t.Fatal("the streaming store of a Store WithRedis is not a cache.Locker")
+	}
+	return s, l
+}
+
+func newRedis(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestWithoutRedisNoLocker(t *testing.T) {
+	if _, ok := New(nil, "bucket", "").CacheStore().(cache.Locker); ok {
+		t.Fatal("a Store without WithRedis locks: every miss would pay for a second lookup")
+	}
+}
+
+// TestLockWaitsAndReleases: a second machine waits while the first holds
+// an entry's lock, and gets it once the first releases it; another entry
+// is not held back.
+func TestLockWaitsAndReleases(t *testing.T) {
+	addr, _ := storetest.RedisAddr(t)
+	prefix := "lock-" + time.Now().Format("150405.000000") + "/"
+	a, la := lockedStore(t, newRedis(t, addr), prefix)
+	b, lb := lockedStore(t, newRedis(t, addr), prefix)
+	k := cache.KVKey("https://www.sec.gov/x")
+	unlock, err := la.Lock(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := lb.Lock(ctx, k); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock while another machine holds it = %v, want it to wait until the deadline", err)
+	}
+	other, err := lb.Lock(context.Background(), cache.KVKey("https://www.sec.gov/y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
+	released := time.Now()
+	go func() { time.Sleep(100 * time.Millisecond); unlock() }()
+	unlockB, err := lb.Lock(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB()
+	if d := time.Since(released); d < 100*time.Millisecond || d > time.Second {
+		t.Fatalf("got the lock %v after the holder let go at 100ms", d)
+	}
+	if sa, sb := a.Stats(), b.Stats(); sa.LockWaits != 0 || sb.LockWaits != 2 || sa.LockErrors+sb.LockErrors != 0 {
+		t.Fatalf("stats %+v and %+v", sa, sb)
+	}
+}
+
+// TestLockTakeoverAfterDeadLeader: a leader that died holds a lock it no
+// longer renews; a waiter gets it when the lease runs out.
+func TestLockTakeoverAfterDeadLeader(t *testing.T) {
+	addr, mini := storetest.RedisAddr(t)
+	rdb := newRedis(t, addr)
+	prefix := "takeover-" + time.Now().Format("150405.000000") + "/"
+	s, l := lockedStore(t, rdb, prefix)
+	k := cache.KVKey("https://www.sec.gov/dead")
+	if _, err := redislock.New(rdb).Obtain(context.Background(), s.lockName(k), 300*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	if mini != nil { // a miniredis expires keys only when told
+		time.AfterFunc(300*time.Millisecond, func() { mini.FastForward(300 * time.Millisecond) })
+	}
+	start := time.Now()
+	unlock, err := l.Lock(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("took over after %v; the dead leader's lease had 300ms left", d)
+	}
+}
+
+// TestLockRenewedWhileHeld: a lock held longer than its lease stays held.
+func TestLockRenewedWhileHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a lease")
+	}
+	addr, mini := storetest.RedisAddr(t)
+	if mini != nil {
+		t.Skip("a miniredis never expires keys on its own: renewal needs a real Redis server")
+	}
+	prefix := "renew-" + time.Now().Format("150405.000000") + "/"
+	_, la := lockedStore(t, newRedis(t, addr), prefix)
+	_, lb := lockedStore(t, newRedis(t, addr), prefix)
+	k := cache.KVKey("https://www.sec.gov/long")
+	unlock, err := la.Lock(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), LockLease+time.Second)
+	defer cancel()
+	if _, err := lb.Lock(ctx, k); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock = %v: the holder's lock ran out while it was held", err)
+	}
+}
+
+// TestLockRedisDown: with Redis out of reach a request goes on alone at
+// once, counted; for a second after, Redis is not asked again.
+func TestLockRedisDown(t *testing.T) {
+	s, l := lockedStore(t, redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}), "")
+	for i := range 5 {
+		start := time.Now()
+		unlock, err := l.Lock(context.Background(), cache.KVKey("https://www.sec.gov/x"))
+		if err != nil {
+			t.Fatalf("Lock %d with Redis down = %v, want to go on alone", i, err)
+		}
+		unlock()
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Fatalf("Lock %d with Redis down took %v", i, d)
+		}
+	}
+	if st := s.Stats(); st.LockErrors != 1 {
+		t.Fatalf("LockErrors = %d after 5 locks within the backoff, want 1", st.LockErrors)
+	}
+}
