@@ -122,7 +122,8 @@ type Config struct {
 	// MaxBodyBytes is the largest body the RFC modes store; larger bodies,
 	// or bodies of unknown length once they grow past it, stream through
 	// unstored. Both RFC modes stream entries to and from their store, so
-	// this bounds an entry's size, not memory. Default: 4 GiB.
+	// this bounds an entry's size, not memory. Default: 5 TiB, the largest
+	// object S3 takes.
 	MaxBodyBytes int64
 	// S3Timeout bounds every S3 call of RFCS3 (for a body, the wait for its
 	// first byte), within the request's own deadline; a call that runs out

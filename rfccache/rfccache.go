@@ -18,8 +18,10 @@ const DefaultMaxBodyBytes = 32 << 20
 
 // DefaultMaxStreamedBodyBytes is the largest body stored when
 // Options.MaxBodyBytes is 0 and the cache streams (httpcachestore,
-// s3store): the bound then only spares the store's space.
-const DefaultMaxStreamedBodyBytes = 4 << 30
+// s3store): 5 TiB, the largest object S3 takes. Streaming costs no memory
+// whatever the size, so the only default bound is the store's own; set
+// MaxBodyBytes to spare its space.
+const DefaultMaxStreamedBodyBytes = 5 << 40
 
 // Options configures a [Transport]. The zero value is valid.
 type Options struct {

@@ -143,3 +143,24 @@ func TestLockRedisDown(t *testing.T) {
 		t.Fatalf("LockErrors = %d after 5 locks within the backoff, want 1", st.LockErrors)
 	}
 }
+
+// TestPartSize: every body S3 takes fits its 10,000 parts, of known
+// length or not, and no part passes S3's 5 GiB.
+func TestPartSize(t *testing.T) {
+	for _, size := range []int64{-1, 0, 100 << 20, 80 << 30, MaxObjectBytes} {
+		var total int64
+		for n := 1; n <= maxParts; n++ {
+			p := partSize(n, size)
+			if p < minPart || p > maxPart {
+				t.Fatalf("size %d: part %d is %d bytes, outside [%d, %d]", size, n, p, minPart, maxPart)
+			}
+			total += p
+		}
+		if total < MaxObjectBytes && (size < 0 || total < size) {
+			t.Errorf("size %d: 10,000 parts hold %d bytes, short of %d", size, total, max(size, MaxObjectBytes))
+		}
+	}
+	if partSize(1, -1) != minPart || partSize(1001, -1) != 2*minPart {
+		t.Error("parts of an unknown length do not start small and double every thousand")
+	}
+}

@@ -17,11 +17,28 @@ import (
 )
 
 // Parts are at least minPart, more when the expected length needs it to
-// stay within S3's maxParts.
+// stay within S3's maxParts (see partSize).
 const (
 	minPart  = 8 << 20
 	maxParts = 10_000
+	maxPart  = 5 << 30 // S3's largest part
+	// MaxObjectBytes is S3's largest object, the largest body the store
+	// takes.
+	MaxObjectBytes = 5 << 40
 )
+
+// partSize returns the size of part n (from 1) of a body of the given
+// size, or of unknown size when size < 0. A known size is cut into equal
+// parts that fit maxParts. An unknown one starts at minPart and doubles
+// every thousand parts, so that small bodies stay in small parts and the
+// 10,000 parts still reach S3's 5 TiB (8 MiB × 1,000 × 1,023 is about
+// 8 TiB), none above S3's 5 GiB.
+func partSize(n int, size int64) int64 {
+	if size >= 0 {
+		return max(minPart, (size+maxParts-2)/(maxParts-1))
+	}
+	return min(int64(minPart)<<((n-1)/1000), maxPart)
+}
 
 // Create starts a body for k. It is spooled to a temporary file of the
 // system's, which the readers of the download follow, and uploaded from
@@ -34,7 +51,7 @@ func (e *entries) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.W
 	if err != nil {
 		return nil, e.st().fail("spool", os.TempDir(), err)
 	}
-	return &upload{e: e, k: k, f: f, part: max(minPart, (m.Size+maxParts-2)/(maxParts-1))}, nil
+	return &upload{e: e, k: k, f: f, size: m.Size, part: partSize(1, m.Size)}, nil
 }
 
 // upload is a body being spooled and uploaded. Write, Commit and Abort come
@@ -43,7 +60,9 @@ type upload struct {
 	e       *entries
 	k       cache.Key
 	f       *os.File
-	part    int64
+	size    int64 // expected, or -1
+	part    int64 // the size of the next part
+	queued  int   // parts sent to the uploader
 	n, next int64 // bytes spooled; where the next part starts
 	werr    error
 	aborted bool
@@ -81,6 +100,8 @@ func (u *upload) send(off, n int64) {
 	}
 	u.todo <- [2]int64{off, n}
 	u.next = off + n
+	u.queued++
+	u.part = partSize(u.queued+1, u.size)
 }
 
 // uploader starts the multipart upload and sends the parts, one at a time.
@@ -99,7 +120,7 @@ func (u *upload) uploader() {
 			}
 		}
 		if num := int32(len(u.parts) + 1); u.err == nil && num > maxParts {
-			u.err = fmt.Errorf("a body over %d parts of %d bytes", maxParts, u.part)
+			u.err = fmt.Errorf("a body over %d parts (the part now %d bytes)", maxParts, u.part)
 		} else if u.err == nil {
 			out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &bk, UploadId: u.id,
 				PartNumber: aws.Int32(num), Body: io.NewSectionReader(u.f, p[0], p[1]), ContentLength: aws.Int64(p[1])})
