@@ -163,6 +163,10 @@ func (*request) Storable(resp *http.Response) bool { return resp.StatusCode == h
 func (*request) Shareable(*http.Response) bool     { return true }
 func (*request) OnlyIfCached() bool                { return false }
 
+// Revalidating is false: the rules say when an entry is fresh, and a stale
+// one is revalidated before it is served.
+func (*request) Revalidating(*cache.Meta, time.Time) bool { return false }
+
 func (r *request) Stale(m *cache.Meta, _ time.Time, _ *http.Response) bool {
 	return r.staleIfError && m.Status == http.StatusOK
 }

@@ -44,16 +44,19 @@
 // served within stale-if-error, or always with Options.StaleIfError, but
 // never when must-revalidate, proxy-revalidate, no-cache or s-maxage
 // (which implies proxy-revalidate for shared caches, read cautiously here)
-// forbid it, nor for max-stale then.
+// forbid it, nor for max-stale then. Within a response's
+// stale-while-revalidate (RFC 5861 §3) a stale entry is served at once,
+// X-Cache: STALE, while one background request revalidates it (not when
+// the request asks for a fresh answer with no-cache, max-age or
+// min-fresh, nor where a rule gives the freshness).
 //
 // Not done, on purpose: Range requests and 206 responses pass through
 // (partial bodies would need their own store and merge logic); Set-Cookie
 // is never stored or replayed (a store shared by a user's processes must
 // not hand one request's session to another; a hit sets no cookie);
 // no-cache and private with field names are read as unqualified (the
-// entry is revalidated); stale-while-revalidate and freshening by HEAD
-// responses (§4.3.5) are not implemented; s-maxage gives no freshness
-// (shared caches only).
+// entry is revalidated); freshening by HEAD responses (§4.3.5) is not
+// implemented; s-maxage gives no freshness (shared caches only).
 //
 // # Variants, stores, stampedes
 //

@@ -117,4 +117,19 @@ func (r *request) Stale(m *cache.Meta, now time.Time, _ *http.Response) bool {
 
 func (r *request) OnlyIfCached() bool { return r.cc.has("only-if-cached") }
 
+// Revalidating reports whether the stale m may be served at once while it
+// is revalidated in the background: within the response's
+// stale-while-revalidate (RFC 5861 §3), unless its directives forbid
+// stale answers or the request asks for a fresh one (no-cache, max-age).
+// An entry whose freshness comes from a rule never is: the rule says when
+// to ask the origin.
+func (r *request) Revalidating(m *cache.Meta, now time.Time) bool {
+	life, a, respCC, noStale := r.freshness(m, now)
+	if noStale || r.noCache || r.cc.has("max-age") || r.cc.has("min-fresh") {
+		return false
+	}
+	v, ok := respCC.seconds("stale-while-revalidate")
+	return ok && a-life <= v
+}
+
 func (*request) Age(m *cache.Meta, now time.Time) time.Duration { return headersOf(m).age(now) }

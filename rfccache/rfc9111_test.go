@@ -1,6 +1,7 @@
 package rfccache
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -220,5 +221,50 @@ func TestValidationRequests(t *testing.T) {
 	f.clock.Advance(time.Hour)
 	if r := f.get(t, "/r", "If-None-Match", `"abc"`); r.cache != Bypass || r.status != 304 {
 		t.Fatalf("stale entry: %d %s, want the origin's 304, BYPASS", r.status, r.cache)
+	}
+}
+
+// TestStaleWhileRevalidate: within the response's stale-while-revalidate
+// (RFC 5861 §3) a stale entry is served at once, as STALE, while one
+// background request revalidates it; the next request gets what that
+// request stored. Past the window, or when the request asks for a fresh
+// answer, it is revalidated first.
+func TestStaleWhileRevalidate(t *testing.T) {
+	f := newFixture(t, Options{})
+	var version atomic.Int64
+	f.srv.Handle("/swr", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		w.Header().Set("Date", f.clock.Now().UTC().Format(http.TimeFormat)) // the origin's clock is the test's
+		fmt.Fprintf(w, "v%d", version.Add(1))
+	}))
+	if r := f.get(t, "/swr"); r.body != "v1" || r.cache != Miss {
+		t.Fatalf("first GET: %q %s", r.body, r.cache)
+	}
+	f.clock.Advance(30 * time.Second) // stale, within the window
+	for range 3 {
+		if r := f.get(t, "/swr"); r.body != "v1" || r.cache != Stale {
+			t.Fatalf("GET in the window: %q %s, want v1 served stale", r.body, r.cache)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.Hits("/swr") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var r reply
+	for time.Now().Before(deadline) { // the background request's commit
+		if r = f.get(t, "/swr"); r.body == "v2" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r.body != "v2" || r.cache != Hit || f.srv.Hits("/swr") != 2 {
+		t.Fatalf("after the background revalidation: %q %s, origin %d; want v2 as a HIT after one background request", r.body, r.cache, f.srv.Hits("/swr"))
+	}
+	if r := f.get(t, "/swr", "Cache-Control", "max-age=0"); r.body != "v3" {
+		t.Fatalf("a request asking for a fresh answer: %q %s, want it revalidated first", r.body, r.cache)
+	}
+	f.clock.Advance(80 * time.Second) // past max-age plus the window
+	if r := f.get(t, "/swr"); r.body != "v4" || r.cache == Stale {
+		t.Fatalf("past the window: %q %s, want a revalidated answer", r.body, r.cache)
 	}
 }

@@ -57,6 +57,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return t.respond(rq, k, m, body, cachestatus.Hit), nil
 		}
+		if m != nil && rq.pol.Revalidating(m, t.now()) {
+			if fl, leader := t.flights.join(rq.key); leader {
+				t.revalidateLater(rq, fl, k, m)
+			} else {
+				t.flights.unhold(fl)
+			}
+			return t.respond(rq, k, m, body, cachestatus.Stale), nil
+		}
 		closeBody(body)
 		if rq.pol.OnlyIfCached() {
 			httpbody.CloseRequest(req)
@@ -74,6 +82,32 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 	}
+}
+
+// revalidateLater revalidates the entry m at k on a goroutine of its own,
+// as the leader of fl, while rq is answered with m: a request of its own,
+// detached from rq's context and ended by Close, whose answer is read to
+// the end (so that a new body is stored) and dropped.
+func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		t.flights.end(fl, outcome{kind: outRetry})
+		return
+	}
+	t.fills.Add(1)
+	bg := &request{req: rq.req.Clone(t.stop), ctx: t.stop, key: rq.key, pol: rq.pol}
+	bg.req.Body = nil
+	go func() {
+		defer t.fills.Done()
+		resp, err := t.lead(bg, fl, k, m)
+		if err != nil {
+			t.log.Debug(t.name+": background revalidation failed", "url", bg.req.URL.Redacted(), "err", err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
 }
 
 // await waits for the flight fl that rq joined and answers rq from its

@@ -117,6 +117,7 @@ type Request interface {
 	Storable(resp *http.Response) bool                      // resp may be stored
 	Shareable(resp *http.Response) bool                     // resp, not stored, may be given to the waiters
 	Stale(m *Meta, now time.Time, resp *http.Response) bool // m may answer the origin's failure (resp nil, or a 5xx)
+	Revalidating(m *Meta, now time.Time) bool               // stale m may answer now while it is revalidated in the background
 	OnlyIfCached() bool                                     // the origin must not be asked
 	Age(m *Meta, now time.Time) time.Duration
 }
