@@ -201,8 +201,14 @@ func TestFleetRedisDown(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() {
-			if _, got := get(t, m.Client(), origin.URL+"/doc"); got != string(body) {
-				t.Errorf("body %q", got)
+			resp, err := m.Client().Get(origin.URL + "/doc")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			if got, err := io.ReadAll(resp.Body); err != nil || string(got) != string(body) {
+				t.Errorf("body %q, %v", got, err)
 			}
 		})
 	}
