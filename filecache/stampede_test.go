@@ -88,7 +88,10 @@ func TestStampede(t *testing.T) {
 
 func TestStampedeOnUncacheableAnswer(t *testing.T) {
 	e := newEnv(t)
-	e.srv.Handle("/missing", testserver.Slow(testserver.Status(404, "no such file"), 50*time.Millisecond))
+	// The answer takes long enough for all 50 to join its flight even on a
+	// loaded machine: one that came after it ended would rightly ask again
+	// (a 404 is not stored).
+	e.srv.Handle("/missing", testserver.Slow(testserver.Status(404, "no such file"), 500*time.Millisecond))
 	bodies, caches := hammer(t, e.tr, e.srv.URL+"/missing", 50)
 	if n := e.srv.Hits("/missing"); n != 1 {
 		t.Fatalf("origin hits %d, want 1", n)
