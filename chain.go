@@ -114,16 +114,12 @@ type cacheStage struct {
 // the one place that knows the modes' concrete types.
 func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, logger *slog.Logger) (cacheStage, error) {
 	var store httpcache.Cache
-	var storeErrors func() int64
-	lockStats := func(*CacheStats) {}
+	var storeStats func(*CacheStats) // what the store counts, rfccache's failures included
 	switch cfg.CacheMode {
-	case RFCFile, FileCache:
+	case FileCache:
 		if err := prepareDir(cfg.CacheDir); err != nil {
 			return cacheStage{}, err
 		}
-	}
-	switch cfg.CacheMode {
-	case FileCache:
 		fc, err := filecache.New(next, filecache.Options{
 			Dir:          cfg.CacheDir,
 			Rules:        matcher,
@@ -140,11 +136,14 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 			stats: fc.Stats,
 		}, nil
 	case RFCFile:
+		if err := prepareDir(cfg.CacheDir); err != nil {
+			return cacheStage{}, err
+		}
 		st, err := httpcachestore.New(cfg.CacheDir, httpcachestore.WithMaxBytes(cfg.MaxCacheBytes), httpcachestore.WithLogger(logger))
 		if err != nil {
 			return cacheStage{}, fmt.Errorf("throttlecache: Config.CacheDir %q: %w", cfg.CacheDir, err)
 		}
-		store, storeErrors = st, func() int64 { return st.Stats().Errors }
+		store, storeStats = st, func(s *CacheStats) { s.StoreErrors = st.Stats().Errors }
 	case RFCS3:
 		client := cfg.S3Client
 		if client == nil {
@@ -155,8 +154,10 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 		}
 		st := s3store.New(client, cfg.S3Bucket, cfg.S3Prefix, s3store.WithTimeout(cfg.S3Timeout), s3store.WithLogger(logger),
 			s3store.WithRedis(cfg.Redis))
-		store, storeErrors = st, func() int64 { return st.Stats().Errors }
-		lockStats = func(s *CacheStats) { ss := st.Stats(); s.LockWaits, s.LockErrors = ss.LockWaits, ss.LockErrors }
+		store, storeStats = st, func(s *CacheStats) {
+			ss := st.Stats()
+			s.StoreErrors, s.LockWaits, s.LockErrors = ss.Errors, ss.LockWaits, ss.LockErrors
+		}
 	default:
 		b := &bypassStage{next: next, n: new(atomic.Int64)}
 		return cacheStage{
@@ -179,8 +180,7 @@ func newCacheStage(cfg Config, next http.RoundTripper, matcher *rules.Matcher, l
 		close: rfc.Close,
 		stats: func() CacheStats {
 			s := rfc.Stats()
-			s.StoreErrors = storeErrors() // the store counts rfccache's failures too
-			lockStats(&s)
+			storeStats(&s)
 			return s
 		},
 	}, nil
