@@ -17,27 +17,16 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/throttlecache/throttlecache/testing/storetest"
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
-// redisEnv names a real Redis server (host:port) for the tests. Without it
-// they start an in-process miniredis, except under CI=true, where a missing
-// real server is a failure.
-const redisEnv = "THROTTLECACHE_TEST_REDIS"
-
-// testRedisAddr returns the address of the Redis server the tests use.
+// testRedisAddr returns the address of the Redis server the tests use:
+// the real one the environment names, or an in-process miniredis (see
+// storetest.RedisAddr).
 func testRedisAddr(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv(redisEnv); addr != "" {
-		t.Logf("using the Redis server at %s (%s)", addr, redisEnv)
-		return addr
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s is empty: CI must test against a real Redis server", redisEnv)
-	}
-	m := miniredis.RunT(t)
-	t.Logf("%s is not set: using an in-process miniredis", redisEnv)
-	return m.Addr()
+	addr, _ := storetest.RedisAddr(t)
+	return addr
 }
 
 func newClient(t *testing.T, addr string) *redis.Client {
@@ -319,7 +308,7 @@ func TestPrecisionRedisClients(t *testing.T) {
 	// Each request makes two script calls; miniredis runs them in an
 	// interpreted Lua that the race detector slows down so much that the
 	// rate measures miniredis, not the limiter. The window is still checked.
-	if os.Getenv(redisEnv) == "" && raceEnabled {
+	if os.Getenv(storetest.EnvRedis) == "" && raceEnabled {
 		t.Logf("sustained rate not checked on miniredis under -race")
 	} else {
 		checkSustained(t, rate, n, per)
