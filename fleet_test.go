@@ -145,12 +145,7 @@ func runFleet(t *testing.T, bucket *storetest.S3, redisAddr string, coordinate b
 	}
 	wg.Wait()
 	run.wall = time.Since(start)
-	var times []time.Time
-	for _, r := range origin.Requests() {
-		if strings.HasPrefix(r.Path, "/fleet/") {
-			times = append(times, r.At)
-		}
-	}
+	times := origin.ArrivalTimes() // the origin serves the fleet's URLs only
 	run.origin = int64(len(times))
 	for i := range fleetURLs {
 		run.maxOnce = max(run.maxOnce, origin.Hits(fmt.Sprintf("/fleet/%d", i)))

@@ -93,12 +93,7 @@ func runFleet(s3 *s3Server, redisAddr string, coordinate bool) (origin int, busi
 	}
 	wg.Wait()
 	wall = time.Since(start)
-	var times []time.Time
-	for _, r := range srv.Requests() {
-		if strings.HasPrefix(r.Path, "/fleet/") {
-			times = append(times, r.At)
-		}
-	}
+	times := srv.ArrivalTimes() // the origin serves the fleet's URLs only
 	for i := range fleetURLs {
 		maxOne = max(maxOne, srv.Hits(fmt.Sprintf("/fleet/%d", i)))
 	}
