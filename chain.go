@@ -93,14 +93,7 @@ func (h *headerStage) needsHeaders(req *http.Request) bool {
 // the chain, as http.Client.CloseIdleConnections expects of a transport:
 // every stage hands the call to the next, down to the Manager's base or
 // the wrapped client's.
-func (h *headerStage) CloseIdleConnections() { closeIdle(h.next) }
-
-// closeIdle closes rt's idle connections, when it has any.
-func closeIdle(rt http.RoundTripper) {
-	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (h *headerStage) CloseIdleConnections() { httpbody.CloseIdle(h.next) }
 
 // cacheStage is the cache stage the configuration asks for, with what the
 // Manager needs of it.
@@ -193,7 +186,7 @@ type bypassStage struct {
 	n    *atomic.Int64
 }
 
-func (b *bypassStage) CloseIdleConnections() { closeIdle(b.next) }
+func (b *bypassStage) CloseIdleConnections() { httpbody.CloseIdle(b.next) }
 
 func (b *bypassStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
@@ -212,7 +205,7 @@ type networkStage struct {
 	stats *counters
 }
 
-func (n *networkStage) CloseIdleConnections() { closeIdle(n.base) }
+func (n *networkStage) CloseIdleConnections() { httpbody.CloseIdle(n.base) }
 
 func (n *networkStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	n.stats.network.Add(1)

@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
 // A Limiter decides when a request may start. Wait blocks until the request
@@ -130,11 +132,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // CloseIdleConnections closes the idle connections of the transport below,
 // when it has any.
-func (t *transport) CloseIdleConnections() {
-	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (t *transport) CloseIdleConnections() { httpbody.CloseIdle(t.next) }
 
 // waitError is the stage's error for a request the limiter did not let
 // go. It is a net.Error whose Timeout reports whether a deadline ended the

@@ -141,11 +141,7 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 
 // CloseIdleConnections closes the idle connections of the next stage, when
 // it has any, so that http.Client.CloseIdleConnections reaches the network.
-func (t *Transport) CloseIdleConnections() {
-	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (t *Transport) CloseIdleConnections() { httpbody.CloseIdle(t.next) }
 
 // DefaultCheckRetry retries an idempotent request (GET, HEAD, OPTIONS,
 // TRACE, PUT and DELETE, RFC 9110 §9.2.2, or one with an Idempotency-Key)

@@ -16,6 +16,8 @@
 package cache
 
 import (
+	"github.com/throttlecache/throttlecache/internal/httpbody"
+
 	"cmp"
 	"context"
 	"errors"
@@ -123,11 +125,7 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 
 // CloseIdleConnections closes the idle connections of the next stage, when
 // it has any, so that http.Client.CloseIdleConnections reaches the network.
-func (t *Transport) CloseIdleConnections() {
-	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (t *Transport) CloseIdleConnections() { httpbody.CloseIdle(t.next) }
 
 // Close makes later RoundTrips fail with [ErrClosed], gives up the
 // downloads that no reader follows any more (a body closed early, still

@@ -1,5 +1,6 @@
-// Package httpbody holds what the cache stages of throttlecache need to know
-// about response bodies before they trust one. It is internal.
+// Package httpbody holds what the stages of throttlecache need to know
+// about response bodies before they trust one, and the small duties of an
+// http.RoundTripper they share. It is internal.
 package httpbody
 
 import (
@@ -37,5 +38,14 @@ func Discard(body io.ReadCloser) {
 func CloseRequest(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
+	}
+}
+
+// CloseIdle closes rt's idle connections when it has a
+// CloseIdleConnections method: a stage forwards http.Client's call to the
+// stage below it, down to the network.
+func CloseIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 }
