@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,7 +233,13 @@ func TestValidationRequests(t *testing.T) {
 func TestStaleWhileRevalidate(t *testing.T) {
 	f := newFixture(t, Options{})
 	var version atomic.Int64
+	release := make(chan struct{}) // the background request waits until the stale GETs are done
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free)
 	f.srv.Handle("/swr", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if version.Load() > 0 {
+			<-release
+		}
 		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
 		w.Header().Set("Date", f.clock.Now().UTC().Format(http.TimeFormat)) // the origin's clock is the test's
 		fmt.Fprintf(w, "v%d", version.Add(1))
@@ -246,6 +253,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 			t.Fatalf("GET in the window: %q %s, want v1 served stale", r.body, r.cache)
 		}
 	}
+	free()
 	deadline := time.Now().Add(5 * time.Second)
 	for f.srv.Hits("/swr") < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
