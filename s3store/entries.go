@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
 const (
@@ -113,23 +114,12 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 		return m, cache.MemBody(b), nil
 	}
 	timer.Stop() // the first byte came in time; the body streams under ctx
-	body := &cancelBody{ReadCloser: out.Body, cancel: bcancel}
+	body := httpbody.OnClose(out.Body, bcancel)
 	return m, cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
 		if !ok {
 			e.damaged(context.WithoutCancel(ctx), k, errors.New("checksum mismatch"))
 		}
 	}), nil
-}
-
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }
 
 // damaged counts a damaged entry and removes its metadata.

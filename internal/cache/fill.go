@@ -319,11 +319,7 @@ func (t *Transport) follow(rq *request, f *fill) *http.Response {
 	if f.want >= 0 {
 		h["Content-Length"] = []string{strconv.FormatInt(f.want, 10)}
 	}
-	resp := &http.Response{
-		Status:     strconv.Itoa(f.head.Status) + " " + http.StatusText(f.head.Status),
-		StatusCode: f.head.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, ContentLength: f.want, Body: r, Request: rq.req, Uncompressed: f.head.Uncompressed,
-	}
+	resp := newResponse(rq.req, f.head.Status, h, f.want, r, f.head.Uncompressed)
 	if !f.store {
 		return t.mark(rq.req, resp, cachestatus.Miss, "shared") // the origin's answer, not stored
 	}

@@ -68,7 +68,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(body)
 		if rq.pol.OnlyIfCached() {
 			httpbody.CloseRequest(req)
-			return t.mark(req, gatewayTimeout(req), cachestatus.Miss, "only-if-cached"), nil
+			return t.mark(req, newResponse(req, http.StatusGatewayTimeout, http.Header{}, 0, http.NoBody, false), cachestatus.Miss, "only-if-cached"), nil
 		}
 		if waits == maxWaits {
 			return t.direct(rq)
@@ -132,15 +132,14 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		return nil, err, false
 	}
 	switch o.kind {
-	case outEntry: // just stored or confirmed: served whatever its age says
-		if k, m, body := t.lookup(rq); m != nil {
-			t.stats.coalesced.Add(1)
-			return t.respond(rq, k, m, body, cachestatus.Hit), nil, false
+	case outEntry, outStale: // just stored, confirmed or judged servable stale: whatever its age says
+		status := cachestatus.Hit
+		if o.kind == outStale {
+			status = cachestatus.Stale
 		}
-	case outStale:
 		if k, m, body := t.lookup(rq); m != nil {
 			t.stats.coalesced.Add(1)
-			return t.respond(rq, k, m, body, cachestatus.Stale), nil, false
+			return t.respond(rq, k, m, body, status), nil, false
 		}
 	case outFill:
 		if resp := t.follow(rq, o.fill); resp != nil {
@@ -348,7 +347,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 			return nil, ctx.Err()
 		}
 		if old != nil && rq.pol.Stale(old, respTime, nil) {
-			if r := t.serveStale(rq, k, old); r != nil {
+			if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 				done(outcome{kind: outStale})
 				return r, nil
 			}
@@ -363,7 +362,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		return t.revalidated(rq, fl, k, old, resp, reqTime, respTime, done)
 	}
 	if resp.StatusCode >= 500 && old != nil && rq.pol.Stale(old, respTime, resp) {
-		if r := t.serveStale(rq, k, old); r != nil {
+		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 			httpbody.Discard(resp.Body)
 			cancel()
 			done(outcome{kind: outStale})
@@ -394,20 +393,8 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		}
 	}
 	done(outcome{kind: outDirect})
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = httpbody.OnClose(resp.Body, cancel)
 	return t.mark(rq.req, resp, cachestatus.Miss, "not stored"), nil
-}
-
-// cancelBody releases the request's context when the body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }
 
 // revalidated answers a 304: the entry at k gets its new fields and times,
@@ -421,27 +408,26 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 		t.stats.stored.Add(1)
 		t.stats.storedBytes.Add(nm.Size)
 	}
-	m, body, err := t.store.Lookup(rq.ctx, k)
-	if err != nil || m.Marker() || m.CRC32C != old.CRC32C {
-		closeBody(body)
-		done(outcome{kind: outRetry})
-		return t.direct(rq) // the entry went away meanwhile
+	if r := t.fromStore(rq, k, old, cachestatus.Revalidated, &nm); r != nil {
+		done(outcome{kind: outEntry})
+		return r, nil
 	}
-	if m.Fetched.Before(respTime) { // the store could not take the update
-		m = &nm
-	}
-	done(outcome{kind: outEntry})
-	return t.respond(rq, k, m, body, cachestatus.Revalidated), nil
+	done(outcome{kind: outRetry})
+	return t.direct(rq) // the entry went away meanwhile
 }
 
-// serveStale answers from the entry at k when it is still old.
-func (t *Transport) serveStale(rq *request, k Key, old *Meta) *http.Response {
+// fromStore answers rq from the entry at k if it still holds old's body;
+// with a newer Meta when the store could not take it (a failed update).
+func (t *Transport) fromStore(rq *request, k Key, old *Meta, status string, newer *Meta) *http.Response {
 	m, body, err := t.store.Lookup(rq.ctx, k)
 	if err != nil || m.Marker() || m.CRC32C != old.CRC32C || m.Size != old.Size {
 		closeBody(body)
 		return nil
 	}
-	return t.respond(rq, k, m, body, cachestatus.Stale)
+	if newer != nil && m.Fetched.Before(newer.Fetched) {
+		m = newer
+	}
+	return t.respond(rq, k, m, body, status)
 }
 
 // direct fetches without the cache, after it could not help.
@@ -493,18 +479,7 @@ func (t *Transport) respond(rq *request, k Key, m *Meta, body io.ReadCloser, sta
 		h["Content-Length"] = []string{strconv.FormatInt(m.Size, 10)}
 	}
 	h["Age"] = []string{strconv.FormatInt(int64(rq.pol.Age(m, t.now())/time.Second), 10)}
-	resp := &http.Response{
-		Status:        strconv.Itoa(m.Status) + " " + http.StatusText(m.Status),
-		StatusCode:    m.Status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		ContentLength: m.Size,
-		Body:          body,
-		Request:       req,
-		Uncompressed:  m.Uncompressed,
-	}
+	resp := newResponse(req, m.Status, h, m.Size, body, m.Uncompressed)
 	return t.mark(req, resp, status, "")
 }
 
@@ -529,10 +504,9 @@ func (t *Transport) debug(req *http.Request, msg string, attrs ...slog.Attr) {
 	}
 }
 
-func gatewayTimeout(req *http.Request) *http.Response {
-	return &http.Response{
-		Status: "504 Gateway Timeout", StatusCode: http.StatusGatewayTimeout,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{}, Body: http.NoBody, Request: req,
-	}
+// newResponse is an HTTP/1.1 response to req that the cache made.
+func newResponse(req *http.Request, code int, h http.Header, size int64, body io.ReadCloser, uncompressed bool) *http.Response {
+	return &http.Response{Status: strconv.Itoa(code) + " " + http.StatusText(code), StatusCode: code,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, ContentLength: size, Body: body,
+		Request: req, Uncompressed: uncompressed}
 }

@@ -49,3 +49,18 @@ func CloseIdle(rt http.RoundTripper) {
 		c.CloseIdleConnections()
 	}
 }
+
+// OnClose returns rc with fn called after its Close: a request context
+// released when its body is done with.
+func OnClose(rc io.ReadCloser, fn func()) io.ReadCloser { return &onClose{rc, fn} }
+
+type onClose struct {
+	io.ReadCloser
+	fn func()
+}
+
+func (b *onClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.fn()
+	return err
+}
