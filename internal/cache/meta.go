@@ -45,15 +45,7 @@ type Meta struct {
 	Vary         []string    `json:"vary,omitempty"`
 	Variants     []string    `json:"variants,omitempty"`
 	Body         []byte      `json:"body,omitempty"` // a small body kept inside (S3)
-
-	// File is the body's identity as earlier versions wrote it.
-	File *struct {
-		Size, MTime int64
-		Ino         uint64
-	} `json:"file,omitempty"`
-	// Started is when the download began, by the real clock, for stores
-	// to compare invalidations with; it is not stored.
-	Started time.Time `json:"-"`
+	Started      time.Time   `json:"-"`              // the download's start by the real clock, for invalidations; not stored
 }
 
 // Marker reports whether m is a Vary marker rather than an entry.
@@ -90,10 +82,6 @@ func ParseMeta(data []byte) (*Meta, error) {
 	case (!m.Marker() && len(m.CRC32C) != 8) || hexErr != nil:
 		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
 	}
-	if m.File != nil && m.ID == "" {
-		m.ID = FileID(m.File.Size, m.File.MTime, m.File.Ino)
-	}
-	m.File = nil
 	if m.Header == nil {
 		m.Header = http.Header{}
 	}
