@@ -217,18 +217,33 @@ type Stats struct {
 }
 
 type counters struct {
-	status                                        cachestatus.Counters
+	hits, misses, revalidated, stale, bypass      atomic.Int64
 	coalesced, stored, storedBytes, tooLarge, inv atomic.Int64
+}
+
+// count records one response with the given X-Cache status.
+func (c *counters) count(status string) {
+	switch status {
+	case cachestatus.Hit:
+		c.hits.Add(1)
+	case cachestatus.Miss:
+		c.misses.Add(1)
+	case cachestatus.Revalidated:
+		c.revalidated.Add(1)
+	case cachestatus.Stale:
+		c.stale.Add(1)
+	case cachestatus.Bypass:
+		c.bypass.Add(1)
+	}
 }
 
 // Stats returns a snapshot of the counters, the store's included.
 func (t *Transport) Stats() Stats {
 	c := &t.stats
-	st := c.status.Load()
 	s := Stats{
-		Hits: st.Hits, Misses: st.Misses, Revalidated: st.Revalidated, Stale: st.Stale, Bypass: st.Bypass,
-		Coalesced: c.coalesced.Load(), Stored: c.stored.Load(), StoredBytes: c.storedBytes.Load(),
-		TooLarge: c.tooLarge.Load(), Invalidated: c.inv.Load(),
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Revalidated: c.revalidated.Load(), Stale: c.stale.Load(),
+		Bypass: c.bypass.Load(), Coalesced: c.coalesced.Load(), Stored: c.stored.Load(),
+		StoredBytes: c.storedBytes.Load(), TooLarge: c.tooLarge.Load(), Invalidated: c.inv.Load(),
 	}
 	if ss, ok := t.store.(interface{ Stats() StoreStats }); ok {
 		x := ss.Stats()

@@ -486,7 +486,7 @@ func (t *Transport) respond(rq *request, k Key, m *Meta, body io.ReadCloser, sta
 // mark sets X-Cache on resp and counts it.
 func (t *Transport) mark(req *http.Request, resp *http.Response, status, why string) *http.Response {
 	cachestatus.Set(resp, status)
-	t.stats.status.Count(status)
+	t.stats.count(status)
 	if t.log.Enabled(req.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{slog.String("X-Cache", status), slog.String("method", req.Method),
 			slog.String("url", req.URL.Redacted()), slog.Int("status", resp.StatusCode)}

@@ -2,22 +2,8 @@ package cachestatus
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 )
-
-func TestCounters(t *testing.T) {
-	var c Counters
-	var wg sync.WaitGroup
-	for _, s := range []string{Hit, Hit, Miss, Revalidated, Stale, Bypass, Bypass, Bypass, "other", ""} {
-		wg.Go(func() { c.Count(s) })
-	}
-	wg.Wait()
-	want := Snapshot{Hits: 2, Misses: 1, Revalidated: 1, Stale: 1, Bypass: 3}
-	if got := c.Load(); got != want {
-		t.Fatalf("Load() = %+v, want %+v", got, want)
-	}
-}
 
 func TestSet(t *testing.T) {
 	resp := &http.Response{}
