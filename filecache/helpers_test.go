@@ -193,7 +193,7 @@ func (e *env) hold(t testing.TB, l loc) (release func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := st.Lock(context.Background(), l.k)
+	unlock, err := st.Lock(context.Background(), l.k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,7 @@ func WithRedis(rdb redis.UniversalClient) Option {
 // reach Redis keeps it; short enough that a dead leader's waiters take
 // over soon.
 const (
-	LockLease     = 5 * time.Second
-	lockRenew     = LockLease / 3
+	LockLease     = 5 * time.Second       // renewed every third of it
 	lockPoll      = 50 * time.Millisecond // how often a waiter tries the lock
 	lockCallLimit = time.Second           // bounds each call to Redis
 	lockBackoff   = time.Second           // no Redis after a failure, for this long
@@ -53,6 +52,7 @@ const (
 type locker struct {
 	client *redislock.Client
 	log    *slog.Logger
+	lease  time.Duration // LockLease; shorter in tests
 
 	waits, errors atomic.Int64
 
@@ -67,9 +67,9 @@ type lockedEntries struct{ *entries }
 
 var _ cache.Locker = lockedEntries{}
 
-func (e lockedEntries) Lock(ctx context.Context, k cache.Key) (func(), error) {
+func (e lockedEntries) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(), error) {
 	s := (*Store)(e.entries)
-	return s.lock.lock(ctx, s.lockName(k))
+	return s.lock.lock(ctx, s.lockName(k), alive)
 }
 
 // lockName is the Redis key of k's lock: one per bucket, prefix and entry,
@@ -80,10 +80,11 @@ func (s *Store) lockName(k cache.Key) string {
 }
 
 // lock takes the lock named key, waiting while another machine holds it,
-// and returns its release. It fails only with ctx's error; when Redis
-// cannot be reached it returns a release that does nothing, and the
+// and returns its release; the lease is renewed while alive (nil: always)
+// says the holder makes progress. It fails only with ctx's error; when
+// Redis cannot be reached it returns a release that does nothing, and the
 // caller goes on alone.
-func (l *locker) lock(ctx context.Context, key string) (func(), error) {
+func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(), error) {
 	waited := false
 	var timer *time.Timer
 	defer func() {
@@ -96,12 +97,12 @@ func (l *locker) lock(ctx context.Context, key string) (func(), error) {
 			return func() {}, nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, lockCallLimit)
-		lk, err := l.client.Obtain(cctx, key, LockLease, nil)
+		lk, err := l.client.Obtain(cctx, key, l.lease, nil)
 		cancel()
 		switch {
 		case err == nil:
 			l.up()
-			return l.hold(lk), nil
+			return l.hold(lk, alive), nil
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case !errors.Is(err, redislock.ErrNotObtained):
@@ -126,21 +127,28 @@ func (l *locker) lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-// hold renews lk until the returned release is called, which releases it.
-func (l *locker) hold(lk *redislock.Lock) func() {
+// hold renews lk until the returned release is called, which releases it,
+// or until alive reports that the download stalled: the lease then runs
+// out, and a machine waiting for the entry takes over.
+func (l *locker) hold(lk *redislock.Lock, alive func() bool) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(lockRenew)
+		t := time.NewTicker(l.lease / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
+				if alive != nil && !alive() {
+					l.log.Warn("s3store: the download of a locked entry stalled; its lock in Redis lapses so that another machine can fetch it",
+						"key", lk.Key())
+					return
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
-				err := lk.Refresh(ctx, LockLease, nil)
+				err := lk.Refresh(ctx, l.lease, nil)
 				cancel()
 				if err != nil {
 					l.log.Warn("s3store: could not renew an entry's lock in Redis; another machine may fetch it too",

@@ -45,23 +45,23 @@ func TestLockWaitsAndReleases(t *testing.T) {
 	a, la := lockedStore(t, newRedis(t, addr), prefix)
 	b, lb := lockedStore(t, newRedis(t, addr), prefix)
 	k := cache.KVKey("https://www.sec.gov/x")
-	unlock, err := la.Lock(context.Background(), k)
+	unlock, err := la.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := lb.Lock(ctx, k); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lb.Lock(ctx, k, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock while another machine holds it = %v, want it to wait until the deadline", err)
 	}
-	other, err := lb.Lock(context.Background(), cache.KVKey("https://www.sec.gov/y"))
+	other, err := lb.Lock(context.Background(), cache.KVKey("https://www.sec.gov/y"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	other()
 	released := time.Now()
 	go func() { time.Sleep(100 * time.Millisecond); unlock() }()
-	unlockB, err := lb.Lock(context.Background(), k)
+	unlockB, err := lb.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestLockTakeoverAfterDeadLeader(t *testing.T) {
 		time.AfterFunc(300*time.Millisecond, func() { mini.FastForward(300 * time.Millisecond) })
 	}
 	start := time.Now()
-	unlock, err := l.Lock(context.Background(), k)
+	unlock, err := l.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +112,14 @@ func TestLockRenewedWhileHeld(t *testing.T) {
 	_, la := lockedStore(t, newRedis(t, addr), prefix)
 	_, lb := lockedStore(t, newRedis(t, addr), prefix)
 	k := cache.KVKey("https://www.sec.gov/long")
-	unlock, err := la.Lock(context.Background(), k)
+	unlock, err := la.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), LockLease+time.Second)
 	defer cancel()
-	if _, err := lb.Lock(ctx, k); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lb.Lock(ctx, k, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock = %v: the holder's lock ran out while it was held", err)
 	}
 }
@@ -130,7 +130,7 @@ func TestLockRedisDown(t *testing.T) {
 	s, l := lockedStore(t, redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}), "")
 	for i := range 5 {
 		start := time.Now()
-		unlock, err := l.Lock(context.Background(), cache.KVKey("https://www.sec.gov/x"))
+		unlock, err := l.Lock(context.Background(), cache.KVKey("https://www.sec.gov/x"), nil)
 		if err != nil {
 			t.Fatalf("Lock %d with Redis down = %v, want to go on alone", i, err)
 		}
@@ -162,5 +162,46 @@ func TestPartSize(t *testing.T) {
 	}
 	if partSize(1, -1) != minPart || partSize(1001, -1) != 2*minPart {
 		t.Error("parts of an unknown length do not start small and double every thousand")
+	}
+}
+
+// TestLockLapsesWhenStalled: the holder's lease is renewed while alive
+// says its download makes progress, and lapses once it does not, so that
+// a machine waiting for the entry takes over from a stalled leader.
+func TestLockLapsesWhenStalled(t *testing.T) {
+	addr, mini := storetest.RedisAddr(t)
+	for _, tt := range []struct {
+		name    string
+		stalled bool
+	}{{"progressing leader keeps the lock", false}, {"stalled leader loses it", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := "stall-" + time.Now().Format("150405.000000") + "/"
+			a, la := lockedStore(t, newRedis(t, addr), prefix)
+			a.lock.lease = 300 * time.Millisecond
+			_, lb := lockedStore(t, newRedis(t, addr), prefix)
+			k := cache.KVKey("https://www.sec.gov/stalled")
+			start := time.Now()
+			alive := func() bool { return !tt.stalled || time.Since(start) < 150*time.Millisecond }
+			unlock, err := la.Lock(context.Background(), k, alive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			if mini != nil && tt.stalled { // a miniredis expires keys only when told
+				time.AfterFunc(600*time.Millisecond, func() { mini.FastForward(time.Second) })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel()
+			unlockB, err := lb.Lock(ctx, k, nil)
+			switch {
+			case tt.stalled && err != nil:
+				t.Fatalf("waiting for a stalled leader's lock: %v, want it once the lease lapsed", err)
+			case !tt.stalled && !errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("Lock while a progressing leader holds it = %v, want it to wait until the deadline", err)
+			}
+			if unlockB != nil {
+				unlockB()
+			}
+		})
 	}
 }

@@ -82,7 +82,7 @@ func New(client *s3.Client, bucket, prefix string, opts ...Option) *Store {
 	}
 	s.kv = cache.KV{Store: (*entries)(s), Timeout: s.timeout}
 	if s.rdb != nil {
-		s.lock = &locker{client: redislock.New(s.rdb), log: s.log}
+		s.lock = &locker{client: redislock.New(s.rdb), log: s.log, lease: LockLease}
 	}
 	return s
 }

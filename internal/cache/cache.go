@@ -47,6 +47,10 @@ type Options struct {
 	Now func() time.Time
 	// Name prefixes log lines and errors ("filecache", "rfccache").
 	Name string
+	// StallAfter is how long a download may make no progress before new
+	// requests for it go to the origin themselves, and its lock, if a
+	// lease, lapses. Default: 10 seconds.
+	StallAfter time.Duration
 }
 
 // ErrClosed is returned by RoundTrip after Close.
@@ -77,15 +81,12 @@ type engine struct {
 	secretOnce sync.Once
 	secret     []byte
 
-	mu     sync.Mutex // guards closed, live and fills.Add
-	closed atomic.Bool
-	live   map[*fill]struct{}
-	fills  sync.WaitGroup
-	stop   context.Context // ended by Close: degraded fills held back by a reader give up
-	cancel context.CancelFunc
-
-	// stallAfter is how long a download may make no progress before new
-	// requests stop waiting for it and go to the origin themselves.
+	mu         sync.Mutex // guards closed, live and fills.Add
+	closed     atomic.Bool
+	live       map[*fill]struct{}
+	fills      sync.WaitGroup
+	stop       context.Context // ended by Close: degraded fills held back by a reader give up
+	cancel     context.CancelFunc
 	stallAfter time.Duration
 }
 
@@ -105,7 +106,7 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 		log:        cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		now:        opts.Now,
 		name:       cmp.Or(opts.Name, "cache"),
-		stallAfter: 10 * time.Second,
+		stallAfter: cmp.Or(opts.StallAfter, 10*time.Second),
 	}}
 	if t.now == nil {
 		t.now = time.Now

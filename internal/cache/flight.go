@@ -110,6 +110,17 @@ func (g *flights) whenIdle(f *flight, fn func()) {
 	}
 }
 
+// alive reports whether the flight's download still makes progress: true
+// until it has one, and once it is over.
+func (f *flight) alive() bool {
+	select {
+	case <-f.ready:
+		return f.out.fill == nil || !f.out.fill.stalled()
+	default:
+		return true
+	}
+}
+
 // wait returns the flight's outcome once decided, or ctx's error.
 func (f *flight) wait(ctx context.Context) (outcome, error) {
 	select {

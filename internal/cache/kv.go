@@ -63,7 +63,7 @@ func (c *KV) Set(key string, value []byte) {
 	defer cancel()
 	k := KVKey(key)
 	if l, ok := c.Store.(Locker); ok {
-		unlock, err := l.Lock(ctx, k)
+		unlock, err := l.Lock(ctx, k, nil)
 		if err != nil {
 			return
 		}

@@ -285,7 +285,7 @@ func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error
 func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Response, error) {
 	unlock := func() {}
 	if t.locker != nil {
-		u, err := t.locker.Lock(rq.ctx, rq.key)
+		u, err := t.locker.Lock(rq.ctx, rq.key, fl.alive)
 		if err != nil {
 			if rq.ctx.Err() != nil {
 				t.flights.end(fl, outcome{kind: outRetry})

@@ -78,9 +78,12 @@ type Writer interface {
 }
 
 // Locker is a Store that locks an entry across processes, so that
-// processes sharing it make one origin request per entry.
+// processes sharing it make one origin request per entry. alive (nil:
+// always true) reports whether the holder's download still makes
+// progress; a lock that is a lease is renewed only while it does, so that
+// a stalled leader on another machine holds nobody for longer than that.
 type Locker interface {
-	Lock(ctx context.Context, k Key) (unlock func(), err error)
+	Lock(ctx context.Context, k Key, alive func() bool) (unlock func(), err error)
 }
 
 // Provider is a cache that has a streaming Store, as httpcachestore's and

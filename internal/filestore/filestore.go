@@ -40,6 +40,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
@@ -89,6 +90,7 @@ type Store struct {
 	log      *slog.Logger
 	create   func(dir, pattern string) (File, error)
 	reserve  func(f File, n int64) error
+	lease    time.Duration // lockLease; shorter in tests
 
 	metas metaCache
 	stats struct{ errors, corrupt, evictions atomic.Int64 }
@@ -116,7 +118,8 @@ func New(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: abs, maxBytes: opts.MaxBytes, log: opts.Logger, create: opts.CreateTemp, reserve: opts.Reserve}
+	s := &Store{dir: abs, maxBytes: opts.MaxBytes, log: opts.Logger, create: opts.CreateTemp, reserve: opts.Reserve,
+		lease: lockLease}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -168,7 +168,7 @@ func TestLeftoverTempFiles(t *testing.T) {
 	deadOld := filepath.Join(tmp, lockBase(k.String())+"-124.old")
 	os.WriteFile(deadOld, []byte("old body"), 0o644)
 	// A live writer holds its entry's lock: its file must survive.
-	unlock, err := s.Lock(context.Background(), k2)
+	unlock, err := s.Lock(context.Background(), k2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,19 +284,56 @@ func TestBodyCheckedFirst(t *testing.T) {
 func TestLockWaitHonoursContext(t *testing.T) {
 	s := newStore(t, t.TempDir())
 	k := urlKey(t, "https://example.com/x")
-	unlock, err := s.Lock(context.Background(), k)
+	unlock, err := s.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if _, err := s.Lock(ctx, k); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s.Lock(ctx, k, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second Lock: %v", err)
 	}
 	unlock()
-	unlock2, err := s.Lock(context.Background(), k)
+	unlock2, err := s.Lock(context.Background(), k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	unlock2()
+}
+
+// TestLockLapsesWhenStalled: a holder renews its lock while alive says
+// its download makes progress; once it does not, a waiter in another
+// process stops waiting after the lease, with ErrStalled, and goes to the
+// origin itself.
+func TestLockLapsesWhenStalled(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		stalled bool
+	}{{"progressing holder keeps the lock", false}, {"stalled holder lets waiters go", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			holder, waiter := newStore(t, dir), newStore(t, dir)
+			holder.lease, waiter.lease = 300*time.Millisecond, 300*time.Millisecond
+			k := urlKey(t, "https://example.com/stalled")
+			start := time.Now()
+			unlock, err := holder.Lock(context.Background(), k, func() bool {
+				return !tt.stalled || time.Since(start) < 150*time.Millisecond
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel()
+			_, err = waiter.Lock(ctx, k, nil)
+			switch {
+			case tt.stalled && !errors.Is(err, ErrStalled):
+				t.Fatalf("waiting for a stalled holder = %v, want ErrStalled", err)
+			case tt.stalled && time.Since(start) > time.Second:
+				t.Fatalf("gave up on a stalled holder after %v; its last renewal was before 150ms, the lease 300ms", time.Since(start))
+			case !tt.stalled && !errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("waiting for a progressing holder = %v, want it to wait until the deadline", err)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -46,17 +47,29 @@ func tryLock(path string) (*entryLock, bool, error) {
 	return nil, false, nil
 }
 
-// lockEntry waits for the lock at path until ctx is done.
-func lockEntry(ctx context.Context, path string) (*entryLock, error) {
+// lockLease is how long a holder may go without renewing its lock before
+// waiters in other processes stop waiting for it.
+const lockLease = 5 * time.Second
+
+// ErrStalled is returned by Store.Lock when the entry's holder, in another
+// process, stopped renewing its lock: its download made no progress.
+var ErrStalled = errors.New("filestore: the lock's holder stalled")
+
+// lockEntry waits for the lock at path until ctx is done, or until the
+// holder has not renewed it for lease.
+func lockEntry(ctx context.Context, path string, lease time.Duration) (*entryLock, error) {
 	delay := 500 * time.Microsecond
 	var timer *time.Timer
-	for {
+	for start := time.Now(); ; {
 		l, ok, err := tryLock(path)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			return l, nil
+		}
+		if fi, err := os.Stat(path); err == nil && time.Since(start) > lease && time.Since(fi.ModTime()) > lease {
+			return nil, ErrStalled
 		}
 		if timer == nil {
 			timer = time.NewTimer(delay)
@@ -83,14 +96,40 @@ func (l *entryLock) release() {
 }
 
 // Lock takes the lock of k's entry, shared with every process using the
-// folder, waiting until it is free or ctx ends.
-func (s *Store) Lock(ctx context.Context, k cache.Key) (func(), error) {
-	l, err := lockEntry(ctx, s.lockPath(k.String()))
+// folder, waiting until it is free or ctx ends. The holder renews it (the
+// lock file's modification time) while alive (nil: always) says its
+// download makes progress; a waiter gives up with [ErrStalled] once the
+// holder has not renewed it for the lease (5 s), and goes to the origin.
+func (s *Store) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(), error) {
+	l, err := lockEntry(ctx, s.lockPath(k.String()), s.lease)
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrStalled) {
 			s.fail("lock", s.lockPath(k.String()), err)
 		}
 		return nil, err
 	}
-	return l.release, nil
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if alive != nil && !alive() {
+					s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", l.path)
+					return
+				}
+				os.Chtimes(l.path, now, now)
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		close(stop)
+		<-done
+		l.release()
+	}), nil
 }
