@@ -21,9 +21,10 @@ import (
 // takes a lock in Redis (github.com/bsm/redislock) before it asks the
 // origin, and the requests for the entry on other machines wait for the
 // lock, then find the entry committed and serve it. The lock is a lease
-// of LockLease, renewed while the leader downloads and released when the
-// entry is committed or given up; a leader that dies stops renewing it, and
-// a waiter takes over when the lease runs out.
+// of LockLease, renewed while the leader's download makes progress and
+// released when the entry is committed or given up; a leader that dies, or
+// whose download stalls (no byte for 10 s), stops renewing it, and a
+// waiter takes over when the lease runs out.
 //
 // Redis failing never fails a request or holds it for long: each call to
 // Redis is bounded by one second, and a request that cannot reach Redis
