@@ -132,45 +132,24 @@ func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(
 // or until alive reports that the download stalled: the lease then runs
 // out, and a machine waiting for the entry takes over.
 func (l *locker) hold(lk *redislock.Lock, alive func() bool) func() {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(l.lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if alive != nil && !alive() {
-					l.log.Warn("s3store: the download of a locked entry stalled; its lock in Redis lapses so that another machine can fetch it",
-						"key", lk.Key())
-					return
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
-				err := lk.Refresh(ctx, l.lease, nil)
-				cancel()
-				if err != nil {
-					l.log.Warn("s3store: could not renew an entry's lock in Redis; another machine may fetch it too",
-						"key", lk.Key(), "err", err)
-				}
-			}
+	return cache.Renew(l.lease/3, alive, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
+		defer cancel()
+		if err := lk.Refresh(ctx, l.lease, nil); err != nil {
+			l.log.Warn("s3store: could not renew an entry's lock in Redis; another machine may fetch it too",
+				"key", lk.Key(), "err", err)
 		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(stop)
-			<-done
-			ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
-			defer cancel()
-			if err := lk.Release(ctx); err != nil && !errors.Is(err, redislock.ErrLockNotHeld) {
-				l.log.Warn("s3store: could not release an entry's lock in Redis; it expires on its own",
-					"key", lk.Key(), "err", err)
-			}
-		})
-	}
+	}, func() {
+		l.log.Warn("s3store: the download of a locked entry stalled; its lock in Redis lapses so that another machine can fetch it",
+			"key", lk.Key())
+	}, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)
+		defer cancel()
+		if err := lk.Release(ctx); err != nil && !errors.Is(err, redislock.ErrLockNotHeld) {
+			l.log.Warn("s3store: could not release an entry's lock in Redis; it expires on its own",
+				"key", lk.Key(), "err", err)
+		}
+	})
 }
 
 // skipping reports whether a recent failure says not to try Redis now.

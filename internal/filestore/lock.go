@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -108,28 +107,10 @@ func (s *Store) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(
 		}
 		return nil, err
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(s.lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				if alive != nil && !alive() {
-					s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", l.path)
-					return
-				}
-				os.Chtimes(l.path, now, now)
-			}
-		}
-	}()
-	return sync.OnceFunc(func() {
-		close(stop)
-		<-done
-		l.release()
-	}), nil
+	return cache.Renew(s.lease/3, alive, func() {
+		now := time.Now()
+		os.Chtimes(l.path, now, now)
+	}, func() {
+		s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", l.path)
+	}, l.release), nil
 }
