@@ -87,12 +87,6 @@ func (s *Store) lockName(k cache.Key) string {
 // caller goes on alone.
 func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(), error) {
 	waited := false
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	for {
 		if l.skipping() {
 			return func() {}, nil
@@ -115,13 +109,8 @@ func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(
 			waited = true
 			l.waits.Add(1)
 		}
-		if timer == nil {
-			timer = time.NewTimer(lockPoll)
-		} else {
-			timer.Reset(lockPoll)
-		}
-		select {
-		case <-timer.C:
+		select { // an unstopped timer is collected since Go 1.23
+		case <-time.After(lockPoll):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

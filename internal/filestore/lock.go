@@ -58,7 +58,6 @@ var ErrStalled = errors.New("filestore: the lock's holder stalled")
 // holder has not renewed it for lease.
 func lockEntry(ctx context.Context, path string, lease time.Duration) (*entryLock, error) {
 	delay := 500 * time.Microsecond
-	var timer *time.Timer
 	for start := time.Now(); ; {
 		l, ok, err := tryLock(path)
 		if err != nil {
@@ -70,16 +69,10 @@ func lockEntry(ctx context.Context, path string, lease time.Duration) (*entryLoc
 		if fi, err := os.Stat(path); err == nil && time.Since(start) > lease && time.Since(fi.ModTime()) > lease {
 			return nil, ErrStalled
 		}
-		if timer == nil {
-			timer = time.NewTimer(delay)
-			defer timer.Stop()
-		} else {
-			timer.Reset(delay)
-		}
-		select {
+		select { // an unstopped timer is collected since Go 1.23
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-timer.C:
+		case <-time.After(delay):
 		}
 		delay = min(2*delay, 25*time.Millisecond)
 	}
