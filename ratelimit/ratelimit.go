@@ -127,7 +127,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &waitError{req: req.Method + " " + redact(req), err: err}
 	}
-	return send(t.next, req, res)
+	return send(t.next, req, t.limiter, requestHost(req), res)
 }
 
 // CloseIdleConnections closes the idle connections of the transport below,

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
+
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
 // When is a request "started"? A limiter that records the moment it lets a
@@ -81,16 +84,55 @@ func (noReservation) Sent()    {}
 func (noReservation) Arrived() {}
 func (noReservation) Cancel()  {}
 
-// send passes req to next, telling res when it reaches the server.
-func send(next http.RoundTripper, req *http.Request, res Reservation) (*http.Response, error) {
-	if _, ok := res.(noReservation); ok {
-		return next.RoundTrip(req)
+// send passes req to next, telling res when it reaches the server. When
+// net/http sends the request again inside its round trip (a reused
+// connection closed under it, the server may have had the first), the
+// resend asks for a connection again, and waits there for l as a request
+// of its own; if l refuses it, the round trip ends with l's error.
+func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res Reservation) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	var mu sync.Mutex
+	cur, conns := res, 0
+	current := func() Reservation {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
 	}
 	trace := &httptrace.ClientTrace{
-		WroteRequest:         func(httptrace.WroteRequestInfo) { res.Sent() },
-		GotFirstResponseByte: res.Arrived,
+		GetConn: func(string) {
+			mu.Lock()
+			conns++
+			prev, again := cur, conns > 1
+			mu.Unlock()
+			if !again {
+				return
+			}
+			prev.Arrived()
+			r, err := reserve(ctx, l, host)
+			if err != nil {
+				cancel(&waitError{req: req.Method + " " + redact(req) + " (sent again by net/http)", err: err})
+				return
+			}
+			mu.Lock()
+			cur = r
+			mu.Unlock()
+		},
+		WroteRequest:         func(httptrace.WroteRequestInfo) { current().Sent() },
+		GotFirstResponseByte: func() { current().Arrived() },
 	}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	defer res.Arrived() // also when next panics: a slot must never stay shut
-	return next.RoundTrip(req)
+	defer func() { current().Arrived() }() // also when next panics: a slot must never stay shut
+	resp, err := next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	if err != nil {
+		if we, ok := context.Cause(ctx).(*waitError); ok {
+			err = we
+		}
+		cancel(nil)
+		return nil, err
+	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		cancel(nil)
+	} else {
+		resp.Body = httpbody.OnClose(resp.Body, func() { cancel(nil) })
+	}
+	return resp, nil
 }

@@ -1,0 +1,117 @@
+package ratelimit
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// closingOrigin answers the first request of each connection and closes the
+// connection, unanswered, on the second: net/http then sends that request
+// again on a new connection, inside its own RoundTrip, and the origin sees
+// it twice.
+func closingOrigin(t *testing.T) (*httptest.Server, func() []time.Time) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var arrivals []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		again := seen[r.RemoteAddr]
+		seen[r.RemoteAddr] = true
+		mu.Unlock()
+		if again {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Time(nil), arrivals...)
+	}
+}
+
+// TestHiddenResendWaits: a request that net/http sends again on a new
+// connection (the reused one closed under it) waits for the limiter like
+// any other, for a Reserver and for a plain Limiter.
+func TestHiddenResendWaits(t *testing.T) {
+	const per = 300 * time.Millisecond
+	for _, tt := range []struct {
+		name string
+		l    func(t *testing.T) Limiter
+	}{
+		{"SlidingWindow", func(t *testing.T) Limiter {
+			l, err := NewSlidingWindow(1, per, &Options{Guard: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}},
+		{"rate.Limiter", func(*testing.T) Limiter { return rate.NewLimiter(rate.Every(per), 1) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, arrivals := closingOrigin(t)
+			base := &http.Transport{}
+			t.Cleanup(base.CloseIdleConnections)
+			c := &http.Client{Transport: New(base, tt.l(t))}
+			for _, p := range []string{"/a", "/b"} {
+				resp, err := c.Get(srv.URL + p)
+				if err != nil {
+					t.Fatalf("GET %s: %v", p, err)
+				}
+				io.Copy(io.Discard, resp.Body) // so that the connection is reused
+				resp.Body.Close()
+			}
+			got := arrivals()
+			if len(got) != 3 {
+				t.Fatalf("the origin saw %d requests, want 3 (one sent again by net/http)", len(got))
+			}
+			for i := 1; i < len(got); i++ {
+				if gap := got[i].Sub(got[i-1]); gap < per-30*time.Millisecond {
+					t.Errorf("requests %d and %d reached the origin %v apart; the limit is one per %v", i, i+1, gap.Round(time.Millisecond), per)
+				}
+			}
+		})
+	}
+}
+
+// TestHiddenResendRefused: a resend that its limiter refuses (it would wait
+// past WithMaxWait's bound) ends the round trip with the limiter's error,
+// and never reaches the origin.
+func TestHiddenResendRefused(t *testing.T) {
+	const per = 300 * time.Millisecond
+	w, err := NewSlidingWindow(1, per, &Options{Guard: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, arrivals := closingOrigin(t)
+	base := &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	c := &http.Client{Transport: New(base, WithMaxWait(w, per/2))}
+	resp, err := c.Get(srv.URL + "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	time.Sleep(per) // /b is admitted at once; its resend would wait a period, past the bound
+	if _, err := c.Get(srv.URL + "/b"); !errors.Is(err, ErrMaxWait) {
+		t.Fatalf("GET /b with its resend refused: %v, want ErrMaxWait", err)
+	}
+	if n := len(arrivals()); n != 2 {
+		t.Fatalf("the origin saw %d requests, want 2: the refused resend must not be sent", n)
+	}
+}
