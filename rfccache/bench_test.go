@@ -16,8 +16,9 @@ import (
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
-// BenchmarkHit compares a cache hit of this stage on files with a raw file
-// read of the same size and with httpcache.Transport on its diskcache.
+// BenchmarkHit compares a cache hit of this stage on files, copied with
+// io.Copy, with a raw file read of the same size in the same 256 KiB reads
+// and with httpcache.Transport on its diskcache.
 func BenchmarkHit(b *testing.B) {
 	for _, size := range []int{4 << 10, 1 << 20} {
 		body := testserverBody(size)
@@ -47,12 +48,13 @@ func BenchmarkHit(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
+			buf := make([]byte, 256<<10) // the cache's own read size: io.Discard's ReadFrom would read 8 KiB at a time
 			for b.Loop() {
 				f, err := os.Open(p)
 				if err != nil {
 					b.Fatal(err)
 				}
-				io.Copy(io.Discard, f)
+				io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{f}, buf)
 				f.Close()
 			}
 		})

@@ -97,6 +97,3 @@ func (m *Meta) Marshal() ([]byte, error) {
 	c.Version = metaVersion
 	return json.MarshalIndent(&c, "", "  ")
 }
-
-// FileID formats a file's identity for Meta.ID.
-func FileID(size, mtime int64, ino uint64) string { return fmt.Sprintf("%d.%d.%d", size, mtime, ino) }

@@ -337,3 +337,59 @@ func TestLockLapsesWhenStalled(t *testing.T) {
 		})
 	}
 }
+
+// writeOnly has no ReadFrom.
+type writeOnly struct{ io.Writer }
+
+// TestBodyWriteTo: a body copied with io.Copy arrives whole to a file
+// (ReadFrom, copy_file_range), to a writer without ReadFrom and to
+// io.Discard (both read in large chunks), and a body file cut short ends
+// in io.ErrUnexpectedEOF.
+func TestBodyWriteTo(t *testing.T) {
+	s := newStore(t, t.TempDir())
+	k := urlKey(t, "https://example.com/big")
+	body := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/16+5) // over a read chunk, not a multiple of one
+	if err := put(t, s, k, body, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	open := func() io.ReadCloser {
+		t.Helper()
+		_, rc, err := s.Lookup(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rc
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+		got  func() []byte
+	}{
+		{"a file", f, func() []byte { b, _ := os.ReadFile(f.Name()); return b }},
+		{"a writer without ReadFrom", writeOnly{&buf}, buf.Bytes},
+		{"io.Discard", io.Discard, nil},
+	} {
+		rc := open()
+		n, err := io.Copy(tc.w, rc)
+		rc.Close()
+		if err != nil || n != int64(len(body)) || (tc.got != nil && !bytes.Equal(tc.got(), body)) {
+			t.Fatalf("%s: %d bytes, %v; want the %d bytes stored", tc.name, n, err, len(body))
+		}
+	}
+	rc := open()
+	bodyPath, _ := s.paths(k)
+	if err := os.Truncate(bodyPath, int64(len(body))/2); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(writeOnly{io.Discard}, rc)
+	rc.Close()
+	if !errors.Is(err, io.ErrUnexpectedEOF) || n != int64(len(body))/2 {
+		t.Fatalf("a body file cut short: %d bytes, %v; want %d and io.ErrUnexpectedEOF", n, err, len(body)/2)
+	}
+}

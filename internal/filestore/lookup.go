@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,20 @@ func (c *metaCache) forget(key string) {
 	}
 }
 
-func idOf(fi os.FileInfo) string { return cache.FileID(fi.Size(), fi.ModTime().UnixNano(), inode(fi)) }
+func idOf(fi os.FileInfo) string { return string(appendID(nil, fi)) }
+
+func appendID(b []byte, fi os.FileInfo) []byte {
+	b = strconv.AppendInt(b, fi.Size(), 10)
+	b = strconv.AppendInt(append(b, '.'), fi.ModTime().UnixNano(), 10)
+	return strconv.AppendUint(append(b, '.'), inode(fi), 10)
+}
+
+// hasID reports whether fi's identity is id, without allocating: hits
+// compare one or two per request.
+func hasID(fi os.FileInfo, id string) bool {
+	var buf [64]byte
+	return string(appendID(buf[:0], fi)) == id
+}
 
 // Lookup returns the entry at k with its body open. A body whose identity
 // is the one its sidecar recorded is served as it is (a body of 64 KiB or
@@ -111,7 +125,7 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 		return m, nil, nil
 	}
 	if c.body != nil {
-		if fi, err := os.Stat(bodyPath); err == nil && idOf(fi) == m.ID {
+		if fi, err := os.Stat(bodyPath); err == nil && hasID(fi, m.ID) {
 			return m, cache.MemBody(c.body), nil
 		}
 	}
@@ -120,7 +134,7 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 		return nil, nil, cache.ErrNotFound
 	}
 	fi, err := f.Stat()
-	if trusted && (err != nil || idOf(fi) != m.ID) {
+	if trusted && (err != nil || !hasID(fi, m.ID)) {
 		f.Close()
 		return s.lookup(k, false)
 	}
@@ -131,7 +145,7 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 		}
 		return nil, nil, cache.ErrNotFound
 	}
-	id := idOf(fi)
+	same := hasID(fi, m.ID)
 	if m.Size <= hotBodyMax {
 		b := make([]byte, m.Size)
 		_, err := io.ReadFull(f, b)
@@ -140,22 +154,23 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
 			return nil, nil, cache.ErrNotFound
 		}
-		if id != m.ID {
-			m = s.refreshID(k, metaPath, m, id)
+		if !same {
+			m = s.refreshID(k, metaPath, m, idOf(fi))
 		}
 		s.metas.put(key, cachedMeta{id: c.id, meta: m, mtime: c.mtime, body: b})
 		return m, cache.MemBody(b), nil
 	}
 	body := io.ReadCloser(&fileBody{f: f, left: m.Size})
-	if id != m.ID && m.Size <= verifyFirstMax {
+	if !same && m.Size <= verifyFirstMax {
 		h := crc32.New(cache.Castagnoli)
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, m.Size)); err != nil || h.Sum32() != m.Sum() {
 			f.Close()
 			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
 			return nil, nil, cache.ErrNotFound
 		}
-		m = s.refreshID(k, metaPath, m, id)
-	} else if id != m.ID {
+		m = s.refreshID(k, metaPath, m, idOf(fi))
+	} else if !same {
+		id := idOf(fi)
 		body = cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
 			if ok {
 				s.refreshID(k, metaPath, m, id)
@@ -266,14 +281,31 @@ func (b *fileBody) Read(p []byte) (int, error) {
 }
 
 // WriteTo lets io.Copy to a socket or a file use sendfile or
-// copy_file_range.
+// copy_file_range, through w's ReadFrom. Where that would read 8 KiB at a
+// time (io.Discard) or w has none, it reads up to 256 KiB at a time.
 func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
-	n, err := io.Copy(w, &io.LimitedReader{R: b.f, N: b.left})
+	var n int64
+	var err error
+	if rf, ok := w.(io.ReaderFrom); ok && w != io.Discard {
+		n, err = rf.ReadFrom(&io.LimitedReader{R: b.f, N: b.left})
+	} else {
+		buf := readPool.Get().(*[readChunk]byte)
+		n, err = io.CopyBuffer(onlyWriter{w}, &io.LimitedReader{R: b.f, N: b.left}, buf[:])
+		readPool.Put(buf)
+	}
 	b.left -= n
 	if err == nil && b.left > 0 {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
 }
+
+const readChunk = 256 << 10
+
+var readPool = sync.Pool{New: func() any { return new([readChunk]byte) }}
+
+// onlyWriter hides w's ReadFrom from io.CopyBuffer, so that it uses the
+// buffer.
+type onlyWriter struct{ io.Writer }
 
 func (b *fileBody) Close() error { return b.f.Close() }
