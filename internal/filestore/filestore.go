@@ -208,9 +208,10 @@ func lockBase(k string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func (s *Store) lockPath(k string) string {
-	return filepath.Join(s.dir, locksDir, lockBase(k)+".lock")
-}
+// lockPath is the lock file of the entry key under dir.
+func lockPath(dir, key string) string { return filepath.Join(dir, locksDir, lockBase(key)+".lock") }
+
+func (s *Store) lockPath(k string) string { return lockPath(s.dir, k) }
 
 // Secret reads the folder's secret for credential variants, creating it
 // once; concurrent creators agree through a hard link that cannot replace.

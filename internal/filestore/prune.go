@@ -122,10 +122,6 @@ func keyOf(dir, body string) string {
 	return filepath.ToSlash(rel)
 }
 
-func lockPath(dir, key string) string {
-	return filepath.Join(dir, locksDir, lockBase(key)+".lock")
-}
-
 // pruneDir removes least recently used entries under dir until it holds at
 // most maxBytes, skipping entries being written, and removes leftovers of
 // crashed writers.
@@ -214,7 +210,7 @@ func cleanTemps(dir string, log *slog.Logger) int {
 			name := de.Name()
 			path := filepath.Join(dir, sub, name)
 			if base, _, found := strings.Cut(name, "-"); sub == tmpDir && found && len(base) == 32 {
-				lk, ok, _ := tryLock(filepath.Join(dir, locksDir, base+".lock"))
+				lk, ok, _ := tryLock(filepath.Join(dir, locksDir, base+".lock")) // base is a lockBase
 				if !ok {
 					continue
 				}
