@@ -115,3 +115,98 @@ func TestHiddenResendRefused(t *testing.T) {
 		t.Fatalf("the origin saw %d requests, want 2: the refused resend must not be sent", n)
 	}
 }
+
+// TestHTTP2Burst: concurrent requests on a fresh HTTP/2 transport, where
+// net/http asks for a connection twice per request while it dials (not a
+// resend), all go through, each once, with a plain window and with
+// WithMaxWait.
+func TestHTTP2Burst(t *testing.T) {
+	var mu sync.Mutex
+	arrivals := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals++
+		mu.Unlock()
+		w.Write([]byte(r.Proto))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		name string
+		wrap func(Limiter) Limiter
+	}{{"window", func(l Limiter) Limiter { return l }}, {"WithMaxWait", func(l Limiter) Limiter { return WithMaxWait(l, 500*time.Millisecond) }}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := NewSlidingWindow(10, time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			t.Cleanup(base.CloseIdleConnections)
+			c := &http.Client{Transport: New(base, tt.wrap(w)), Timeout: 10 * time.Second}
+			mu.Lock()
+			arrivals = 0
+			mu.Unlock()
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					resp, err := c.Get(srv.URL)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if string(b) != "HTTP/2.0" {
+						t.Errorf("answered over %q, want HTTP/2.0", b)
+					}
+				})
+			}
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if arrivals != 10 {
+				t.Fatalf("the origin saw %d requests, want 10", arrivals)
+			}
+		})
+	}
+}
+
+// TestSwitchingProtocols: a 101 response's body stays an
+// io.ReadWriteCloser through the stage, so that upgrades work.
+func TestSwitchingProtocols(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		io.Copy(conn, rw) // echo
+	}))
+	t.Cleanup(srv.Close)
+	w, err := NewSlidingWindow(10, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := New(&http.Transport{}, w).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	if resp.StatusCode != http.StatusSwitchingProtocols || !ok {
+		t.Fatalf("status %d, body %T: want 101 and an io.ReadWriteCloser", resp.StatusCode, resp.Body)
+	}
+	if _, err := rw.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(rw, got); err != nil || string(got) != "ping" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+}

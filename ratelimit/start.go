@@ -86,23 +86,28 @@ func (noReservation) Cancel()  {}
 
 // send passes req to next, telling res when it reaches the server. When
 // net/http sends the request again inside its round trip (a reused
-// connection closed under it, the server may have had the first), the
-// resend asks for a connection again, and waits there for l as a request
-// of its own; if l refuses it, the round trip ends with l's error.
+// connection closed under it after the request was written: the server
+// may have had it), the resend waits for l as a request of its own once it
+// has its connection (httptrace's GotConn, which no transport lock
+// holds); if l refuses it, the round trip ends with l's error. A new
+// connection asked for before anything was written is not a resend.
 func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res Reservation) (*http.Response, error) {
+	if _, ok := l.(unlimited); ok {
+		return next.RoundTrip(req)
+	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var mu sync.Mutex
-	cur, conns := res, 0
+	cur, wrote := res, false
 	current := func() Reservation {
 		mu.Lock()
 		defer mu.Unlock()
 		return cur
 	}
 	trace := &httptrace.ClientTrace{
-		GetConn: func(string) {
+		GotConn: func(httptrace.GotConnInfo) {
 			mu.Lock()
-			conns++
-			prev, again := cur, conns > 1
+			prev, again := cur, wrote
+			wrote = false
 			mu.Unlock()
 			if !again {
 				return
@@ -117,7 +122,12 @@ func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res
 			cur = r
 			mu.Unlock()
 		},
-		WroteRequest:         func(httptrace.WroteRequestInfo) { current().Sent() },
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			mu.Lock()
+			wrote = true
+			mu.Unlock()
+			current().Sent()
+		},
 		GotFirstResponseByte: func() { current().Arrived() },
 	}
 	defer func() { current().Arrived() }() // also when next panics: a slot must never stay shut

@@ -51,8 +51,14 @@ func CloseIdle(rt http.RoundTripper) {
 }
 
 // OnClose returns rc with fn called after its Close: a request context
-// released when its body is done with.
-func OnClose(rc io.ReadCloser, fn func()) io.ReadCloser { return &onClose{rc, fn} }
+// released when its body is done with. A body that is also an io.Writer
+// (a 101 Switching Protocols response's) stays one.
+func OnClose(rc io.ReadCloser, fn func()) io.ReadCloser {
+	if rw, ok := rc.(io.ReadWriteCloser); ok {
+		return &onCloseWriter{onClose{rw, fn}, rw}
+	}
+	return &onClose{rc, fn}
+}
 
 type onClose struct {
 	io.ReadCloser
@@ -64,3 +70,10 @@ func (b *onClose) Close() error {
 	b.fn()
 	return err
 }
+
+type onCloseWriter struct {
+	onClose
+	w io.Writer
+}
+
+func (b *onCloseWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
