@@ -100,10 +100,12 @@ func (s *Store) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(
 		}
 		return nil, err
 	}
-	return cache.Renew(s.lease/3, alive, func() {
+	renew := func() {
 		now := time.Now()
 		os.Chtimes(l.path, now, now)
-	}, func() {
+	}
+	renew() // a lock file left by a dead holder keeps its old time until touched
+	return cache.Renew(s.lease/3, alive, renew, func() {
 		s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", l.path)
 	}, l.release), nil
 }
