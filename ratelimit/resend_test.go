@@ -210,3 +210,57 @@ func TestSwitchingProtocols(t *testing.T) {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
 }
+
+// TestResendHoldsNoConnection: a resend waits for the limiter before it
+// takes a connection. With one connection per host, a resend that held the
+// connection while requests admitted before it waited for that connection
+// would leave the window full of slots that never settle.
+func TestResendHoldsNoConnection(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		again := seen[r.RemoteAddr]
+		seen[r.RemoteAddr] = true
+		mu.Unlock()
+		if again && r.URL.Path == "/b" { // close the reused connection under /b: net/http sends it again
+			time.Sleep(100 * time.Millisecond)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	l, err := NewSlidingWindow(2, 300*time.Millisecond, &Options{Guard: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &http.Transport{MaxConnsPerHost: 1}
+	t.Cleanup(base.CloseIdleConnections)
+	c := &http.Client{Transport: New(base, l), Timeout: 3 * time.Second}
+	get := func(p string) error {
+		resp, err := c.Get(srv.URL + p)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	if err := get("/a"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { errs[0] = get("/b") })
+	time.Sleep(30 * time.Millisecond)
+	wg.Go(func() { errs[1] = get("/c") })
+	wg.Go(func() { errs[2] = get("/d") })
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i+1, err)
+		}
+	}
+}

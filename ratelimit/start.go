@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -84,29 +85,34 @@ func (noReservation) Sent()    {}
 func (noReservation) Arrived() {}
 func (noReservation) Cancel()  {}
 
-// send passes req to next, telling res when it reaches the server. When
-// net/http sends the request again inside its round trip (a reused
-// connection closed under it after the request was written: the server
-// may have had it), the resend waits for l as a request of its own once it
-// has its connection (httptrace's GotConn, which no transport lock
-// holds); if l refuses it, the round trip ends with l's error. A new
-// connection asked for before anything was written is not a resend.
+// send passes req to next, telling res when it reaches the server.
+//
+// net/http resends an idempotent HTTP/1 request inside its round trip when
+// a reused connection closes after the request was written, and the server
+// may have had it. The resend asks for a connection again (httptrace's
+// GetConn, where HTTP/1 holds no lock and no connection yet) and waits
+// there for l as a request of its own; if l refuses it, the round trip
+// ends with l's error before anything is written. A new connection asked
+// for before anything was written is not a resend, and neither is an
+// HTTP/2 retry (REFUSED_STREAM, GOAWAY: the server did not process it;
+// HTTP/2 asks for connections under its pool's lock, where nothing may
+// wait).
 func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res Reservation) (*http.Response, error) {
 	if _, ok := l.(unlimited); ok {
 		return next.RoundTrip(req)
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var mu sync.Mutex
-	cur, wrote := res, false
+	cur, wrote, h2 := res, false, false
 	current := func() Reservation {
 		mu.Lock()
 		defer mu.Unlock()
 		return cur
 	}
 	trace := &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) {
+		GetConn: func(string) {
 			mu.Lock()
-			prev, again := cur, wrote
+			prev, again := cur, wrote && !h2
 			wrote = false
 			mu.Unlock()
 			if !again {
@@ -122,10 +128,18 @@ func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res
 			cur = r
 			mu.Unlock()
 		},
-		WroteRequest: func(httptrace.WroteRequestInfo) {
+		GotConn: func(info httptrace.GotConnInfo) {
+			tc, ok := info.Conn.(interface{ ConnectionState() tls.ConnectionState })
 			mu.Lock()
-			wrote = true
+			h2 = ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 			mu.Unlock()
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				mu.Lock()
+				wrote = true
+				mu.Unlock()
+			}
 			current().Sent()
 		},
 		GotFirstResponseByte: func() { current().Arrived() },
