@@ -91,8 +91,9 @@ func (noReservation) Cancel()  {}
 // a reused connection closes after the request was written, and the server
 // may have had it. The resend asks for a connection again (httptrace's
 // GetConn, where HTTP/1 holds no lock and no connection yet) and waits
-// there for l as a request of its own; if l refuses it, the round trip
-// ends with l's error before anything is written. A new connection asked
+// there for l as a request of its own; if l refuses it, it is cancelled
+// and the round trip ends with l's error. (net/http may still pick an idle
+// connection for it in the same instant; it then races the cancellation.) A new connection asked
 // for before anything was written is not a resend, and neither is an
 // HTTP/2 retry (REFUSED_STREAM, GOAWAY: the server did not process it;
 // HTTP/2 asks for connections under its pool's lock, where nothing may
