@@ -207,6 +207,10 @@ type networkStage struct {
 
 func (n *networkStage) CloseIdleConnections() { httpbody.CloseIdle(n.base) }
 
+// Unwrap returns the base transport, so that the rate-limit stage above
+// can tell what protocols it speaks (see ratelimit's hidden resends).
+func (n *networkStage) Unwrap() http.RoundTripper { return n.base }
+
 func (n *networkStage) RoundTrip(req *http.Request) (*http.Response, error) {
 	n.stats.network.Add(1)
 	resp, err := n.base.RoundTrip(req)

@@ -104,7 +104,7 @@ func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var mu sync.Mutex
-	cur, wrote, h2 := res, false, false
+	cur, wrote, h2 := res, false, !hiddenResends(next, req)
 	current := func() Reservation {
 		mu.Lock()
 		defer mu.Unlock()
@@ -132,7 +132,7 @@ func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res
 		GotConn: func(info httptrace.GotConnInfo) {
 			tc, ok := info.Conn.(interface{ ConnectionState() tls.ConnectionState })
 			mu.Lock()
-			h2 = ok && tc.ConnectionState().NegotiatedProtocol == "h2"
+			h2 = h2 || (ok && tc.ConnectionState().NegotiatedProtocol == "h2")
 			mu.Unlock()
 		},
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -160,4 +160,26 @@ func send(next http.RoundTripper, req *http.Request, l Limiter, host string, res
 		resp.Body = httpbody.OnClose(resp.Body, func() { cancel(nil) })
 	}
 	return resp, nil
+}
+
+// hiddenResends reports whether next may resend req over HTTP/1 inside its
+// round trip: only an *http.Transport does, found through stages that
+// offer Unwrap() http.RoundTripper. A request it may send as unencrypted
+// HTTP/2 (whose connection GotConn cannot tell from HTTP/1's) is treated
+// as HTTP/2, since HTTP/2 asks for connections under its pool's lock, where
+// nothing may wait.
+func hiddenResends(next http.RoundTripper, req *http.Request) bool {
+	for {
+		u, ok := next.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			break
+		}
+		next = u.Unwrap()
+	}
+	t, ok := next.(*http.Transport)
+	if !ok {
+		return false
+	}
+	h2c := t.Protocols != nil && t.Protocols.UnencryptedHTTP2() && req.URL != nil && req.URL.Scheme == "http"
+	return !h2c
 }
