@@ -30,13 +30,12 @@
 //
 // rfccache streams through [Store.CacheStore]: a download is spooled to a
 // temporary file of the system's, which every reader of it follows, and
-// uploaded from there as it grows (a multipart upload in parts of 8 MiB or
-// more, two at a time), then committed with the metadata; a body given up
-// is aborted and never visible. A hit streams the body object: one of up
-// to 1 MiB is read and checked before it is served (a damaged one is a
-// miss), a larger one is checked against its CRC-32C as it streams and ends
-// in an error rather than io.EOF if it does not match. No body is held in
-// memory, whatever its size.
+// uploaded from there once complete (in parts of 8 MiB or more above
+// 8 MiB), then committed with the metadata; a body given up is never
+// visible. A hit streams the body object: one of up to 1 MiB is read and
+// checked before it is served (a damaged one is a miss), a larger one is
+// checked against its CRC-32C as it streams and ends in an error rather
+// than io.EOF if it does not match. No body is held in memory.
 //
 // # Failures
 //

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync/atomic"
 )
@@ -116,12 +114,17 @@ func (s *ByteStore) Lookup(_ context.Context, k Key) (*Meta, io.ReadCloser, erro
 
 // Create spools the body to a temporary file.
 func (s *ByteStore) Create(_ context.Context, k Key, _ *Meta) (Writer, error) {
-	f, err := os.CreateTemp("", "throttlecache-spool-*")
+	w, err := NewSpool(func(_ context.Context, m *Meta, body *io.SectionReader) error {
+		b := make([]byte, body.Size())
+		if _, err := io.ReadFull(body, b); err != nil {
+			return err
+		}
+		return s.save(k, m, b)
+	}, nil)
 	if err != nil {
 		s.stats.errors.Add(1)
-		return nil, err
 	}
-	return &spool{f: f, commit: func(m *Meta, body []byte) error { return s.save(k, m, body) }}, nil
+	return w, err
 }
 
 // Update rewrites k's value with m, keeping its body. A marker is not
@@ -171,51 +174,4 @@ func (s *ByteStore) Secret(context.Context) ([]byte, error) {
 // Stats returns what the store counted.
 func (s *ByteStore) Stats() StoreStats {
 	return StoreStats{Errors: s.stats.errors.Load(), Corrupt: s.stats.corrupt.Load()}
-}
-
-// spool is a Writer on a temporary file that hands the whole body to
-// commit at the end.
-type spool struct {
-	f       *os.File
-	n       int64
-	err     error
-	commit  func(m *Meta, body []byte) error
-	aborted bool
-}
-
-func (w *spool) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	n, err := w.f.Write(p)
-	w.n += int64(n)
-	w.err = err
-	return n, err
-}
-
-func (w *spool) ReadAt(p []byte, off int64) (int, error) { return w.f.ReadAt(p, off) }
-
-func (w *spool) Commit(_ context.Context, m *Meta) error {
-	if w.err != nil || w.aborted {
-		return errors.Join(w.err, errors.New("cache: commit after abort"))
-	}
-	var body bytes.Buffer
-	body.Grow(int(w.n))
-	if _, err := io.Copy(&body, io.NewSectionReader(w.f, 0, w.n)); err != nil {
-		return err
-	}
-	return w.commit(m, body.Bytes())
-}
-
-func (w *spool) Abort() {
-	if !w.aborted {
-		w.aborted = true
-		os.Remove(w.f.Name())
-	}
-}
-
-func (w *spool) Close() error {
-	err := w.f.Close()
-	os.Remove(w.f.Name())
-	return err
 }
