@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"hash/crc32"
 	"io"
 )
@@ -55,33 +56,5 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 
 func (b *checkedBody) Close() error { return b.rc.Close() }
 
-type memBody struct {
-	b   []byte
-	off int
-}
-
 // MemBody returns a body reading b, which it never modifies.
-func MemBody(b []byte) io.ReadCloser { return &memBody{b: b} }
-
-func (b *memBody) Read(p []byte) (int, error) {
-	if b.off >= len(b.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, b.b[b.off:])
-	b.off += n
-	if b.off == len(b.b) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (b *memBody) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(b.b[b.off:])
-	b.off += n
-	if err == nil && b.off < len(b.b) {
-		err = io.ErrShortWrite
-	}
-	return int64(n), err
-}
-
-func (b *memBody) Close() error { return nil }
+func MemBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
