@@ -7,10 +7,9 @@ import (
 )
 
 // CheckedBody returns a body that reads size bytes from rc and checks them
-// against sum as they stream: it ends with io.EOF only when they match,
-// otherwise with ErrDamaged (or io.ErrUnexpectedEOF when rc ends early).
-// done, if not nil, is called once with the verdict. A caller never takes a
-// wrong body for a complete one, and nobody reads rc twice to check it.
+// against sum as they stream: it ends in io.EOF only when they match, else
+// ErrDamaged (io.ErrUnexpectedEOF when rc ends early). done (nil: none)
+// hears the verdict once.
 func CheckedBody(rc io.ReadCloser, size int64, sum uint32, done func(ok bool)) io.ReadCloser {
 	return &checkedBody{rc: rc, left: size, want: sum, done: done}
 }

@@ -12,21 +12,16 @@ import (
 	"sync/atomic"
 )
 
-// ByteCache is a store of whole values, such as gregjones/httpcache's
-// Cache: its MemoryCache, or a user's Redis or LevelDB adapter.
+// ByteCache is a store of whole values: gregjones/httpcache's Cache.
 type ByteCache interface {
 	Get(key string) ([]byte, bool)
 	Set(key string, value []byte)
 	Delete(key string)
 }
 
-// ByteStore is the [Store] of a ByteCache. A ByteCache can neither stream
-// nor list, so a download is spooled to a temporary file of the system's
-// and Set whole when complete, a hit holds its value in memory, and each
-// URL has one value: its variants (other credentials, encodings, Vary
-// values) replace each other instead of living side by side, and a request
-// for another variant is a miss. A failing ByteCache is not seen: the
-// interface returns no errors.
+// ByteStore is the [Store] of a ByteCache, which can neither stream nor
+// list: a download is spooled and Set whole, a hit is held in memory, and
+// each URL has one value, so its variants replace each other.
 type ByteStore struct {
 	c     ByteCache
 	log   *slog.Logger
@@ -44,7 +39,7 @@ func NewByteStore(c ByteCache, log *slog.Logger) *ByteStore {
 var _ Store = (*ByteStore)(nil)
 
 // A value is byteMagic, the metadata's length (4 bytes, big-endian), the
-// metadata as JSON, and the body.
+// metadata and the body.
 const (
 	byteMagic    = "tcB1"
 	bytePrefix   = "throttlecache/v2 "
@@ -94,9 +89,8 @@ func (s *ByteStore) save(k Key, m *Meta, body []byte) error {
 	return nil
 }
 
-// Lookup returns the value of k's URL when it holds k's entry. When it holds
-// a Vary variant of k's URL and k names none, it answers as a marker of
-// that one variant.
+// Lookup returns the value of k's URL when it holds k's entry, or a
+// marker when it holds a Vary variant of it and k names none.
 func (s *ByteStore) Lookup(_ context.Context, k Key) (*Meta, io.ReadCloser, error) {
 	m, body, ok := s.load(k)
 	switch {
@@ -127,8 +121,7 @@ func (s *ByteStore) Create(_ context.Context, k Key, _ *Meta) (Writer, error) {
 	return w, err
 }
 
-// Update rewrites k's value with m, keeping its body. A marker is not
-// kept: the variant it names is the value.
+// Update rewrites k's value with m, keeping its body; a marker is not kept.
 func (s *ByteStore) Update(_ context.Context, k Key, m *Meta) error {
 	if m.Marker() {
 		return nil
@@ -158,8 +151,8 @@ func (s *ByteStore) Invalidate(_ context.Context, u Key) (int, error) {
 	return 0, nil
 }
 
-// Secret returns the secret kept in the cache, making it when missing (and
-// reading it back, so that two that raced agree on the one that stayed).
+// Secret returns the secret kept in the cache, making it when missing and
+// reading it back, so that racing makers agree.
 func (s *ByteStore) Secret(context.Context) ([]byte, error) {
 	if b, ok := s.c.Get(byteSecretID); ok && len(b) == 32 {
 		return b, nil

@@ -1,23 +1,15 @@
 // Package cache is throttlecache's one cache engine: an http.RoundTripper
-// over a [Store] that keeps entries and a [Policy] that decides freshness.
-// The FileCache mode (package filecache, rules only) and the RFC modes
-// (package rfccache, RFC 9111 with rules overriding) are Policies over it,
-// on files (internal/filestore) or S3 (s3store).
+// over a [Store] that keeps entries and a [Policy] that decides freshness
+// (filecache: rules only; rfccache: RFC 9111 with rules overriding).
 //
 //	tr, err := cache.New(next, cache.Options{Store: st, Policy: p, Rules: m})
-//	client := &http.Client{Transport: tr}
 //
-// The engine owns what every mode shares: keys and variants (credentials,
-// Accept-Encoding, Vary), the in-process flight and the store's lock that
-// make one origin request per stampede, the fill that downloads a body into
-// the store on a goroutine of its own while every reader follows it, the
-// checked hit, invalidation, X-Cache and the counters. It is internal: the
-// public names are in filecache and rfccache.
+// The engine owns keys and variants, flights and locks (one origin request
+// per stampede), the fill that downloads a body into the store while every
+// reader follows it, checked hits, invalidation, X-Cache and the counters.
 package cache
 
 import (
-	"github.com/throttlecache/throttlecache/internal/httpbody"
-
 	"cmp"
 	"context"
 	"errors"
@@ -28,28 +20,22 @@ import (
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
+	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/rules"
 )
 
 // Options configures a [Transport].
 type Options struct {
-	Store  Store  // required
-	Policy Policy // required
-	// Rules override the origin's word on freshness; see Policy. Default:
-	// none.
-	Rules *rules.Matcher
-	// MaxBodyBytes is the largest body stored; larger ones stream through
-	// unstored. Default (0): no bound.
-	MaxBodyBytes int64
-	// Logger receives debug lines for every request. Default: discarded.
-	Logger *slog.Logger
-	// Now is the clock of freshness. Default: time.Now.
-	Now func() time.Time
-	// Name prefixes log lines and errors ("filecache", "rfccache").
-	Name string
+	Store        Store            // required
+	Policy       Policy           // required
+	Rules        *rules.Matcher   // override the origin on freshness (see Policy); default: none
+	MaxBodyBytes int64            // larger bodies stream through unstored; default (0): no bound
+	Logger       *slog.Logger     // debug lines for every request; default: discarded
+	Now          func() time.Time // the clock of freshness; default: time.Now
+	Name         string           // prefixes log lines ("filecache", "rfccache")
 	// StallAfter is how long a download may make no progress before new
-	// requests for it go to the origin themselves, and its lock, if a
-	// lease, lapses. Default: 10 seconds.
+	// requests go to the origin themselves and its lease lapses. Default:
+	// 10 seconds.
 	StallAfter time.Duration
 }
 
@@ -63,8 +49,7 @@ type Transport struct {
 	*engine
 }
 
-// engine is what every Transport made from one New shares: the store, the
-// flights, the fills and the counters. Over gives it another next stage.
+// engine is what the Transports made from one New (and Over) share.
 type engine struct {
 	store   Store
 	locker  Locker // the store, when it locks across processes
@@ -85,7 +70,7 @@ type engine struct {
 	closed     atomic.Bool
 	live       map[*fill]struct{}
 	fills      sync.WaitGroup
-	stop       context.Context // ended by Close: degraded fills held back by a reader give up
+	stop       context.Context // ended by Close
 	cancel     context.CancelFunc
 	stallAfter time.Duration
 }
@@ -116,25 +101,19 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 	return t, nil
 }
 
-// Over returns a Transport that shares t's store, flights, fills and
-// counters but sends what the cache cannot answer to next (nil:
-// http.DefaultTransport). Requests through either coalesce with each other;
+// Over returns a Transport sharing t's engine over another next stage;
 // Close of either closes both.
 func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{next: cmp.Or[http.RoundTripper](next, http.DefaultTransport), engine: t.engine}
 }
 
-// CloseIdleConnections closes the idle connections of the next stage, when
-// it has any, so that http.Client.CloseIdleConnections reaches the network.
+// CloseIdleConnections closes the next stage's idle connections.
 func (t *Transport) CloseIdleConnections() { httpbody.CloseIdle(t.next) }
 
-// Close makes later RoundTrips fail with [ErrClosed], gives up the
-// downloads that no reader follows any more (a body closed early, still
-// draining), and waits for the others and for their commits. A download
-// ends when its body ends or when its last reader goes away (closing the
-// body, or by its request's context), so a caller that reads, closes or
-// puts a deadline on its requests never holds Close for long. Bodies of
-// hits stay readable. Close is idempotent.
+// Close makes later RoundTrips fail with [ErrClosed], gives up downloads
+// no reader follows, and waits for the others and their commits. A
+// download also ends when its last reader goes away, so Close waits only
+// for bodies still being read. It is idempotent.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	t.closed.Store(true)
@@ -177,9 +156,8 @@ func (t *Transport) goFill(f *fill) bool {
 // Store returns the Transport's store.
 func (t *Transport) Store() Store { return t.store }
 
-// secretKey returns the store's secret for credential variants. A store
-// that cannot give one gets a secret of this process alone: credentialed
-// entries then match only here, a miss rather than a leak.
+// secretKey returns the store's secret for credential variants, or one of
+// this process alone when the store has none: a miss rather than a leak.
 func (t *Transport) secretKey() []byte {
 	t.secretOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -194,8 +172,8 @@ func (t *Transport) secretKey() []byte {
 	return t.secret
 }
 
-// Stats counts what a Transport did since New. Every response carries
-// exactly one of Hits, Misses, Revalidated, Stale or Bypass.
+// Stats counts what a Transport did since New; every response counts in
+// one of Hits, Misses, Revalidated, Stale or Bypass.
 type Stats struct {
 	Hits        int64 // X-Cache: HIT, including requests that followed another's download
 	Misses      int64 // X-Cache: MISS
@@ -210,10 +188,8 @@ type Stats struct {
 	Corrupt     int64 // damaged entries found and ignored
 	Evictions   int64 // entries removed to keep under a size cap
 	Invalidated int64 // URLs invalidated by an unsafe method
-	// With a store that coordinates machines (RFCS3 with Redis): LockWaits
-	// counts the misses that waited for another machine's download,
-	// LockErrors the ones that went on alone because Redis could not be
-	// reached.
+	// RFCS3 with Redis: misses that waited for another machine, and that
+	// went on alone because Redis could not be reached.
 	LockWaits, LockErrors int64
 }
 

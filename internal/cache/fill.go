@@ -17,14 +17,13 @@ import (
 
 const (
 	chunkSize = 256 << 10 // the most a fill reads from the network at a time
-	// earlyCloseDrain: when the last reader closes a body early, the
-	// download goes on and is stored if at most this much is left.
+	// earlyCloseDrain: a body closed early by its last reader is still
+	// downloaded and stored if at most this much is left.
 	earlyCloseDrain = 1 << 20
-	// commitBeforeEOF: a shorter body reaches its readers' EOF once
-	// committed, so that a request made right after finds the entry; a
-	// longer one at once, and is committed after, since syncing it costs
-	// about as long as downloading it. Until the commit ends the flight
-	// and the lock stay held: requests for it follow it.
+	// commitBeforeEOF: a shorter body reaches EOF once committed, so that
+	// a request right after finds the entry; a longer one at once, since
+	// syncing it costs about as long as downloading it (its flight and
+	// lock stay held until the commit ends).
 	commitBeforeEOF = 8 << 20
 	degradedWindow  = 8 << 20 // bytes kept in memory for readers when the store fails
 	maxVariants     = 8       // Vary variants kept per URL
@@ -37,14 +36,12 @@ var (
 	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
 )
 
-// A fill downloads a body into a store Writer on a goroutine of its own,
-// and every reader, the request that started it included, follows the
-// Writer as it grows. So the download never waits for its readers: one
-// that stops or never reads costs the others nothing, and a request that
-// arrives mid-download reads what has come and follows the rest. The body
-// is committed when it arrived complete, unless the URL was invalidated
-// meanwhile. When the store fails mid-download, readers get the rest from
-// memory, at the pace of the slowest.
+// A fill downloads a body into a store Writer on a goroutine of its own
+// while every reader, the leader included, follows the Writer as it grows:
+// the download never waits for a reader that stops. The body is committed
+// when complete, unless the URL was invalidated meanwhile. When the store
+// fails mid-download, readers get the rest from memory, at the pace of the
+// slowest.
 type fill struct {
 	t      *Transport
 	fl     *flight
@@ -70,14 +67,14 @@ type fill struct {
 	refs      int   // readers and the goroutine; w is closed at 0
 	drainTo   int64 // -1, or the size past which the download is given up
 	progress  time.Time
-	memOff    int64  // degraded (the store failed): bytes from memOff on are in mem
-	mem       []byte //
-	degraded  bool   //
+	degraded  bool // the store failed: bytes from memOff on are in mem
+	memOff    int64
+	mem       []byte
 }
 
-// startFill starts the fill of resp's body into a new entry at k, or, when
-// storable is false, into a spool shared with the waiters only. It returns
-// the leader's response, or nil when the store cannot take it.
+// startFill starts the fill of resp's body into a new entry at k (when not
+// storable, shared with the waiters only) and returns the leader's
+// response, or nil when the store cannot take it.
 func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable bool, resp *http.Response,
 	cancel context.CancelFunc, stopLeader func() bool, done func(outcome)) *http.Response {
 	w, err := t.store.Create(rq.ctx, k, m)
@@ -134,9 +131,7 @@ func (f *fill) run() {
 	}
 	m := f.m
 	f.mu.Unlock()
-	if err != nil {
-		// Before the readers hear of it: nothing is left behind, and a
-		// request made after starts afresh.
+	if err != nil { // before the readers hear of it, so that a request after starts afresh
 		if m != nil {
 			f.w.Abort()
 			f.t.log.Debug(f.t.name+": download not stored", "url", f.head.URL, "err", err)
@@ -215,8 +210,8 @@ func (f *fill) add(p []byte) error {
 	return err
 }
 
-// commit stores m, the complete body, unless its URL was invalidated
-// since the download started (before, or during the commit).
+// commit stores m unless its URL was invalidated since the download
+// started, before or during the commit.
 func (f *fill) commit(m *Meta) {
 	t, c, ctx := f.t, *m, context.Background() // neither Close nor a reader may cut a commit short
 	c.SetSum(f.n, f.crc)
@@ -236,8 +231,8 @@ func (f *fill) commit(m *Meta) {
 	}
 }
 
-// addVariant records the Vary variant k in its URL's marker, keeping the
-// maxVariants most recent and removing the others.
+// addVariant records k in its URL's Vary marker, keeping the maxVariants
+// most recent.
 func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
 	base := k
 	base.Vary = ""
@@ -258,8 +253,7 @@ func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
 	t.store.Update(ctx, base, mk)
 }
 
-// attach returns a new reader of the body, or nil when the download failed
-// or is over.
+// attach returns a new reader, or nil when the download failed or is over.
 func (f *fill) attach(ctx context.Context) *reader {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -303,9 +297,8 @@ func (f *fill) stalled() bool {
 	return !f.final && time.Since(f.progress) > f.t.stallAfter
 }
 
-// follow answers rq, which waited on f's flight, from the download, or
-// returns nil when it cannot: another Vary variant, a failed or stalled
-// download.
+// follow answers rq from f's download, or returns nil for another Vary
+// variant or a failed or stalled download.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
 	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() {
 		return nil
@@ -335,7 +328,7 @@ type reader struct {
 	stop func() bool
 }
 
-// Read reads what has arrived, waiting for more when it has all of that.
+// Read reads what has arrived, waiting for more.
 func (r *reader) Read(p []byte) (int, error) {
 	f := r.f
 	f.mu.Lock()
@@ -386,7 +379,7 @@ func (r *reader) Read(p []byte) (int, error) {
 	}
 }
 
-// WriteTo copies the body to w in chunks as large as have arrived.
+// WriteTo copies the body to w in chunks of up to chunkSize.
 func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	buf := chunkPool.Get().(*[chunkSize]byte)
 	defer chunkPool.Put(buf)
@@ -411,8 +404,8 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// Close detaches the reader. When it was the last and more than
-// earlyCloseDrain is left, the download is given up.
+// Close detaches the reader; the last one gives the download up when more
+// than earlyCloseDrain is left.
 func (r *reader) Close() error {
 	r.stop()
 	r.detach(errBodyClosed)

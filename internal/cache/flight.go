@@ -7,21 +7,18 @@ import (
 	"sync/atomic"
 )
 
-// A flight is one origin request (and the fill of its body) that other
-// requests for the same entry in this process wait for and share, instead
-// of asking the origin themselves.
+// A flight is one origin request (and its fill) that other requests for
+// the entry in this process wait for and share.
 type flight struct {
-	key   Key
-	ready chan struct{} // closed once out is decided
-	out   outcome
-	once  sync.Once
-	done  chan struct{} // closed when the flight ends: after the fill's commit, if any
-	ended sync.Once
-	// invalid is set by an unsafe request to the URL that succeeded while
-	// the flight was under way: its download must not be committed.
-	invalid atomic.Bool
-	holds   int    // waiters that joined and have not yet followed or left; under flights.mu
-	idle    func() // run when holds drops to 0, once set
+	key     Key
+	ready   chan struct{} // closed once out is decided
+	out     outcome
+	once    sync.Once
+	done    chan struct{} // closed when the flight ends: after the fill's commit, if any
+	ended   sync.Once
+	invalid atomic.Bool // the URL was invalidated meanwhile: commit nothing
+	holds   int         // waiters that joined and have not yet followed or left; under flights.mu
+	idle    func()      // run when holds drops to 0, once set
 }
 
 type outcomeKind int
@@ -71,8 +68,7 @@ func (f *flight) decide(o outcome) {
 	})
 }
 
-// end decides o unless decided, and ends the flight: later requests look
-// at the store afresh.
+// end decides o unless decided, and ends the flight.
 func (g *flights) end(f *flight, o outcome) {
 	f.decide(o)
 	g.mu.Lock()
@@ -110,8 +106,7 @@ func (g *flights) whenIdle(f *flight, fn func()) {
 	}
 }
 
-// alive reports whether the flight's download still makes progress: true
-// until it has one, and once it is over.
+// alive reports whether the flight's download, if any, makes progress.
 func (f *flight) alive() bool {
 	select {
 	case <-f.ready:
@@ -131,8 +126,7 @@ func (f *flight) wait(ctx context.Context) (outcome, error) {
 	}
 }
 
-// invalidate marks every flight of u's URL: none of their downloads may be
-// committed from now on.
+// invalidate marks every flight of u's URL invalid.
 func (g *flights) invalidate(u Key) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

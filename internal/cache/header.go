@@ -10,11 +10,9 @@ import (
 )
 
 // unstored are the fields an entry never keeps: hop-by-hop fields (RFC 9110
-// §7.6.1), the cache's status, the length (Size says it), and cookies.
-// Set-Cookie is left out on purpose, though RFC 9111 lets a private cache
-// keep it: a folder or bucket shared by a user's processes must not replay
-// one request's session cookie to every other. The cost: a response read
-// from the cache never sets a cookie.
+// §7.6.1), X-Cache, the length (Size says it), and cookies, though RFC
+// 9111 lets a private cache keep them: a shared folder or bucket must not
+// replay one request's session to another, so a hit sets no cookie.
 var unstored = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Set-Cookie2",
@@ -38,9 +36,8 @@ func StoredHeader(h http.Header) http.Header {
 	return out
 }
 
-// notUpdated are the fields a 304 does not replace (RFC 9111 §3.2): the
-// length, and the encoding and range of the body held, which Go's
-// transport may have decoded.
+// notUpdated are the fields a 304 does not replace (RFC 9111 §3.2): they
+// describe the body held, which Go's transport may have decoded.
 var notUpdated = []string{"Content-Length", "Content-Encoding", "Content-Range"}
 
 // merge304 returns stored updated with the fields of a 304.
@@ -55,10 +52,9 @@ func merge304(stored, fresh http.Header) http.Header {
 }
 
 // variant returns the Key.Variant of req: an explicit Accept-Encoding (the
-// body may come encoded, unlike what Go's transport returns without one)
-// and credentials (Authorization, Cookie, user information in the URL),
-// keyed by an HMAC under the store's secret so that names reveal nothing
-// and a shared store gives nobody a hash to test guesses against.
+// body may come encoded) and credentials (Authorization, Cookie, URL user
+// information) by an HMAC under the store's secret, so that a name gives
+// nobody a hash to test guesses against.
 func variant(req *http.Request, secret func() []byte) string {
 	h := req.Header
 	var v string
@@ -84,8 +80,7 @@ func variant(req *http.Request, secret func() []byte) string {
 	return v
 }
 
-// VaryNames returns the canonical field names of h's Vary, sorted, once
-// each; "*" among them when present.
+// VaryNames returns h's Vary field names, canonical, sorted, once each.
 func VaryNames(h http.Header) []string {
 	var names []string
 	for _, v := range h.Values("Vary") {
@@ -99,12 +94,9 @@ func VaryNames(h http.Header) []string {
 	return slices.Compact(names)
 }
 
-// varySig hashes the request's values of the fields names (RFC 9111
-// §4.1): each field's lines combined, whitespace around its commas dropped
-// and inside a member collapsed, so that "en, fr" and "en,fr" select the
-// same variant. The Accept fields, lists of case-insensitive tokens with
-// parameters, are also lower-cased and lose all whitespace ("en;q=0.5" is
-// "EN; q=0.5").
+// varySig hashes the request's values of names (RFC 9111 §4.1),
+// normalised so that "en, fr" and "en,fr" select one variant; the Accept
+// fields are also lower-cased and lose all whitespace.
 func varySig(names []string, h http.Header) string {
 	s := sha256.New()
 	for _, name := range names {
@@ -123,10 +115,9 @@ func varySig(names []string, h http.Header) string {
 	return hex.EncodeToString(s.Sum(nil)[:12])
 }
 
-// notModified reports whether a stored response with header stored
-// matches a request's validators (RFC 9110 §13.1.2, §13.1.3):
-// If-None-Match by weak comparison ("*" matches any), or, without it,
-// If-Modified-Since against Last-Modified, else Date.
+// notModified reports whether stored matches a request's validators (RFC
+// 9110 §13.1.2–3): If-None-Match by weak comparison, else
+// If-Modified-Since against Last-Modified or Date.
 func notModified(req, stored http.Header) bool {
 	if inm := req.Values("If-None-Match"); len(inm) > 0 {
 		etag := strings.TrimPrefix(stored.Get("Etag"), "W/")

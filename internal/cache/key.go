@@ -8,21 +8,18 @@ import (
 )
 
 // KeyFor's keys can be browsed: a folder per origin ("_port" unless https
-// on 443, then a variant suffix), one per path segment, and the last
-// segment with an "@" in front (so that /a and /a/b can both be stored),
-// the query, if any, after a second "@":
+// on 443, then any variant), one per path segment, the last with "@" in
+// front (so that /a and /a/b can both be stored), the query after a second:
 //
 //	www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
 //	www.sec.gov/cgi-bin/@browse-edgar@action=getcompany%26CIK=320193
 //	127.0.0.1_8080@cred-4f…/api/@me
 //
-// Names keep letters, digits and "-._~,+="; anything else becomes %XX, and
-// a name over maxName is cut and ends in "%h" and a hash of the whole.
-// Segments are escaped as they travel, not decoded first: /a+b and /a%2Bb
-// are different resources (RFC 3986 §2.2). None of this produces "@", or
-// "%" followed by anything but upper-case hex, so the markers are never
-// confused with a name, the mapping is one-to-one, and no name is "." or
-// "..": a key stays inside its folder.
+// Names keep letters, digits and "-._~,+=", anything else becomes %XX, and
+// a name over maxName is cut and ends in "%h" and a hash. Segments are
+// escaped as sent, not decoded: /a+b and /a%2Bb differ (RFC 3986 §2.2).
+// So no name has "@", is "." or "..", or is another's: the mapping is
+// one-to-one and stays inside its folder.
 const (
 	maxName      = 200      // room under 255 bytes for a store's suffixes
 	maxRel       = 900      // a whole key, under S3's 1024 bytes with a prefix
@@ -55,7 +52,7 @@ func escapeName(s, extra string) string {
 }
 
 // limitName cuts a name longer than max (never in a %XX) and ends it in
-// "%h" and 32 hex digits of its SHA-256.
+// "%h" and a hash.
 func limitName(name string, max int) string {
 	if len(name) <= max {
 		return name
@@ -69,7 +66,7 @@ func limitName(name string, max int) string {
 }
 
 // KeyFor returns the key of u's entry, without variants, or false when u
-// cannot be cached (not http or https, no host, an opaque URL).
+// is not an http(s) URL with a host.
 func KeyFor(u *url.URL) (Key, bool) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")

@@ -10,12 +10,10 @@ import (
 	"time"
 )
 
-// KV gives a Store the whole-value interface of gregjones/httpcache's
-// Cache: each key's value is an entry in a folder "%kv" that no URL's entry
-// can be in, named after the key's SHA-256, so that no key can leave the
-// store or collide with another. Set takes the entry's lock when the store
-// has one, so concurrent writers of a key never interleave. It is safe for
-// concurrent use.
+// KV gives a Store gregjones/httpcache's Cache interface: a key's value is
+// an entry in a folder "%kv" no URL's entry can be in, named after the
+// key's SHA-256. Set takes the entry's lock when the store has one. It is
+// safe for concurrent use.
 type KV struct {
 	Store   Store
 	Timeout time.Duration // bounds each call; 0: none
@@ -37,8 +35,8 @@ func (c *KV) ctx() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
 
-// Get returns the value stored for key; anything but a whole, checked value
-// is a miss.
+// Get returns the value stored for key; anything but a checked value is a
+// miss.
 func (c *KV) Get(key string) ([]byte, bool) {
 	ctx, cancel := c.ctx()
 	defer cancel()
@@ -56,8 +54,7 @@ func (c *KV) Get(key string) ([]byte, bool) {
 	return nil, false
 }
 
-// Set stores value for key, replacing any previous value, atomically. A
-// failed write leaves the previous value in place; the store counts it.
+// Set stores value for key atomically; a failed write keeps the old one.
 func (c *KV) Set(key string, value []byte) {
 	ctx, cancel := c.ctx()
 	defer cancel()
@@ -95,8 +92,8 @@ func (c *KV) Delete(key string) {
 	}
 }
 
-// Counts returns the calls that returned a value, those that did not, the
-// values written and the deletes that succeeded.
+// Counts returns the Gets that hit and missed, the Sets that stored and the
+// Deletes that succeeded.
 func (c *KV) Counts() (hits, misses, sets, deletes int64) {
 	return c.hits.Load(), c.misses.Load(), c.sets.Load(), c.deletes.Load()
 }

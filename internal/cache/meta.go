@@ -15,20 +15,12 @@ var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const metaVersion = 1
 
-// Meta describes a stored response, as JSON: the file store's sidecar, an
-// S3 metadata object.
-//
-//	{"version": 1, "key": "www.sec.gov/Archives/…/@aapl-20230930.htm",
-//	 "url": "https://www.sec.gov/Archives/…/aapl-20230930.htm", "status": 200,
-//	 "header": {"Content-Type": ["text/html"], "Etag": ["\"abc\""]},
-//	 "size": 1234, "crc32c": "1a2b3c4d", "requested": "…", "fetched": "…",
-//	 "stored": "…", "id": "1234.1704164645000000000.5678"}
-//
-// Key must be the entry's own, so metadata never vouches for another
-// entry's body. Size and CRC32C describe the body; ID is its identity where
-// the store has one (a file's size, modification time and inode; an S3
-// ETag). A Vary marker has status 0, the Vary field names and its stored
-// variants' signatures, most recent first, and no body.
+// Meta describes a stored response, as JSON (a sidecar, an S3 metadata
+// object). Key must be the entry's own, so metadata never vouches for
+// another entry's body. Size and CRC32C describe the body; ID is its
+// identity where the store has one (a file's size, mtime and inode; an S3
+// ETag). A Vary marker has status 0, the Vary names and its variants'
+// signatures, most recent first, and no body.
 type Meta struct {
 	Version      int         `json:"version"`
 	Key          string      `json:"key"`
@@ -60,8 +52,7 @@ func (m *Meta) Sum() uint32 {
 // SetSum records the body's size and checksum.
 func (m *Meta) SetSum(size int64, sum uint32) { m.Size, m.CRC32C = size, fmt.Sprintf("%08x", sum) }
 
-// ParseMeta decodes and checks metadata; any defect is an error wrapping
-// ErrDamaged. It never panics.
+// ParseMeta decodes and checks metadata; any defect wraps ErrDamaged.
 func ParseMeta(data []byte) (*Meta, error) {
 	m := new(Meta)
 	if err := json.Unmarshal(data, m); err != nil {

@@ -14,9 +14,7 @@ import (
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 )
 
-// maxWaits bounds how often a request waits for other requests' flights
-// before it fetches on its own.
-const maxWaits = 4
+const maxWaits = 4 // flights a request waits for before it fetches alone
 
 // request is a cacheable GET or HEAD.
 type request struct {
@@ -27,11 +25,10 @@ type request struct {
 	cond bool // the caller validates: If-None-Match or If-Modified-Since
 }
 
-// RoundTrip implements http.RoundTripper: GET and HEAD requests are
-// answered from a fresh entry, revalidated when it is stale, and fetched
-// (one origin request per stampede) and stored when allowed; other methods
-// go to the origin, and unsafe ones invalidate what their Policy says.
-// Every response carries X-Cache.
+// RoundTrip implements http.RoundTripper: a GET or HEAD is answered from a
+// fresh entry, revalidated, or fetched once per stampede and stored; other
+// methods go to the origin and unsafe ones invalidate. Every response
+// carries X-Cache.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.closed.Load() {
 		httpbody.CloseRequest(req)
@@ -84,10 +81,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// revalidateLater revalidates the entry m at k on a goroutine of its own,
-// as the leader of fl, while rq is answered with m: a request of its own,
-// detached from rq's context and ended by Close, whose answer is read to
-// the end (so that a new body is stored) and dropped.
+// revalidateLater revalidates m at k in the background as fl's leader, on
+// a request detached from rq's context and ended by Close.
 func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -110,9 +105,8 @@ func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta) {
 	}()
 }
 
-// await waits for the flight fl that rq joined and answers rq from its
-// outcome, or reports that rq should look again. The flight is held until
-// then, so that the download it shares stays readable.
+// await answers rq from the outcome of the flight it joined, or reports
+// that rq should look again. The hold keeps the shared download readable.
 func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err error, again bool) {
 	wait := false // for the end of the flight
 	defer func() {
@@ -161,8 +155,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 	return nil, nil, true
 }
 
-// rangeFields make a request bypass the cache: the caller asks for a range,
-// or for a change only if the resource has not changed.
+// rangeFields make a request bypass the cache.
 var rangeFields = []string{"Range", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 // classify returns the cacheable request, or why req must bypass the cache.
@@ -202,7 +195,7 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
-// Pragma) has the directive d, compared without regard to case.
+// Pragma) has the directive d, in any case.
 func HasDirective(h http.Header, d string) bool {
 	for _, v := range h.Values("Cache-Control") {
 		for part := range strings.SplitSeq(v, ",") {
@@ -221,9 +214,8 @@ func HasDirective(h http.Header, d string) bool {
 	return false
 }
 
-// lookup returns the entry that may answer rq, its key and its open body,
-// or a nil Meta: through the URL's Vary marker, when it has one, to the
-// variant of rq's values.
+// lookup returns the entry that may answer rq (through a Vary marker to
+// rq's variant), its key and open body, or a nil Meta.
 func (t *Transport) lookup(rq *request) (k Key, m *Meta, body io.ReadCloser) {
 	k = rq.key
 	m, body, err := t.store.Lookup(rq.ctx, k)
@@ -245,9 +237,8 @@ func closeBody(b io.ReadCloser) {
 	}
 }
 
-// head answers a HEAD, or a request that validates itself, from a fresh
-// entry (a 304 when the entry matches the request's validators, RFC 9111
-// §4.3.2), or passes it on as it is.
+// head answers a HEAD or a conditional request from a fresh entry (a 304
+// when its validators match, RFC 9111 §4.3.2), or passes it on.
 func (t *Transport) head(rq *request) (*http.Response, error) {
 	k, m, body := t.lookup(rq)
 	if m == nil || !rq.pol.Fresh(m, t.now()) {
@@ -278,10 +269,9 @@ func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error
 	return t.mark(req, resp, cachestatus.Bypass, why), nil
 }
 
-// lead fetches or revalidates the entry for every request waiting on fl; k
-// and m are what rq found. With a store that locks across processes, it
-// takes the entry's lock and looks again: another process may have stored
-// the entry meanwhile.
+// lead fetches or revalidates the entry for fl's waiters; k and m are what
+// rq found. Under a store's lock it looks again first: another process may
+// have stored it.
 func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Response, error) {
 	unlock := func() {}
 	if t.locker != nil {
@@ -308,14 +298,12 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Respons
 	return t.fetch(rq, fl, k, m, unlock)
 }
 
-// fetch asks the origin, with the validators of the stale entry old (at k)
-// when there is one, and answers with what comes back. It ends fl and
-// calls unlock when the flight is over: at once, or when the fill of a
-// body it stores ends.
+// fetch asks the origin, with the validators of the stale entry old at k
+// if any. It ends fl and calls unlock when the flight is over: at once, or
+// when the fill ends.
 func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func()) (*http.Response, error) {
 	ctx := rq.ctx
-	// Until the headers arrive the leader's context ends the request; after
-	// that, a body that is stored belongs to the fill.
+	// The leader's context ends the request until the fill takes the body.
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	out := rq.req.WithContext(fctx)
@@ -397,8 +385,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 	return t.mark(rq.req, resp, cachestatus.Miss, "not stored"), nil
 }
 
-// revalidated answers a 304: the entry at k gets its new fields and times,
-// and is served from the store.
+// revalidated answers a 304: the entry at k gets its new fields and times.
 func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp *http.Response,
 	reqTime, respTime time.Time, done func(outcome)) (*http.Response, error) {
 	nm := *old
@@ -416,8 +403,8 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 	return t.direct(rq) // the entry went away meanwhile
 }
 
-// fromStore answers rq from the entry at k if it still holds old's body;
-// with a newer Meta when the store could not take it (a failed update).
+// fromStore answers rq from the entry at k if it still holds old's body,
+// with newer when that is more recent (a failed update).
 func (t *Transport) fromStore(rq *request, k Key, old *Meta, status string, newer *Meta) *http.Response {
 	m, body, err := t.store.Lookup(rq.ctx, k)
 	if err != nil || m.Marker() || m.CRC32C != old.CRC32C || m.Size != old.Size {
@@ -439,8 +426,8 @@ func (t *Transport) direct(rq *request) (*http.Response, error) {
 	return t.mark(rq.req, resp, cachestatus.Miss, "direct"), nil
 }
 
-// unsafe sends a request with an unsafe method (or OPTIONS, TRACE) and
-// invalidates what the Policy says it changed.
+// unsafe sends a request of another method and, but for OPTIONS and
+// TRACE, invalidates what the Policy says it changed.
 func (t *Transport) unsafe(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if req.Method != http.MethodOptions && req.Method != http.MethodTrace {
@@ -453,7 +440,7 @@ func (t *Transport) unsafe(req *http.Request) (*http.Response, error) {
 			t.flights.invalidate(k)
 			n, _ := t.store.Invalidate(ctx, k)
 			t.stats.inv.Add(int64(n))
-			t.debug(req, "invalidated", slog.String("url", u.Redacted()), slog.Int("entries", n))
+			t.log.Debug(t.name+": invalidated", "url", u.Redacted(), "entries", n)
 		}
 	}
 	if err != nil {
@@ -462,8 +449,7 @@ func (t *Transport) unsafe(req *http.Request) (*http.Response, error) {
 	return t.mark(req, resp, cachestatus.Bypass, "method"), nil
 }
 
-// respond answers rq from the entry m at k with body (http.NoBody for
-// HEAD).
+// respond answers rq from the entry m at k with body.
 func (t *Transport) respond(rq *request, k Key, m *Meta, body io.ReadCloser, status string) *http.Response {
 	req := rq.req
 	httpbody.CloseRequest(req)
@@ -496,12 +482,6 @@ func (t *Transport) mark(req *http.Request, resp *http.Response, status, why str
 		t.log.LogAttrs(req.Context(), slog.LevelDebug, t.name, attrs...)
 	}
 	return resp
-}
-
-func (t *Transport) debug(req *http.Request, msg string, attrs ...slog.Attr) {
-	if t.log.Enabled(req.Context(), slog.LevelDebug) {
-		t.log.LogAttrs(req.Context(), slog.LevelDebug, t.name+": "+msg, attrs...)
-	}
 }
 
 // newResponse is an HTTP/1.1 response to req that the cache made.

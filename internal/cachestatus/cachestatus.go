@@ -1,7 +1,5 @@
-// Package cachestatus holds the X-Cache vocabulary that every cache stage of
-// throttlecache uses, so that the stages and the Manager agree on one set
-// of words. It is internal: the public
-// names are throttlecache.CacheStatusHeader and the constants of each stage.
+// Package cachestatus holds the X-Cache vocabulary shared by the cache
+// stages and the Manager.
 package cachestatus
 
 import "net/http"
@@ -18,9 +16,8 @@ const (
 	Bypass      = "BYPASS"      // the cache stage let the request through untouched
 )
 
-// Set marks resp with status in Header, giving it an empty header map or
-// body where a RoundTripper left none: every response that leaves a cache
-// stage says where it came from and has a body to close.
+// Set marks resp with status, giving it a header map and body where a
+// RoundTripper left none.
 func Set(resp *http.Response, status string) {
 	if resp.Header == nil {
 		resp.Header = http.Header{}
