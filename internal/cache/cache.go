@@ -194,23 +194,17 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, revalidated, stale, bypass      atomic.Int64
+	status                                        [5]atomic.Int64 // by statusIndex
 	coalesced, stored, storedBytes, tooLarge, inv atomic.Int64
 }
 
+var statusIndex = map[string]int{cachestatus.Hit: 0, cachestatus.Miss: 1, cachestatus.Revalidated: 2,
+	cachestatus.Stale: 3, cachestatus.Bypass: 4}
+
 // count records one response with the given X-Cache status.
 func (c *counters) count(status string) {
-	switch status {
-	case cachestatus.Hit:
-		c.hits.Add(1)
-	case cachestatus.Miss:
-		c.misses.Add(1)
-	case cachestatus.Revalidated:
-		c.revalidated.Add(1)
-	case cachestatus.Stale:
-		c.stale.Add(1)
-	case cachestatus.Bypass:
-		c.bypass.Add(1)
+	if i, ok := statusIndex[status]; ok {
+		c.status[i].Add(1)
 	}
 }
 
@@ -218,8 +212,8 @@ func (c *counters) count(status string) {
 func (t *Transport) Stats() Stats {
 	c := &t.stats
 	s := Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Revalidated: c.revalidated.Load(), Stale: c.stale.Load(),
-		Bypass: c.bypass.Load(), Coalesced: c.coalesced.Load(), Stored: c.stored.Load(),
+		Hits: c.status[0].Load(), Misses: c.status[1].Load(), Revalidated: c.status[2].Load(),
+		Stale: c.status[3].Load(), Bypass: c.status[4].Load(), Coalesced: c.coalesced.Load(), Stored: c.stored.Load(),
 		StoredBytes: c.storedBytes.Load(), TooLarge: c.tooLarge.Load(), Invalidated: c.inv.Load(),
 	}
 	if ss, ok := t.store.(interface{ Stats() StoreStats }); ok {
