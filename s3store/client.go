@@ -10,18 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// DefaultRegion is the region of clients made by [NewClient], and of
-// [DefaultClient] when the configuration names none. S3-compatible servers
-// accept any region in signatures.
+// DefaultRegion is the region of [NewClient]'s clients, and of
+// [DefaultClient]'s when the configuration names none.
 const DefaultRegion = "us-east-1"
 
-// DefaultClient returns a client from the default AWS configuration: the
-// environment (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL_S3…), the
-// shared config and credentials files, then instance or task roles. When
-// the configuration names an endpoint other than AWS's, the client uses
-// path-style addressing, which every S3-compatible server understands.
-// Checksums are computed and validated only where S3 requires them, so that
-// servers without the newer checksum algorithms work too.
+// DefaultClient returns a client from the default AWS configuration
+// (environment, shared files, instance roles), with path-style addressing
+// when it names another endpoint, and checksums only where S3 requires
+// them, so that S3-compatible servers work.
 func DefaultClient(ctx context.Context, optFns ...func(*config.LoadOptions) error) (*s3.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
 	if err != nil {

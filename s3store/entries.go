@@ -18,32 +18,20 @@ import (
 )
 
 const (
-	metaSuffix = "@@meta.json"
-	// inlineMax: a body this small travels inside its metadata object, so
-	// that its hit is one GET and its store one PUT.
-	inlineMax = 64 << 10
-	// verifyFirstMax: a body this small is read whole and checked before
-	// it is served, so that a damaged one is a miss; a larger one is
-	// checked as it streams and ends in an error if it does not match.
-	verifyFirstMax = 1 << 20
+	metaSuffix     = "@@meta.json"
+	inlineMax      = 64 << 10 // a body this small travels inside its metadata: one GET, one PUT
+	verifyFirstMax = 1 << 20  // a body this small is checked before it is served; larger ones as they stream
 	maxMetaBytes   = 4*inlineMax + 1<<20
 )
 
-// entries is the Store seen as the engine's store: an entry is an object
-// holding its metadata (prefix + key + "@@meta.json", JSON, written last)
-// and an object holding its body (prefix + key, the body exactly as
-// received), or its body inside the metadata when small. The metadata
-// records the body object's ETag, and the body is read with If-Match on it,
-// so a body is never served with another response's metadata, whatever
-// writers on other machines do meanwhile.
+// entries is the Store as the engine's store (see the package doc).
 type entries Store
 
 func (e *entries) st() *Store                 { return (*Store)(e) }
 func (e *entries) bodyKey(k cache.Key) string { return e.prefix + k.String() }
 func (e *entries) metaKey(k cache.Key) string { return e.prefix + k.String() + metaSuffix }
 
-// Lookup reads k's metadata and opens its body. The wait for each answer is
-// bounded by the store's timeout and by ctx; a body then streams under ctx.
+// Lookup reads k's metadata and opens its body, which streams under ctx.
 func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
 	s := e.st()
 	mk := e.metaKey(k)
@@ -179,8 +167,7 @@ func (e *entries) Remove(ctx context.Context, k cache.Key) error {
 	return e.remove(ctx, e.bodyKey(k))
 }
 
-// Invalidate removes every object of u's URL: in every variant folder of
-// its host, every Vary variant.
+// Invalidate removes every object of u's URL, every variant.
 func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	s := e.st()
 	hostPrefix := e.prefix + u.Host
@@ -214,8 +201,7 @@ func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	return n, err
 }
 
-// list calls f with every object (and, with a delimiter, every folder)
-// whose name starts with prefix.
+// list calls f with every object (and, with delim, folder) under prefix.
 func (e *entries) list(ctx context.Context, prefix, delim string, f func(name string, folder bool)) error {
 	s := e.st()
 	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
@@ -240,9 +226,8 @@ func (e *entries) list(ctx context.Context, prefix, delim string, f func(name st
 	return nil
 }
 
-// Secret reads the bucket's secret for credential variants under prefix,
-// creating it once: a conditional PUT lets only the first creator's stay,
-// and everyone reads back the one that stayed.
+// Secret reads the secret under prefix, creating it with a conditional PUT
+// and reading back the one that stayed.
 func (e *entries) Secret(ctx context.Context) ([]byte, error) {
 	s := e.st()
 	key := e.prefix + ".key"

@@ -16,31 +16,24 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
-// WithRedis makes the machines that share the bucket and rdb fetch each
-// missing or stale entry once between them: rfccache's leader for an entry
-// takes a lock in Redis (github.com/bsm/redislock) before it asks the
-// origin, and the requests for the entry on other machines wait for the
-// lock, then find the entry committed and serve it. The lock is a lease
-// of LockLease, renewed while the leader's download makes progress and
-// released when the entry is committed or given up; a leader that dies, or
-// whose download stalls (no byte for 10 s), stops renewing it, and a
-// waiter takes over when the lease runs out.
+// WithRedis makes the machines sharing the bucket and rdb fetch each
+// missing or stale entry once: the leader takes a lock in Redis
+// (bsm/redislock) before it asks the origin, and the others wait for it,
+// then serve the committed entry. The lock is a lease of LockLease, renewed
+// while the download makes progress; when the leader dies or stalls, a
+// waiter takes over once it runs out.
 //
-// Redis failing never fails a request or holds it for long: each call to
-// Redis is bounded by one second, and a request that cannot reach Redis
-// goes on alone, coalesced with this process's requests only. For a
-// second after a failure the store does not try Redis again, so an outage
-// costs one bounded wait, not one per request; it logs a warning and
-// counts the failure (Stats.LockErrors). Without WithRedis, misses are
-// coalesced per process.
+// Redis failing never fails a request: each call is bounded by a second, a
+// request that cannot reach Redis goes on alone, and for a second after a
+// failure Redis is not tried again (logged, and counted in
+// Stats.LockErrors). Default: misses are coalesced per process.
 func WithRedis(rdb redis.UniversalClient) Option {
 	return func(s *Store) {
 		s.rdb = rdb
 	}
 }
 
-// Lock timing. A lease long enough that a leader that is merely slow to
-// reach Redis keeps it; short enough that a dead leader's waiters take
+// Lock timing: a slow leader keeps its lease; a dead one's waiters take
 // over soon.
 const (
 	LockLease     = 5 * time.Second       // renewed every third of it
@@ -62,8 +55,7 @@ type locker struct {
 	down      bool      // a failure was logged and not yet followed by a success
 }
 
-// lockedEntries is the streaming store of a Store with WithRedis: a
-// cache.Locker, so that the engine takes the lock before it fetches.
+// lockedEntries is the streaming store of a Store with WithRedis.
 type lockedEntries struct{ *entries }
 
 var _ cache.Locker = lockedEntries{}
@@ -73,18 +65,14 @@ func (e lockedEntries) Lock(ctx context.Context, k cache.Key, alive func() bool)
 	return s.lock.lock(ctx, s.lockName(k), alive)
 }
 
-// lockName is the Redis key of k's lock: one per bucket, prefix and entry,
-// of a fixed length whatever the URL.
+// lockName is the Redis key of k's lock, per bucket, prefix and entry.
 func (s *Store) lockName(k cache.Key) string {
 	sum := sha256.Sum256([]byte(s.bucket + "\x00" + s.prefix + "\x00" + k.String()))
 	return "throttlecache:lock:" + hex.EncodeToString(sum[:])
 }
 
-// lock takes the lock named key, waiting while another machine holds it,
-// and returns its release; the lease is renewed while alive (nil: always)
-// says the holder makes progress. It fails only with ctx's error; when
-// Redis cannot be reached it returns a release that does nothing, and the
-// caller goes on alone.
+// lock takes the lock named key, waiting while another machine holds it.
+// It fails only with ctx's error; without Redis, the caller goes on alone.
 func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(), error) {
 	waited := false
 	for {
@@ -117,9 +105,7 @@ func (l *locker) lock(ctx context.Context, key string, alive func() bool) (func(
 	}
 }
 
-// hold renews lk until the returned release is called, which releases it,
-// or until alive reports that the download stalled: the lease then runs
-// out, and a machine waiting for the entry takes over.
+// hold renews lk while alive until the returned release releases it.
 func (l *locker) hold(lk *redislock.Lock, alive func() bool) func() {
 	return cache.Renew(l.lease/3, alive, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), lockCallLimit)

@@ -23,8 +23,8 @@ import (
 const DefaultTimeout = 5 * time.Second
 
 // Store is an [httpcache.Cache] on one S3 bucket and key prefix, and the
-// streaming store of the rfccache stage. It is safe for concurrent use;
-// create one with [New]. The zero value is not usable.
+// streaming store of rfccache. It is safe for concurrent use; create one
+// with [New].
 type Store struct {
 	client  *s3.Client
 	bucket  string
@@ -46,10 +46,9 @@ var (
 // Option configures a [Store].
 type Option func(*Store)
 
-// WithTimeout bounds every S3 call: a whole Get, Set or Delete, and for
-// rfccache each metadata call, each part of an upload, and the wait for
-// the first byte of a body (a body then streams as long as it needs). A
-// non-positive d means the default. Default: [DefaultTimeout].
+// WithTimeout bounds every S3 call: a Get, Set or Delete, and for rfccache
+// each metadata call, each part, and the wait for a body's first byte.
+// Default (d <= 0): [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
 	return func(s *Store) {
 		if d > 0 {
@@ -68,10 +67,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// New returns a Store that keeps values in bucket under prefix ("" for none;
-// "cache/" puts every object in a cache/ folder). The bucket must exist.
-// New does not contact S3: a wrong bucket or missing permission shows as
-// errors in [Store.Stats] and in the log.
+// New returns a Store on bucket, which must exist, under prefix ("" for
+// none). It does not contact S3: a wrong bucket shows in [Store.Stats] and
+// the log.
 func New(client *s3.Client, bucket, prefix string, opts ...Option) *Store {
 	s := &Store{client: client, bucket: bucket, prefix: prefix, timeout: DefaultTimeout,
 		log: slog.New(slog.DiscardHandler)}
@@ -87,8 +85,7 @@ func New(client *s3.Client, bucket, prefix string, opts ...Option) *Store {
 	return s
 }
 
-// CacheStore returns the streaming store that the rfccache stage uses
-// instead of Get and Set.
+// CacheStore returns the streaming store rfccache uses.
 func (s *Store) CacheStore() cache.Store {
 	if s.lock != nil {
 		return lockedEntries{(*entries)(s)}
@@ -96,13 +93,12 @@ func (s *Store) CacheStore() cache.Store {
 	return (*entries)(s)
 }
 
-// ObjectKey returns the name of the object that holds the body of the
-// entry of an httpcache key; its metadata is the same name with
-// "@@meta.json" after it.
+// ObjectKey returns the body object of an httpcache key's entry; its
+// metadata adds "@@meta.json".
 func (s *Store) ObjectKey(key string) string { return s.prefix + cache.KVKey(key).String() }
 
-// Get returns the value stored for key. A missing object is a miss; so is a
-// failed call, which is logged and counted, and a damaged object.
+// Get returns the value stored for key; a failed call or damaged object is
+// a miss, logged and counted.
 func (s *Store) Get(key string) ([]byte, bool) { return s.kv.Get(key) }
 
 // Set stores value for key. A failed call is logged and counted.
@@ -121,9 +117,8 @@ type Stats struct {
 	Errors   int64 // failed calls, rfccache's included: S3 down, access denied, timeouts…
 	Timeouts int64 // the failed calls that ran out of time
 	Corrupt  int64 // objects whose length or checksum did not match
-	// With WithRedis: LockWaits counts the misses that waited for another
-	// machine's lock, LockErrors the locks not taken because Redis could
-	// not be reached (the request went on alone).
+	// With WithRedis: misses that waited for another machine's lock, and
+	// locks not taken because Redis could not be reached.
 	LockWaits, LockErrors int64
 }
 
@@ -142,8 +137,8 @@ func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// notFound reports whether err says the object does not exist, or is not
-// the one asked for (If-Match failed).
+// notFound reports whether the object is missing or not the one asked for
+// (If-Match failed).
 func notFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
