@@ -1,8 +1,6 @@
-// Package filestore is the file backend of throttlecache's cache engine:
-// a [cache.Store] on one folder, laid out so that it can be browsed (a
-// folder per host, then the URL path, the body exactly as received beside
-// a JSON sidecar; see cache.KeyFor), shared safely by any number of
-// processes. FileCache and RFCFile both keep their entries here.
+// Package filestore is the [cache.Store] of FileCache and RFCFile: one
+// folder, shared by any number of processes, laid out to be browsed (see
+// cache.KeyFor), the body exactly as received beside a JSON sidecar.
 //
 //	cache/www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
 //	cache/www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm@@meta.json
@@ -13,17 +11,12 @@
 //
 // # Durability
 //
-// One rule for every write: the body is written to a temporary file,
-// synced, renamed into place, and its sidecar written (through a
-// temporary file and a rename) last. The sidecar is not synced: it records
-// the body's size, CRC-32C and file identity and is checked against the
-// body whenever it is read, so a sidecar lost or torn by a power cut loses
-// the entry and never describes other bytes, and a store does not wait for
-// a second journal commit. A process killed at any moment leaves the old
-// entry, the new one or none; temporary files of dead writers are removed
-// by New and by pruning.
-//
-// It is internal: the public names are in filecache and httpcachestore.
+// One rule for every write: the body goes to a temporary file, is synced
+// and renamed into place, and its sidecar (temporary file and rename) is
+// written last. The sidecar is not synced: it records the body's size,
+// CRC-32C and file identity and is checked against the body when read, so
+// a torn sidecar loses the entry, never describes other bytes. A process
+// killed at any moment leaves the old entry, the new one or none.
 package filestore
 
 import (
@@ -45,8 +38,7 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
-// The store's own names; hosts never start with "." (cache.KeyFor escapes
-// it), so they cannot clash.
+// The store's own names: no host starts with ".".
 const (
 	metaSuffix = "@@meta.json"
 	tmpDir     = ".tmp"
@@ -55,8 +47,7 @@ const (
 	keyFile    = ".key"
 )
 
-// File is what a download is written to: an *os.File, or a stand-in that
-// tests give through Options.CreateTemp.
+// File is what a download is written to: an *os.File, or a test's stand-in.
 type File interface {
 	Write(p []byte) (int, error)
 	ReadAt(p []byte, off int64) (int, error)
@@ -68,16 +59,12 @@ type File interface {
 
 // Options configures a [Store].
 type Options struct {
-	// MaxBytes caps the folder (bodies and sidecars): past it the least
-	// recently used entries are removed in the background, down to 90%.
-	// Default (0): no cap.
+	// MaxBytes caps the folder: past it the least recently used entries
+	// are removed in the background, down to 90%. Default (0): no cap.
 	MaxBytes int64
-	// Logger receives a warning for every failed read or write. Default:
-	// discarded.
-	Logger *slog.Logger
+	Logger   *slog.Logger // a warning for every failed read or write; default: discarded
 	// CreateTemp and Reserve replace os.CreateTemp and the reservation of
-	// disk space for a body of known size; tests use them to simulate a
-	// failing disk. Default: the real ones.
+	// disk space, for tests of a failing disk. Default: the real ones.
 	CreateTemp func(dir, pattern string) (File, error)
 	Reserve    func(f File, n int64) error
 }
@@ -106,9 +93,8 @@ var (
 	_ cache.Locker = (*Store)(nil)
 )
 
-// New returns a Store on dir, creating the folder when missing, and removes
-// what crashed writers left behind. A folder that cannot be created is an
-// error; a full disk is not: the store starts and its writes fail, logged
+// New returns a Store on dir, creating it when missing, and removes what
+// crashed writers left. A full disk is not an error: writes fail, logged
 // and counted, until there is room.
 func New(dir string, opts Options) (*Store, error) {
 	if dir == "" {
@@ -147,9 +133,8 @@ func New(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// probe proves that files can be created in the folder. A disk without
-// room passes: creating works, writing does not, and that is a failing
-// store, not a configuration error.
+// probe proves that files can be created in the folder; a full disk
+// passes, as a failing store rather than a configuration error.
 func (s *Store) probe() error {
 	f, err := s.create(filepath.Join(s.dir, tmpDir), "probe-*.tmp")
 	if err != nil {
@@ -170,8 +155,7 @@ func (s *Store) probe() error {
 // Dir returns the absolute path of the folder.
 func (s *Store) Dir() string { return s.dir }
 
-// Close waits for background work: evictions, removals of replaced
-// bodies.
+// Close waits for background work (evictions, removals).
 func (s *Store) Close() error {
 	s.bg.Wait()
 	return nil
@@ -201,8 +185,8 @@ func (s *Store) paths(k cache.Key) (body, meta string) {
 	return body, body + metaSuffix
 }
 
-// lockBase names k's lock file, and starts the names of its temporary files
-// so that cleanup can tell whether their writer is alive.
+// lockBase names k's lock file and starts its temporary files' names, so
+// that cleanup can tell whether their writer is alive.
 func lockBase(k string) string {
 	sum := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(sum[:16])
@@ -213,8 +197,8 @@ func lockPath(dir, key string) string { return filepath.Join(dir, locksDir, lock
 
 func (s *Store) lockPath(k string) string { return lockPath(s.dir, k) }
 
-// Secret reads the folder's secret for credential variants, creating it
-// once; concurrent creators agree through a hard link that cannot replace.
+// Secret reads the folder's secret, creating it once; concurrent creators
+// agree through a hard link, which cannot replace.
 func (s *Store) Secret(context.Context) ([]byte, error) {
 	path := filepath.Join(s.dir, keyFile)
 	for range 3 {

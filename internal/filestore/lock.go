@@ -13,10 +13,9 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
-// entryLock is an exclusive lock on one entry, shared by every process
-// using the folder. Lock files are removed on release, so a locker checks,
-// once it holds the lock, that its file is still the one at the path; if the
-// previous holder removed it in between, it tries again.
+// entryLock is an entry's lock, shared by every process using the folder.
+// Lock files are removed on release, so a locker checks that the file it
+// holds is still the one at the path.
 type entryLock struct {
 	f    *flock.Flock
 	path string
@@ -47,15 +46,14 @@ func tryLock(path string) (*entryLock, bool, error) {
 }
 
 // lockLease is how long a holder may go without renewing its lock before
-// waiters in other processes stop waiting for it.
+// waiters stop waiting.
 const lockLease = 5 * time.Second
 
-// ErrStalled is returned by Store.Lock when the entry's holder, in another
-// process, stopped renewing its lock: its download made no progress.
+// ErrStalled is returned by Store.Lock when the holder in another process
+// stopped renewing its lock.
 var ErrStalled = errors.New("filestore: the lock's holder stalled")
 
-// lockEntry waits for the lock at path until ctx is done, or until the
-// holder has not renewed it for lease.
+// lockEntry waits for the lock at path until ctx ends or its lease lapses.
 func lockEntry(ctx context.Context, path string, lease time.Duration) (*entryLock, error) {
 	delay := 500 * time.Microsecond
 	for start := time.Now(); ; {
@@ -87,11 +85,9 @@ func (l *entryLock) release() {
 	l.f.Unlock()
 }
 
-// Lock takes the lock of k's entry, shared with every process using the
-// folder, waiting until it is free or ctx ends. The holder renews it (the
-// lock file's modification time) while alive (nil: always) says its
-// download makes progress; a waiter gives up with [ErrStalled] once the
-// holder has not renewed it for the lease (5 s), and goes to the origin.
+// Lock takes k's lock, waiting until it is free or ctx ends. The holder
+// renews it (the file's mtime) while alive (nil: always) reports progress;
+// a waiter gives up with [ErrStalled] 5 s after the last renewal.
 func (s *Store) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(), error) {
 	l, err := lockEntry(ctx, s.lockPath(k.String()), s.lease)
 	if err != nil {

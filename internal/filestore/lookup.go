@@ -16,11 +16,9 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cache"
 )
 
-// metaCache keeps parsed sidecars, valid while the sidecar file keeps the
-// identity it had when read (sidecars are only ever replaced by rename),
-// and the bodies of small entries, valid while the body file has the
-// identity its sidecar records: a hit then costs a stat or two instead of
-// a parse, an open, a read and a close.
+// metaCache keeps parsed sidecars, valid while the sidecar keeps its file
+// identity, and small bodies, valid while the body file has the identity
+// its sidecar records: a hit costs a stat or two.
 type metaCache struct {
 	mu        sync.Mutex
 	m         map[string]cachedMeta
@@ -36,11 +34,9 @@ type cachedMeta struct {
 }
 
 const (
-	// metaTrust is how long a sidecar seen on disk is trusted without
-	// another stat, while its body is still the file it describes: a body
-	// replaced or removed is seen at once, and another process's 304 (a
-	// fresher sidecar for the same body) within this time costs at most
-	// one more revalidation.
+	// metaTrust is how long a sidecar is trusted without a stat while its
+	// body is the file it describes: another process's 304 within it costs
+	// at most one more revalidation.
 	metaTrust      = time.Second
 	verifyFirstMax = 64 << 20
 	metaCacheMax   = 4096
@@ -92,27 +88,23 @@ func appendID(b []byte, fi os.FileInfo) []byte {
 	return strconv.AppendUint(append(b, '.'), inode(fi), 10)
 }
 
-// hasID reports whether fi's identity is id, without allocating: hits
-// compare one or two per request.
+// hasID reports whether fi's identity is id, without allocating.
 func hasID(fi os.FileInfo, id string) bool {
 	var buf [64]byte
 	return string(appendID(buf[:0], fi)) == id
 }
 
-// Lookup returns the entry at k with its body open. A body whose identity
-// is the one its sidecar recorded is served as it is (a body of 64 KiB or
-// less is read whole, checked, and kept in memory after). A body that is
-// another file (a copied folder, damage) is checked against its checksum:
-// before it is served, up to 64 MiB, so that a damaged one is a miss, and
-// as it streams beyond, so that the first byte does not wait for a whole
-// pass; its identity is recorded once it matched.
+// Lookup returns the entry at k with its body open. A body with the
+// identity its sidecar records is served as it is (up to 64 KiB, read,
+// checked and kept in memory). Another file (a copied folder, damage) is
+// checked against its checksum, before it is served up to 64 MiB, as it
+// streams beyond, and its identity recorded once it matched.
 func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
 	return s.lookup(k, true)
 }
 
-// lookup is Lookup; trust lets it take a sidecar seen less than metaTrust
-// ago for the one on disk, and it looks again without when the body turns
-// out to be another file.
+// lookup is Lookup; with trust a recent sidecar is taken as it is, and it
+// looks again without when the body turns out to be another file.
 func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, error) {
 	key := k.String()
 	bodyPath, metaPath := s.paths(k)
@@ -182,10 +174,9 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 	return m, body, nil
 }
 
-// loadMeta returns the sidecar at metaPath for key, parsed once per version
-// of the file, and records a use for eviction. With trust, a sidecar seen
-// less than metaTrust ago is taken as it is (trusted is then true), and
-// the caller checks that the body is the one it describes.
+// loadMeta returns the sidecar for key, parsed once per version, and
+// records a use for eviction; with trust, one seen within metaTrust is
+// taken as it is (trusted), for the caller to check against the body.
 func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, trusted bool, err error) {
 	c, ok := s.metas.get(key)
 	if trust && ok && time.Since(c.checked) < metaTrust && !c.meta.Marker() {
@@ -217,8 +208,7 @@ func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, truste
 	c.checked = time.Now()
 	s.metas.put(key, c)
 	c, _ = s.metas.get(key)
-	// The sidecar's modification time is the entry's last use, updated at
-	// most once a minute.
+	// The sidecar's mtime is the entry's last use, updated once a minute.
 	if now := time.Now(); s.maxBytes > 0 && now.Sub(c.mtime) > time.Minute && os.Chtimes(metaPath, now, now) == nil {
 		if fi, err := os.Stat(metaPath); err == nil {
 			c.id, c.mtime = idOf(fi), now
@@ -228,8 +218,7 @@ func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, truste
 	return c, false, nil
 }
 
-// refreshID records a verified body's new identity so that it is not
-// checked again, if nobody else is writing the entry.
+// refreshID records a verified body's identity, unless a writer holds it.
 func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string) *cache.Meta {
 	nm := *m
 	nm.ID = id
@@ -242,8 +231,8 @@ func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string
 	return &nm
 }
 
-// damaged counts a damaged sidecar, or a body that does not match its
-// sidecar, and removes the sidecar, unless a writer holds the entry.
+// damaged counts a damaged entry and removes its sidecar, unless a writer
+// holds it.
 func (s *Store) damaged(key, bodyPath string, why error) {
 	s.stats.corrupt.Add(1)
 	s.log.Warn("filestore: damaged entry removed", "path", bodyPath, "err", why)
@@ -254,9 +243,8 @@ func (s *Store) damaged(key, bodyPath string, why error) {
 	}
 }
 
-// fileBody streams a body from its file. It ends at the size the sidecar
-// recorded, returning io.EOF with the last bytes (saving a read), and
-// reports io.ErrUnexpectedEOF if the file turns out shorter.
+// fileBody streams a body to its recorded size, with io.EOF on the last
+// bytes, or io.ErrUnexpectedEOF when the file is shorter.
 type fileBody struct {
 	f    *os.File
 	left int64
@@ -280,9 +268,8 @@ func (b *fileBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo lets io.Copy to a socket or a file use sendfile or
-// copy_file_range, through w's ReadFrom. Where that would read 8 KiB at a
-// time (io.Discard) or w has none, it reads up to 256 KiB at a time.
+// WriteTo lets io.Copy to a socket or file use sendfile or
+// copy_file_range; other writers get 256 KiB reads.
 func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	var err error
@@ -304,8 +291,7 @@ const readChunk = 256 << 10
 
 var readPool = sync.Pool{New: func() any { return new([readChunk]byte) }}
 
-// onlyWriter hides w's ReadFrom from io.CopyBuffer, so that it uses the
-// buffer.
+// onlyWriter hides ReadFrom from io.CopyBuffer.
 type onlyWriter struct{ io.Writer }
 
 func (b *fileBody) Close() error { return b.f.Close() }

@@ -54,8 +54,8 @@ type entryStat struct {
 	used            time.Time
 }
 
-// scan lists the entries under dir, oldest use first. It also returns the
-// bodies that have no sidecar.
+// scan lists the entries under dir, oldest use first, and the bodies
+// without a sidecar.
 func scan(ctx context.Context, dir string) (entries []entryStat, orphans []entryStat, failures int, err error) {
 	bodies := map[string]int64{}
 	metas := map[string]entryStat{}
@@ -122,9 +122,8 @@ func keyOf(dir, body string) string {
 	return filepath.ToSlash(rel)
 }
 
-// pruneDir removes least recently used entries under dir until it holds at
-// most maxBytes, skipping entries being written, and removes leftovers of
-// crashed writers.
+// pruneDir removes least recently used entries until dir holds at most
+// maxBytes, sparing those being written, and leftovers of crashed writers.
 func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger) (PruneResult, error) {
 	var r PruneResult
 	if maxBytes < 0 {
@@ -180,8 +179,7 @@ func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger)
 	return r, nil
 }
 
-// removeEmptyDirs removes each of dirs and its parents up to root while they
-// are empty.
+// removeEmptyDirs removes dirs and their parents up to root while empty.
 func removeEmptyDirs(root string, dirs []string) {
 	slices.Sort(dirs)
 	dirs = slices.Compact(dirs)
@@ -195,10 +193,8 @@ func removeEmptyDirs(root string, dirs []string) {
 	}
 }
 
-// cleanTemps removes temporary files whose writer is gone (their entry
-// lock is free or, for names without an entry, they are over a day old)
-// and records of invalidations over a day old: no download runs that long
-// in the middle of a commit.
+// cleanTemps removes temporary files whose writer is gone (their lock is
+// free, or a day old without one) and invalidation records a day old.
 func cleanTemps(dir string, log *slog.Logger) int {
 	n := 0
 	for _, sub := range []string{tmpDir, invalDir} {
@@ -232,9 +228,8 @@ func cleanTemps(dir string, log *slog.Logger) int {
 }
 
 // Prune removes least recently used entries until the folder holds at most
-// maxBytes (0 empties it), sparing entries being written, and removes
-// leftovers of crashed downloads. It returns what it did; an error means the
-// folder could not be listed or ctx ended.
+// maxBytes (0 empties it), sparing those being written, and leftovers of
+// crashed downloads.
 func (s *Store) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
 	r, err := pruneDir(ctx, s.dir, maxBytes, s.log)
 	s.stats.evictions.Add(int64(r.Removed))
@@ -244,8 +239,8 @@ func (s *Store) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) 
 	return r, err
 }
 
-// PruneDir is [Store.Prune] for a folder without a Store, such as a
-// command-line tool's: it is safe while other processes use the folder.
+// PruneDir is [Store.Prune] for a folder without a Store, safe while other
+// processes use it.
 func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, error) {
 	if dir == "" {
 		return PruneResult{}, errors.New("filestore: prune: no folder")
@@ -256,10 +251,8 @@ func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, err
 	return pruneDir(ctx, dir, maxBytes, slog.New(slog.DiscardHandler))
 }
 
-// evict keeps the folder under MaxBytes: to 90% of it once over. When
-// measure is true it first measures the folder and evicts only if it is
-// over. Calls while an eviction runs make it run one more pass, so that
-// entries committed meanwhile are counted.
+// evict brings the folder to 90% of MaxBytes once over (measuring it first
+// with measure). A call during an eviction makes it run one more pass.
 func (s *Store) evict(measure bool) {
 	s.evictPending.Store(true)
 	for {

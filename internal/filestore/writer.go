@@ -22,10 +22,8 @@ const (
 	metaOverhead = 1 << 10 // a sidecar's size, roughly, for the usage estimate
 )
 
-// Create starts a body for k in a temporary file. When m.Size (the
-// expected length) is 1 MiB or more, that much disk is reserved first, so
-// that a disk without room is found out before the download, not in the
-// middle.
+// Create starts a body for k in a temporary file, reserving m.Size of disk
+// first from 1 MiB, so that a full disk shows before the download.
 func (s *Store) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Writer, error) {
 	key := k.String()
 	f, err := s.create(filepath.Join(s.dir, tmpDir), lockBase(key)+"-*.part")
@@ -48,8 +46,7 @@ func (s *Store) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Wri
 	return &writer{s: s, k: k, f: f, since: m.Started}, nil
 }
 
-// writer is a body being written to a temporary file. Write, Commit and
-// Abort come from one goroutine, ReadAt from any; Close comes last.
+// writer is a body being written to a temporary file.
 type writer struct {
 	s         *Store
 	k         cache.Key
@@ -81,8 +78,7 @@ func (w *writer) Write(p []byte) (int, error) {
 
 func (w *writer) ReadAt(p []byte, off int64) (int, error) { return w.f.ReadAt(p, off) }
 
-// Abort removes the temporary file at once; readers keep reading it
-// through the open file until Close.
+// Abort removes the temporary file; readers keep it open until Close.
 func (w *writer) Abort() {
 	if !w.committed && !w.aborted {
 		w.aborted = true
@@ -98,8 +94,7 @@ func (w *writer) Close() error {
 }
 
 // Commit syncs the body, renames it into place and writes its sidecar
-// last. An invalidation of the URL since the download started, seen before
-// or after the rename, makes it fail and leave nothing.
+// last; an invalidation since the download started makes it fail.
 func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 	s := w.s
 	if w.err != nil {
@@ -145,12 +140,10 @@ func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 	return nil
 }
 
-// replaceBody renames the finished file over the entry's body and returns
-// the size of the body it replaced. Renaming over a large body makes the
-// kernel free it there and then (about 15 ms for 64 MiB, a fifth of the
-// whole download on loopback), so a large old body is first linked to a
-// temporary name and removed in the background; a crash in between leaves
-// a leftover that cleanup removes.
+// replaceBody renames the finished file over the body and returns the old
+// body's size. Renaming over a large body frees it there and then (about
+// 15 ms for 64 MiB), so a large one is linked aside and removed in the
+// background.
 func (s *Store) replaceBody(from, to string) (int64, error) {
 	fi, err := os.Lstat(to)
 	if err != nil || fi.Size() < preallocMin {
@@ -169,8 +162,7 @@ func (s *Store) replaceBody(from, to string) (int64, error) {
 	return fi.Size(), err
 }
 
-// writeMeta replaces k's sidecar atomically (not synced: see the package
-// doc).
+// writeMeta replaces k's sidecar atomically, unsynced (see the package doc).
 func (s *Store) writeMeta(k cache.Key, metaPath string, m *cache.Meta) error {
 	data, err := m.Marshal()
 	if err != nil {
@@ -195,8 +187,8 @@ func (s *Store) writeMeta(k cache.Key, metaPath string, m *cache.Meta) error {
 	return err
 }
 
-// renameInto renames from to to, creating to's folder. A concurrent prune
-// may remove an empty folder between the two steps, hence the retry.
+// renameInto renames from to to, creating its folder, again when a
+// concurrent prune removed it in between.
 func renameInto(from, to string) error {
 	var err error
 	for range 3 {
@@ -210,8 +202,7 @@ func renameInto(from, to string) error {
 	return err
 }
 
-// Update replaces k's sidecar with m: a 304's fields for the same body, or
-// a Vary marker, which has none, so the entry's body goes.
+// Update replaces k's sidecar with m; a Vary marker removes the body.
 func (s *Store) Update(_ context.Context, k cache.Key, m *cache.Meta) error {
 	bodyPath, metaPath := s.paths(k)
 	if m.Marker() {
@@ -235,10 +226,8 @@ func (s *Store) Remove(_ context.Context, k cache.Key) error {
 	return err
 }
 
-// Invalidate records the invalidation of u's URL and removes every entry
-// of it: in every variant folder of its host (other credentials, other
-// encodings), every Vary variant. A writer that commits after checks the
-// record: a download that started before it is not kept.
+// Invalidate records the invalidation of u's URL, which later commits
+// check, and removes every variant of it.
 func (s *Store) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	tomb := filepath.Join(s.dir, invalDir, lockBase(u.String()))
 	if err := os.WriteFile(tomb, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644); err != nil {
@@ -277,8 +266,7 @@ func (s *Store) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	return n, nil
 }
 
-// invalidatedSince reports whether k's URL was invalidated at or after
-// since.
+// invalidatedSince reports whether k's URL was invalidated since since.
 func (s *Store) invalidatedSince(k cache.Key, since time.Time) bool {
 	b, err := os.ReadFile(filepath.Join(s.dir, invalDir, lockBase(k.URL().String())))
 	if err != nil {
