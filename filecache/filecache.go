@@ -23,8 +23,7 @@ type Options struct {
 	// any number of transports and processes. Required.
 	Dir string
 	// Rules decide which URLs are cached and for how long, looked up on
-	// every request. Default (nil): nothing is cached, every response is a
-	// BYPASS.
+	// every request. Default (nil): nothing is cached (BYPASS).
 	Rules *rules.Matcher
 	// MaxBytes caps the folder: past it the least recently used entries
 	// are removed in the background, down to 90%. Default (0): no cap.
@@ -32,8 +31,7 @@ type Options struct {
 	// StaleIfError serves a stale entry (X-Cache: STALE) when the origin
 	// answers 5xx or cannot be reached. Default: false.
 	StaleIfError bool
-	// Logger receives debug lines for every request and warnings for store
-	// errors. Default (nil): nothing is logged.
+	// Logger receives debug lines and store warnings. Default (nil): none.
 	Logger *slog.Logger
 	// Now is the clock of freshness. Default (nil): time.Now.
 	Now func() time.Time
@@ -42,9 +40,8 @@ type Options struct {
 }
 
 // Transport is an http.RoundTripper that serves GET and HEAD requests from
-// files under Options.Dir, following Options.Rules for freshness, and sends
-// everything else to the next RoundTripper. It is safe for concurrent use;
-// create one with [New].
+// files under Options.Dir as Options.Rules say and sends the rest on. It
+// is safe for concurrent use; create one with [New].
 type Transport struct {
 	tr    *cache.Transport
 	store *filestore.Store
@@ -53,10 +50,8 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // New returns a Transport that caches responses from next (nil:
-// http.DefaultTransport) under opts.Dir. It creates the folder (an error
-// names it when it cannot) and removes what crashed writers left. A full
-// disk is not an error: the Transport passes requests through, logging and
-// counting the failed writes, until there is room.
+// http.DefaultTransport) under opts.Dir, cleaning up after crashed writers.
+// A full disk is not an error: requests pass through until there is room.
 func New(next http.RoundTripper, opts Options) (*Transport, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("filecache: Options.Dir is required")
@@ -64,9 +59,8 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 	if opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("filecache: Options.MaxBytes %d is negative", opts.MaxBytes)
 	}
-	so := opts.store
-	so.MaxBytes, so.Logger = opts.MaxBytes, opts.Logger
-	st, err := filestore.New(opts.Dir, so)
+	opts.store.MaxBytes, opts.store.Logger = opts.MaxBytes, opts.Logger
+	st, err := filestore.New(opts.Dir, opts.store)
 	if err != nil {
 		return nil, fmt.Errorf("filecache: Options.Dir %q is not a writable folder: %w", opts.Dir, err)
 	}
@@ -82,21 +76,18 @@ func New(next http.RoundTripper, opts Options) (*Transport, error) {
 // X-Cache header (throttlecache.CacheStatusHeader and its values).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
 
-// Over returns a Transport over the same cache (files, downloads in
-// progress, counters) that sends what the cache cannot answer to next (nil:
-// http.DefaultTransport): two clients with different base transports share
-// one cache and coalesce their misses. Close of either closes both.
+// Over returns a Transport sharing t's files, downloads and counters that
+// sends misses to next (nil: http.DefaultTransport), so that clients with
+// different base transports coalesce their misses; closing either closes both.
 func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{tr: t.tr.Over(next), store: t.store}
 }
 
-// CloseIdleConnections closes the idle connections of the next stage, when
-// it has any, so that http.Client.CloseIdleConnections reaches the network.
+// CloseIdleConnections closes the next stage's idle connections, if any.
 func (t *Transport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
 
-// Close gives up downloads nobody reads, waits for the others and for
-// their commits and background work, and makes later RoundTrips fail with
-// [ErrClosed]. It is idempotent.
+// Close gives up downloads nobody reads, waits for the rest and background
+// work, and makes later RoundTrips fail with [ErrClosed]. It is idempotent.
 func (t *Transport) Close() error {
 	t.tr.Close()
 	return t.store.Close()
@@ -111,23 +102,21 @@ type Stats = cache.Stats
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats { return t.tr.Stats() }
 
-// PruneResult, Summary and EntryInfo describe a prune, a folder and one
-// entry.
+// PruneResult, Summary and EntryInfo describe a prune, a folder and an entry.
 type (
 	PruneResult = filestore.PruneResult
 	Summary     = filestore.Summary
 	EntryInfo   = filestore.EntryInfo
 )
 
-// Prune removes least recently used entries until the folder holds at most
-// maxBytes (0 empties it), sparing entries being written, and leftovers of
-// crashed downloads.
+// Prune removes crashed downloads' leftovers and least recently used entries,
+// sparing those being written, until the folder holds maxBytes (0: none).
 func (t *Transport) Prune(ctx context.Context, maxBytes int64) (PruneResult, error) {
 	return t.store.Prune(ctx, maxBytes)
 }
 
-// PruneDir is [Transport.Prune] for a folder without a Transport, such as a
-// command-line tool's; it is safe while other processes use the folder.
+// PruneDir is [Transport.Prune] for a folder without a Transport, safe
+// while other processes use the folder.
 func PruneDir(ctx context.Context, dir string, maxBytes int64) (PruneResult, error) {
 	return filestore.PruneDir(ctx, dir, maxBytes)
 }
@@ -146,8 +135,7 @@ func (p policy) Request(req *http.Request, rule cache.Rule) (cache.Request, stri
 		revalidate: cache.HasDirective(req.Header, "no-cache") || cache.HasDirective(req.Header, "max-age=0")}, ""
 }
 
-func (policy) Vary() bool { return false }
-
+func (policy) Vary() bool                                                 { return false }
 func (policy) Invalidated(req *http.Request, _ *http.Response) []*url.URL { return []*url.URL{req.URL} }
 
 type request struct {
@@ -159,16 +147,13 @@ func (r *request) Fresh(m *cache.Meta, now time.Time) bool {
 	return !r.revalidate && m.Status == http.StatusOK && now.Sub(m.Fetched) < r.maxAge
 }
 
-func (*request) Storable(resp *http.Response) bool { return resp.StatusCode == http.StatusOK }
-func (*request) Shareable(*http.Response) bool     { return true }
-func (*request) OnlyIfCached() bool                { return false }
-
-// Revalidating is false: the rules say when an entry is fresh, and a stale
-// one is revalidated before it is served.
-func (*request) Revalidating(*cache.Meta, time.Time) bool { return false }
-
 func (r *request) Stale(m *cache.Meta, _ time.Time, _ *http.Response) bool {
 	return r.staleIfError && m.Status == http.StatusOK
 }
 
+// Revalidating is false: the rules say when to ask the origin.
+func (*request) Revalidating(*cache.Meta, time.Time) bool       { return false }
+func (*request) Storable(resp *http.Response) bool              { return resp.StatusCode == http.StatusOK }
+func (*request) Shareable(*http.Response) bool                  { return true }
+func (*request) OnlyIfCached() bool                             { return false }
 func (*request) Age(m *cache.Meta, now time.Time) time.Duration { return max(now.Sub(m.Fetched), 0) }

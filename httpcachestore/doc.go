@@ -1,6 +1,6 @@
-// Package httpcachestore is a file-system [httpcache.Cache]: the store of
-// the RFCFile cache mode, for github.com/gregjones/httpcache's Transport
-// or this module's rfccache stage.
+// Package httpcachestore is a file-system [httpcache.Cache], for
+// github.com/gregjones/httpcache's Transport or this module's rfccache
+// stage (the RFCFile cache mode).
 //
 //	store, err := httpcachestore.New("cache")
 //	if err != nil {
@@ -9,10 +9,8 @@
 //	tr, err := rfccache.New(nil, store, rfccache.Options{})
 //	// or: tr := httpcache.NewTransport(store)
 //
-// It is the httpcache face of the file store FileCache uses. rfccache
-// streams entries through [Store.CacheStore] in the readable layout, never
-// holding a body in memory; values given to Set are entries in a folder
-// "%kv", named after the key's SHA-256. Writes are atomic across
-// processes, a damaged value is a miss (counted and removed), and a
-// failing disk is a miss or a dropped write, logged and counted.
+// rfccache streams entries through [Store.CacheStore] in filecache's
+// readable layout; values given to Set are files in a folder "%kv", named
+// after the key's SHA-256. Writes are atomic across processes; a damaged
+// value or failing disk is a miss or a dropped write, logged and counted.
 package httpcachestore

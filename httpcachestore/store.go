@@ -11,38 +11,29 @@ import (
 	"github.com/throttlecache/throttlecache/internal/filestore"
 )
 
-// Store is a file-system [httpcache.Cache] rooted at one folder. Any number
-// of Stores, in any number of processes, may share a folder. A Store is safe
-// for concurrent use; create one with [New]. The zero value is not usable.
+// Store is a file-system [httpcache.Cache] rooted at one folder, which any
+// number of Stores in any number of processes may share. It is safe for
+// concurrent use; create one with [New], as the zero value is not usable.
 type Store struct {
 	fs *filestore.Store
 	kv cache.KV
 }
 
-var (
-	_ httpcache.Cache = (*Store)(nil)
-	_ cache.Provider  = (*Store)(nil)
-)
+var _ httpcache.Cache = (*Store)(nil)
+var _ cache.Provider = (*Store)(nil)
 
 // Option configures a [Store].
 type Option func(*filestore.Options)
 
-// WithMaxBytes caps the size of the folder. When a write takes the folder
-// over n bytes, the least recently used entries are removed until it is
-// under 90% of n. Default: 0, no cap.
-func WithMaxBytes(n int64) Option {
-	return func(o *filestore.Options) { o.MaxBytes = max(n, 0) }
-}
+// WithMaxBytes caps the folder: a write that takes it over n bytes evicts
+// the least recently used entries down to 90% of n. Default: 0, no cap.
+func WithMaxBytes(n int64) Option { return func(o *filestore.Options) { o.MaxBytes = max(n, 0) } }
 
-// WithLogger sets the logger that receives a warning for every failed read,
-// write or removal and for every damaged file. Default: nothing is logged.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *filestore.Options) { o.Logger = l }
-}
+// WithLogger sets the logger warned of every failed read, write or removal
+// and every damaged file. Default: nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(o *filestore.Options) { o.Logger = l } }
 
-// New returns a Store on dir, creating the folder when missing. With
-// [WithMaxBytes] it learns the folder's size in the background and evicts
-// what is over the cap.
+// New returns a Store on dir, creating the folder when missing.
 func New(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("httpcachestore: dir is empty")
@@ -63,9 +54,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 // Dir returns the absolute path of the store's folder.
 func (s *Store) Dir() string { return s.fs.Dir() }
 
-// CacheStore returns the streaming store that the rfccache stage uses
-// instead of Get and Set: entries in the readable layout of
-// internal/filestore, bodies never held in memory.
+// CacheStore returns the streaming store rfccache uses instead of Get and Set.
 func (s *Store) CacheStore() cache.Store { return s.fs }
 
 // Close waits for the store's background work (eviction).
@@ -75,9 +64,7 @@ func (s *Store) Close() error { return s.fs.Close() }
 // entry is a miss; a damaged one is removed.
 func (s *Store) Get(key string) ([]byte, bool) { return s.kv.Get(key) }
 
-// Set stores value for key, replacing any previous value, atomically. A
-// failed write is logged and counted and leaves the previous value in
-// place.
+// Set stores value for key atomically; a failed write leaves the old one.
 func (s *Store) Set(key string, value []byte) { s.kv.Set(key, value) }
 
 // Delete removes the value stored for key, if any.

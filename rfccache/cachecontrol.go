@@ -1,107 +1,84 @@
 package rfccache
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// directives are the parsed Cache-Control directives of a message: names
-// lower-cased (RFC 9111 §5.2: names are case-insensitive), values unquoted.
-// The first occurrence of a directive wins (§4.2.1).
+// directives are a message's Cache-Control directives: names lower-cased
+// (RFC 9111 §5.2), values unquoted, the first occurrence winning (§4.2.1).
 type directives map[string]string
 
-// parseCacheControl parses every Cache-Control field line of h. Commas
-// inside quoted strings do not split directives; malformed parts are
-// skipped.
+// parseCacheControl parses every Cache-Control line of h; commas inside
+// quoted strings do not split directives, and malformed parts are skipped.
 func parseCacheControl(h http.Header) directives {
 	lines := h.Values("Cache-Control")
 	if len(lines) == 0 {
 		return nil
 	}
 	d := make(directives)
-	for _, line := range lines {
-		parseDirectives(line, d)
+	for _, s := range lines {
+		for len(s) > 0 {
+			s = strings.TrimLeft(s, " \t,")
+			i := strings.IndexAny(s, "=,")
+			if i < 0 {
+				i = len(s)
+			}
+			name, value := strings.ToLower(strings.TrimSpace(s[:i])), ""
+			if s = s[i:]; strings.HasPrefix(s, "=") {
+				if s = strings.TrimLeft(s[1:], " \t"); strings.HasPrefix(s, `"`) {
+					value, s = unquote(s)
+				} else {
+					value, s, _ = strings.Cut(s, ",")
+					value = strings.TrimSpace(value)
+				}
+			}
+			if _, dup := d[name]; !dup && name != "" && !strings.ContainsAny(name, " \t\"") {
+				d[name] = value
+			}
+		}
 	}
 	return d
 }
 
-func parseDirectives(s string, d directives) {
-	for len(s) > 0 {
-		// name
-		s = strings.TrimLeft(s, " \t,")
-		i := strings.IndexAny(s, "=,")
-		var name string
-		if i < 0 {
-			name, s = s, ""
-		} else {
-			name, s = s[:i], s[i:]
-		}
-		name = strings.ToLower(strings.TrimSpace(name))
-		var value string
-		if strings.HasPrefix(s, "=") {
-			s = strings.TrimLeft(s[1:], " \t")
-			if strings.HasPrefix(s, `"`) {
-				value, s = unquote(s)
-			} else {
-				j := strings.IndexByte(s, ',')
-				if j < 0 {
-					j = len(s)
-				}
-				value, s = strings.TrimSpace(s[:j]), s[j:]
-			}
-		}
-		if name == "" || strings.ContainsAny(name, " \t\"") {
-			continue
-		}
-		if _, dup := d[name]; !dup {
-			d[name] = value
-		}
-	}
-}
-
-// unquote reads a quoted-string at the start of s and returns its value and
-// the rest of s. An unterminated string takes the rest of s.
+// unquote returns the quoted-string opening s, unescaped, and what follows.
 func unquote(s string) (value, rest string) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			if i+1 < len(s) {
-				i++
-				b.WriteByte(s[i])
-			}
+		switch s[i] {
 		case '"':
 			return b.String(), s[i+1:]
-		default:
-			b.WriteByte(c)
+		case '\\':
+			i++ // a trailing backslash is dropped
+		}
+		if i < len(s) {
+			b.WriteByte(s[i])
 		}
 	}
 	return b.String(), ""
 }
 
-func (d directives) has(name string) bool {
-	_, ok := d[name]
-	return ok
+func (d directives) has(name string) bool { _, ok := d[name]; return ok }
+
+// seconds returns the delta-seconds value of a directive and whether it is present.
+func (d directives) seconds(name string) (time.Duration, bool) {
+	s, ok := d[name]
+	return deltaSeconds(s), ok
 }
 
-// seconds returns the delta-seconds value of a directive. ok is false when
-// the directive is absent; a present but malformed value is 0 (§1.2.2: a
-// cache treats an invalid delta-seconds as stale), and values beyond 2^31
-// are capped there.
-func (d directives) seconds(name string) (v time.Duration, ok bool) {
-	s, ok := d[name]
-	if !ok {
-		return 0, false
+// maxAge is the age beyond which nothing is fresh (RFC 9111 §1.2.2).
+const maxAge = time.Duration(1<<31) * time.Second
+
+// deltaSeconds parses delta-seconds: a malformed value is 0 (§1.2.2: a
+// cache treats it as stale), and values of 2^31 or more are [maxAge].
+func deltaSeconds(s string) time.Duration {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0
 	}
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, true
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n < 1<<31 {
+		return time.Duration(n) * time.Second
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n > math.MaxInt32 {
-		n = math.MaxInt32 + 1
-	}
-	return time.Duration(n) * time.Second, true
+	return maxAge
 }

@@ -1,6 +1,7 @@
 package rfccache
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,31 +17,23 @@ import (
 // is 0 and the cache holds whole values (a plain httpcache.Cache).
 const DefaultMaxBodyBytes = 32 << 20
 
-// DefaultMaxStreamedBodyBytes is the largest body stored when
-// Options.MaxBodyBytes is 0 and the cache streams (httpcachestore,
-// s3store): 5 TiB, the largest object S3 takes. Streaming costs no memory
-// whatever the size, so the only default bound is the store's own; set
-// MaxBodyBytes to spare its space.
+// DefaultMaxStreamedBodyBytes is its counterpart for a streaming cache
+// (httpcachestore, s3store): 5 TiB, S3's largest object.
 const DefaultMaxStreamedBodyBytes = 5 << 40
 
 // Options configures a [Transport]. The zero value is valid.
 type Options struct {
-	// Rules override the origin's headers: a 200 or 203 for a URL with a
-	// rule is fresh for its MaxAge ([rules.Forever]: never revalidated)
-	// whatever its Cache-Control, Expires or no-store say, a rule of 0
-	// means never stored, and other statuses follow their headers. Rules
-	// are looked up on every request. Default (nil): headers alone decide.
+	// Rules override the origin's headers: with a rule, a 200 or 203 is
+	// fresh for its MaxAge ([rules.Forever]: for ever), and a MaxAge of 0
+	// is never stored. Default (nil): headers alone decide.
 	Rules *rules.Matcher
-	// MaxBodyBytes is the largest body stored; larger ones, and bodies of
-	// unknown length once past it, stream through unstored. A plain
-	// httpcache.Cache holds each value whole in memory, so this also bounds
-	// memory there. Default (0): [DefaultMaxBodyBytes] for a plain
-	// httpcache.Cache, [DefaultMaxStreamedBodyBytes] for httpcachestore and
-	// s3store.
+	// MaxBodyBytes is the largest body stored, and held in memory by a plain
+	// httpcache.Cache; larger ones stream through. Default (0):
+	// [DefaultMaxBodyBytes], [DefaultMaxStreamedBodyBytes] when streamed.
 	MaxBodyBytes int64
-	// StaleIfError serves a stale entry (X-Cache: STALE) when the origin
-	// cannot be reached or answers 500, 502, 503 or 504, unless the entry
-	// says must-revalidate. Default: false; stale-if-error still applies.
+	// StaleIfError serves a stale entry (X-Cache: STALE), unless it says
+	// must-revalidate, when the origin cannot be reached or answers 500,
+	// 502, 503 or 504. Default: false; stale-if-error still applies.
 	StaleIfError bool
 	// Logger receives debug lines for every request. Default: discarded.
 	Logger *slog.Logger
@@ -57,10 +50,9 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// New returns a Transport that sends what the cache cannot answer to next
-// (nil: http.DefaultTransport) and stores entries in c, which is required:
-// httpcachestore, s3store (streamed through), or any other
-// httpcache.Cache such as httpcache.NewMemoryCache() (whole values).
+// New returns a Transport that stores entries in c (required) and sends
+// misses to next (nil: http.DefaultTransport). httpcachestore and s3store
+// stream; others, such as httpcache.NewMemoryCache(), hold whole values.
 func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, error) {
 	if c == nil {
 		return nil, errors.New("rfccache: cache is nil; use httpcachestore.New, s3store.New or httpcache.NewMemoryCache")
@@ -68,15 +60,11 @@ func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, e
 	if opts.MaxBodyBytes < 0 {
 		return nil, errors.New("rfccache: Options.MaxBodyBytes is negative; use 0 for the default")
 	}
-	var st cache.Store
-	maxBody := int64(DefaultMaxStreamedBodyBytes)
+	st, maxBody := cache.Store(nil), cmp.Or(opts.MaxBodyBytes, DefaultMaxStreamedBodyBytes)
 	if p, ok := c.(cache.Provider); ok {
 		st = p.CacheStore()
 	} else {
-		st, maxBody = cache.NewByteStore(c, opts.Logger), DefaultMaxBodyBytes
-	}
-	if opts.MaxBodyBytes > 0 {
-		maxBody = opts.MaxBodyBytes
+		st, maxBody = cache.NewByteStore(c, opts.Logger), cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes)
 	}
 	tr, err := cache.New(next, cache.Options{Store: st, Policy: policy{staleIfError: opts.StaleIfError},
 		Rules: opts.Rules, MaxBodyBytes: maxBody, Logger: opts.Logger, Now: opts.Now, Name: "rfccache"})
@@ -90,19 +78,16 @@ func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, e
 // X-Cache header (throttlecache.CacheStatusHeader and its values).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) { return t.tr.RoundTrip(req) }
 
-// Over returns a Transport over the same cache (store, downloads in
-// progress, counters) that sends what the cache cannot answer to next (nil:
-// http.DefaultTransport). Close of either closes both.
+// Over returns a Transport sharing t's cache, downloads and counters that
+// sends misses to next (nil: http.DefaultTransport); closing either closes both.
 func (t *Transport) Over(next http.RoundTripper) *Transport {
 	return &Transport{tr: t.tr.Over(next), maxBody: t.maxBody}
 }
 
-// CloseIdleConnections closes the idle connections of the next stage, when
-// it has any, so that http.Client.CloseIdleConnections reaches the network.
+// CloseIdleConnections closes the next stage's idle connections, if any.
 func (t *Transport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
 
-// Close waits for downloads in progress and their commits (see
-// filecache.Transport.Close); later RoundTrips fail.
+// Close waits for downloads in progress and their commits; later RoundTrips fail.
 func (t *Transport) Close() error { return t.tr.Close() }
 
 // Stats counts what a Transport did since New.
