@@ -3,10 +3,13 @@ package s3store_test
 import (
 	"bytes"
 	"context"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/gregjones/httpcache"
 
+	"github.com/throttlecache/throttlecache/internal/cache"
 	"github.com/throttlecache/throttlecache/s3store"
 	"github.com/throttlecache/throttlecache/testing/storetest"
 )
@@ -156,5 +160,57 @@ func TestFailingS3(t *testing.T) {
 				t.Fatalf("Timeouts = %d, want 3", st.Timeouts)
 			}
 		})
+	}
+}
+
+// TestFailedCompleteIsReported: a multipart upload that S3 refuses to
+// complete fails the commit with S3's own error, and leaves no object and
+// no pending upload behind.
+func TestFailedCompleteIsReported(t *testing.T) {
+	srv := storetest.NewS3(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") { // CompleteMultipartUpload
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	st := s3store.New(s3store.NewClient(front.URL, srv.AccessKey, srv.SecretKey), srv.Bucket, "p/").CacheStore()
+	u, _ := url.Parse("https://example.com/big")
+	k, _ := cache.KeyFor(u)
+	v := storetest.Value(20<<20, 1)
+	ctx := context.Background()
+	w, err := st.Create(ctx, k, &cache.Meta{Key: k.String(), Status: 200, Size: int64(len(v))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(v); err != nil {
+		t.Fatal(err)
+	}
+	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now()}
+	m.SetSum(int64(len(v)), crc32.Checksum(v, cache.Castagnoli))
+	err = w.Commit(ctx, m)
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("Commit = %v, want S3's AccessDenied", err)
+	}
+	if n := srv.Objects(t); n != 0 {
+		t.Errorf("%d objects left in the bucket, want none", n)
+	}
+	out, err := srv.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left pending, want none (aborted)", len(out.Uploads))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -34,9 +35,9 @@ func (e *entries) Create(_ context.Context, k cache.Key, _ *cache.Meta) (cache.W
 	s := e.st()
 	w, err := cache.NewSpool(func(ctx context.Context, m *cache.Meta, body *io.SectionReader) error {
 		return e.commit(ctx, k, m, body)
-	}, func(err error) { s.fail("spool", "", err) })
+	}, func(err error) { s.fail("spool", e.bodyKey(k), err) })
 	if err != nil {
-		return nil, s.fail("spool", "", err)
+		return nil, s.fail("spool", os.TempDir(), err)
 	}
 	return w, nil
 }
@@ -98,7 +99,8 @@ func (e *entries) multipart(ctx context.Context, bk string, body *io.SectionRead
 	}
 	if err == nil {
 		cctx, cancel := s.call(ctx)
-		out, err := s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &bk,
+		var out *s3.CompleteMultipartUploadOutput
+		out, err = s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &bk,
 			UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 		cancel()
 		if err == nil {
