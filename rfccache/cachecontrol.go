@@ -60,7 +60,10 @@ func unquote(s string) (value, rest string) {
 	return b.String(), ""
 }
 
-func (d directives) has(name string) bool { _, ok := d[name]; return ok }
+func (d directives) has(name string) bool {
+	_, ok := d[name]
+	return ok
+}
 
 // seconds returns the delta-seconds value of a directive and whether it is present.
 func (d directives) seconds(name string) (time.Duration, bool) {

@@ -60,7 +60,8 @@ func New(next http.RoundTripper, c httpcache.Cache, opts Options) (*Transport, e
 	if opts.MaxBodyBytes < 0 {
 		return nil, errors.New("rfccache: Options.MaxBodyBytes is negative; use 0 for the default")
 	}
-	st, maxBody := cache.Store(nil), cmp.Or(opts.MaxBodyBytes, DefaultMaxStreamedBodyBytes)
+	var st cache.Store
+	maxBody := cmp.Or(opts.MaxBodyBytes, DefaultMaxStreamedBodyBytes)
 	if p, ok := c.(cache.Provider); ok {
 		st = p.CacheStore()
 	} else {

@@ -42,8 +42,11 @@ func (w *spool) Write(p []byte) (int, error) {
 func (w *spool) ReadAt(p []byte, off int64) (int, error) { return w.f.ReadAt(p, off) }
 
 func (w *spool) Commit(ctx context.Context, m *Meta) error {
-	if w.err != nil || w.aborted {
-		return errors.Join(w.err, errors.New("cache: commit after abort"))
+	if w.err != nil {
+		return w.err
+	}
+	if w.aborted {
+		return errors.New("cache: commit after abort")
 	}
 	return w.commit(ctx, m, io.NewSectionReader(w.f, 0, w.n))
 }
