@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,13 +19,14 @@ import (
 )
 
 // cachingConfigs returns a Config of every caching mode, each on its own
-// folder or bucket; URLs under /ruled/forever are cached by every one.
+// folder ("cache", alone in a temporary folder) or bucket; URLs under
+// /ruled/forever are cached by every one.
 func cachingConfigs(t *testing.T) []Config {
 	t.Helper()
 	bucket := storetest.NewS3(t)
 	return []Config{
-		{CacheMode: FileCache, CacheDir: t.TempDir(), Rules: localRules, DisableRateLimit: true},
-		{CacheMode: RFCFile, CacheDir: t.TempDir(), Rules: localRules, DisableRateLimit: true},
+		{CacheMode: FileCache, CacheDir: filepath.Join(t.TempDir(), "cache"), Rules: localRules, DisableRateLimit: true},
+		{CacheMode: RFCFile, CacheDir: filepath.Join(t.TempDir(), "cache"), Rules: localRules, DisableRateLimit: true},
 		{CacheMode: RFCS3, S3Client: bucket.Client(), S3Bucket: bucket.Bucket, S3Prefix: "modes/" + t.Name() + "/",
 			Rules: localRules, DisableRateLimit: true},
 	}
@@ -32,7 +35,16 @@ func cachingConfigs(t *testing.T) []Config {
 // eachCachingMode runs f once per caching mode, with a fresh Manager.
 func eachCachingMode(t *testing.T, f func(t *testing.T, m *Manager)) {
 	for _, cfg := range cachingConfigs(t) {
-		t.Run(string(cfg.CacheMode), func(t *testing.T) { f(t, newManager(t, cfg)) })
+		t.Run(string(cfg.CacheMode), func(t *testing.T) {
+			f(t, newManager(t, cfg))
+			if cfg.CacheDir == "" {
+				return
+			}
+			outside, _ := os.ReadDir(filepath.Dir(cfg.CacheDir))
+			if len(outside) != 1 {
+				t.Errorf("%d files beside the cache folder, want none", len(outside)-1)
+			}
+		})
 	}
 }
 
@@ -306,4 +318,42 @@ func TestFileModesLockWaitHonoursDeadline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestModesHostilePaths: dot segments, encoded slashes and NULs, names
+// that look like the store's own, very long and very deep paths each get
+// their own bytes in every mode, and files stay inside the cache folder.
+func TestModesHostilePaths(t *testing.T) {
+	paths := []string{
+		"..", ".", "%2e%2e", "%2E", "a/../b", "a/./b", "a%2Fb", "a/b", "a//b", "a/", "a",
+		"a%00b", "%C3%A9t%C3%A9", "x@@meta.json", "x%40%40meta.json", ".tmp", ".key", "%25kv",
+		strings.Repeat("L", 300), strings.Repeat("d/", 120) + "deep", "../../../../../escape", "%2e%2e/%2e%2e/%2e%2e/escape", "q?x=/../y", "q?x=%2F", "q?", "q",
+	}
+	eachCachingMode(t, func(t *testing.T, m *Manager) {
+		srv := testserver.New()
+		defer srv.Close()
+		srv.HandlePrefix("/ruled/forever/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "at "+r.URL.RequestURI())
+		}))
+		for round := range 2 {
+			for _, p := range paths {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/ruled/forever/"+p, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := m.Client().Do(req)
+				if err != nil {
+					t.Fatalf("%.40s: %v", p, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := "at " + req.URL.RequestURI(); err != nil || string(b) != want {
+					t.Fatalf("round %d, %.40s: %.60q, %v; want %.60q", round+1, p, b, err, want)
+				}
+				if status := resp.Header.Get(CacheStatusHeader); round == 1 && status != CacheHit {
+					t.Errorf("%.40s again: X-Cache %s, want HIT", p, status)
+				}
+			}
+		}
+	})
 }
