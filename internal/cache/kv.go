@@ -67,7 +67,7 @@ func (c *KV) Set(key string, value []byte) {
 		defer unlock()
 	}
 	now := time.Now()
-	m := &Meta{Key: k.String(), Status: 200, Fetched: now, Started: now, Size: int64(len(value))}
+	m := &Meta{Key: k.String(), Status: 200, Fetched: now, Size: int64(len(value))} // not a download: no Started
 	w, err := c.Store.Create(ctx, k, m)
 	if err != nil {
 		return

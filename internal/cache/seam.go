@@ -43,7 +43,8 @@ type Store interface {
 	// body ends in ErrDamaged rather than io.EOF if it must.
 	Lookup(ctx context.Context, k Key) (*Meta, io.ReadCloser, error)
 	// Create starts an entry for the response m describes (Size: expected
-	// length or 0; Started: when the download began, by the real clock).
+	// length or 0; Started: when the download began, by the real clock,
+	// or zero when no invalidation applies).
 	Create(ctx context.Context, k Key, m *Meta) (Writer, error)
 	// Update replaces k's metadata, keeping its body (a 304), or writes a
 	// Vary marker in place of the entry.

@@ -266,8 +266,12 @@ func (s *Store) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	return n, nil
 }
 
-// invalidatedSince reports whether k's URL was invalidated since since.
+// invalidatedSince reports whether k's URL was invalidated since since
+// (zero: never asked).
 func (s *Store) invalidatedSince(k cache.Key, since time.Time) bool {
+	if since.IsZero() {
+		return false
+	}
 	b, err := os.ReadFile(filepath.Join(s.dir, invalDir, lockBase(k.URL().String())))
 	if err != nil {
 		return false
