@@ -357,3 +357,66 @@ func TestModesHostilePaths(t *testing.T) {
 		}
 	})
 }
+
+// TestRFCS3InvalidationAcrossMachines: a POST through one machine while
+// another is still downloading version 1 of the URL, both sharing a
+// bucket, leaves no version 1 behind for either of them or a third.
+func TestRFCS3InvalidationAcrossMachines(t *testing.T) {
+	bucket := storetest.NewS3(t)
+	cfg := Config{CacheMode: RFCS3, S3Client: bucket.Client(), S3Bucket: bucket.Bucket, S3Prefix: "fleet/",
+		Rules: localRules, DisableRateLimit: true}
+	a, b := newManager(t, cfg), newManager(t, cfg)
+	srv := testserver.New()
+	defer srv.Close()
+	var version atomic.Int32
+	version.Store(1)
+	sending, release := make(chan struct{}), make(chan struct{})
+	srv.HandleFunc("/ruled/forever/doc", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			version.Add(1)
+			return
+		}
+		v := version.Load()
+		body := fmt.Sprintf("version %d %s", v, strings.Repeat(".", 100<<10))
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		if v == 1 {
+			io.WriteString(w, body[:1000])
+			w.(http.Flusher).Flush()
+			close(sending)
+			<-release
+			body = body[1000:]
+		}
+		io.WriteString(w, body)
+	})
+	u := srv.URL + "/ruled/forever/doc"
+	first := make(chan string, 1)
+	go func() {
+		_, body, err := getWithin(t, a.Client(), u, 20*time.Second)
+		if err != nil {
+			body = err.Error()
+		}
+		first <- body
+	}()
+	<-sending
+	resp, err := b.Client().Post(u, "text/plain", strings.NewReader("change"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release)
+	if got := <-first; !strings.HasPrefix(got, "version 1 ") {
+		t.Fatalf("the GET in flight got %.40q", got)
+	}
+	a.Close() // its commit is over
+	for i, m := range []*Manager{b, newManager(t, cfg)} {
+		for range 2 {
+			status, body, err := getWithin(t, m.Client(), u, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(body, "version 2 ") {
+				t.Fatalf("machine %d after the POST: %.20q (%s), want version 2", i+2, body, status)
+			}
+		}
+	}
+}

@@ -17,6 +17,11 @@
 // temporary file that its readers follow and uploaded once complete; a
 // hit streams, checked against its CRC-32C. No body is held in memory.
 //
+// An invalidation writes a small object under prefix + ".inval/" with the
+// time, by its machine's clock, that commits on every machine check: a
+// download that started before it is not stored after it. There is one
+// per URL ever invalidated; a lifecycle rule may expire them after a day.
+//
 // Every call runs under its own timeout ([WithTimeout]) and the request's
 // context. A failing S3 is a miss or a dropped write, logged and counted
 // in [Stats].Errors. A Store is safe for concurrent use, and Stores on

@@ -3,10 +3,13 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,19 +38,10 @@ func (e *entries) metaKey(k cache.Key) string { return e.prefix + k.String() + m
 func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
 	s := e.st()
 	mk := e.metaKey(k)
-	cctx, cancel := s.call(ctx)
-	out, err := s.client.GetObject(cctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &mk})
-	if err != nil {
-		cancel()
-		if notFound(err) {
-			return nil, nil, cache.ErrNotFound
-		}
-		return nil, nil, s.fail("get", mk, err)
-	}
-	data, err := io.ReadAll(io.LimitReader(out.Body, maxMetaBytes))
-	out.Body.Close()
-	cancel()
-	if err != nil {
+	data, err := e.get(ctx, mk, maxMetaBytes)
+	if notFound(err) {
+		return nil, nil, cache.ErrNotFound
+	} else if err != nil {
 		return nil, nil, s.fail("get", mk, err)
 	}
 	m, err := cache.ParseMeta(data)
@@ -70,7 +64,7 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 	bk := e.bodyKey(k)
 	bctx, bcancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(s.timeout, bcancel)
-	out, err = s.client.GetObject(bctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &bk, IfMatch: &m.ID})
+	out, err := s.client.GetObject(bctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &bk, IfMatch: &m.ID})
 	if err != nil {
 		timer.Stop()
 		bcancel()
@@ -128,21 +122,38 @@ func (e *entries) remove(ctx context.Context, obj string) error {
 	return nil
 }
 
-func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta) error {
+// get reads the object obj, up to limit bytes.
+func (e *entries) get(ctx context.Context, obj string, limit int64) ([]byte, error) {
 	s := e.st()
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &obj})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(io.LimitReader(out.Body, limit))
+}
+
+// put writes data to the object obj.
+func (e *entries) put(ctx context.Context, obj string, data []byte) error {
+	s := e.st()
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &obj, Body: bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data)))})
+	if err != nil {
+		return s.fail("put", obj, err)
+	}
+	return nil
+}
+
+func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta) error {
 	data, err := m.Marshal()
 	if err != nil {
 		return err
 	}
-	mk := e.metaKey(k)
-	ctx, cancel := s.call(ctx)
-	defer cancel()
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &mk, Body: bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")})
-	if err != nil {
-		return s.fail("put", mk, err)
-	}
-	return nil
+	return e.put(ctx, e.metaKey(k), data)
 }
 
 // Update replaces k's metadata, keeping its body object (a 304), or writes
@@ -167,9 +178,37 @@ func (e *entries) Remove(ctx context.Context, k cache.Key) error {
 	return e.remove(ctx, e.bodyKey(k))
 }
 
-// Invalidate removes every object of u's URL, every variant.
+// invalKey is the object that records when u's URL was last invalidated,
+// in nanoseconds by the invalidating machine's clock.
+func (e *entries) invalKey(u cache.Key) string {
+	sum := sha256.Sum256([]byte(u.String()))
+	return e.prefix + ".inval/" + hex.EncodeToString(sum[:16])
+}
+
+// invalidatedSince reports whether k's URL was invalidated, by any machine,
+// since since (zero: never asked); a record S3 cannot read counts as one.
+// Across machines this relies on their clocks agreeing, as NTP keeps them.
+func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.Time) bool {
+	if since.IsZero() {
+		return false
+	}
+	obj := e.invalKey(k.URL())
+	b, err := e.get(ctx, obj, 32)
+	if notFound(err) {
+		return false
+	} else if err != nil {
+		e.st().fail("get", obj, err)
+		return true
+	}
+	at, err := strconv.ParseInt(string(b), 10, 64)
+	return err != nil || at >= since.UnixNano()
+}
+
+// Invalidate records the invalidation of u's URL, which later commits on
+// every machine check, and removes every object of it, every variant.
 func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	s := e.st()
+	e.put(ctx, e.invalKey(u), strconv.AppendInt(nil, time.Now().UnixNano(), 10))
 	hostPrefix := e.prefix + u.Host
 	var folders []string
 	err := e.list(ctx, hostPrefix, "/", func(obj string, folder bool) {
@@ -231,17 +270,7 @@ func (e *entries) list(ctx context.Context, prefix, delim string, f func(name st
 func (e *entries) Secret(ctx context.Context) ([]byte, error) {
 	s := e.st()
 	key := e.prefix + ".key"
-	get := func() ([]byte, error) {
-		cctx, cancel := s.call(ctx)
-		defer cancel()
-		out, err := s.client.GetObject(cctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-		if err != nil {
-			return nil, err
-		}
-		defer out.Body.Close()
-		return io.ReadAll(io.LimitReader(out.Body, 64))
-	}
-	if b, err := get(); err == nil && len(b) == 32 {
+	if b, err := e.get(ctx, key, 64); err == nil && len(b) == 32 {
 		return b, nil
 	} else if err != nil && !notFound(err) {
 		return nil, s.fail("get", key, err)
@@ -252,7 +281,7 @@ func (e *entries) Secret(ctx context.Context) ([]byte, error) {
 	s.client.PutObject(cctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(secret),
 		ContentLength: aws.Int64(32), IfNoneMatch: aws.String("*")})
 	cancel()
-	b, err := get()
+	b, err := e.get(ctx, key, 64)
 	if err != nil || len(b) != 32 {
 		return nil, s.fail("secret", key, errors.Join(err, errors.New("the bucket did not keep the secret")))
 	}

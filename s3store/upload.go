@@ -43,9 +43,14 @@ func (e *entries) Create(_ context.Context, k cache.Key, _ *cache.Meta) (cache.W
 }
 
 // commit uploads body: inside the metadata up to inlineMax (one PUT), in
-// one PUT up to minPart, in parts beyond. The metadata is written last.
+// one PUT up to minPart, in parts beyond. The metadata is written last; an
+// invalidation since the download started, before or during the upload,
+// makes it fail.
 func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *io.SectionReader) error {
 	s, bk, n := e.st(), e.bodyKey(k), body.Size()
+	if e.invalidatedSince(ctx, k, m.Started) {
+		return cache.ErrInvalidated
+	}
 	meta := *m
 	switch {
 	case n <= inlineMax:
@@ -71,7 +76,14 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	if meta.ID == "" && meta.Body == nil {
 		return s.fail("put", bk, errors.New("the server gave no ETag"))
 	}
-	return e.putMeta(ctx, k, &meta)
+	if err := e.putMeta(ctx, k, &meta); err != nil {
+		return err
+	}
+	if e.invalidatedSince(ctx, k, m.Started) { // during the upload
+		e.Remove(context.WithoutCancel(ctx), k)
+		return cache.ErrInvalidated
+	}
+	return nil
 }
 
 // multipart uploads body to bk in parts, each call under the store's

@@ -22,8 +22,8 @@ type Caps struct {
 	// value per URL.
 	Variants bool
 	// Tombstones: a download that started before an Invalidate, in any
-	// process, fails to commit after it (the file store). Elsewhere the
-	// engine keeps that promise within a process.
+	// process, fails to commit after it (files, S3). Elsewhere the engine
+	// keeps that promise within a process.
 	Tombstones bool
 }
 

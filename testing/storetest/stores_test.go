@@ -28,7 +28,7 @@ func TestStores(t *testing.T) {
 	t.Run("S3", func(t *testing.T) {
 		bucket := storetest.NewS3(t)
 		n := 0
-		storetest.RunStore(t, storetest.Caps{Variants: true}, func(t *testing.T) cache.Store {
+		storetest.RunStore(t, storetest.Caps{Variants: true, Tombstones: true}, func(t *testing.T) cache.Store {
 			n++
 			return s3store.New(bucket.Client(), bucket.Bucket, string(rune('a'+n))+"/").CacheStore()
 		})
