@@ -407,16 +407,28 @@ func TestRFCS3InvalidationAcrossMachines(t *testing.T) {
 	if got := <-first; !strings.HasPrefix(got, "version 1 ") {
 		t.Fatalf("the GET in flight got %.40q", got)
 	}
-	a.Close() // its commit is over
-	for i, m := range []*Manager{b, newManager(t, cfg)} {
-		for range 2 {
-			status, body, err := getWithin(t, m.Client(), u, 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(body, "version 2 ") {
-				t.Fatalf("machine %d after the POST: %.20q (%s), want version 2", i+2, body, status)
+	machines := []*Manager{a, b, newManager(t, cfg)}
+	expect := func(version string) {
+		t.Helper()
+		for i, m := range machines {
+			for range 2 {
+				status, body, err := getWithin(t, m.Client(), u, 10*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(body, version+" ") {
+					t.Fatalf("machine %d: %.20q (%s), want %s", i+1, body, status, version)
+				}
 			}
 		}
 	}
+	expect("version 2")
+	// Every machine has just read the entry; a POST through one is seen
+	// by all at once.
+	resp, err = b.Client().Post(u, "text/plain", strings.NewReader("again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	expect("version 3")
 }

@@ -16,6 +16,8 @@
 // or less travel inside the metadata. A download is spooled to a local
 // temporary file that its readers follow and uploaded once complete; a
 // hit streams, checked against its CRC-32C. No body is held in memory.
+// Metadata read within the last second is used again while its body keeps
+// the ETag it records, so a hot entry's hit is one GET.
 //
 // An invalidation writes a small object under prefix + ".inval/" with the
 // time, by its machine's clock, that commits on every machine check: a

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,8 +35,64 @@ func (e *entries) st() *Store                 { return (*Store)(e) }
 func (e *entries) bodyKey(k cache.Key) string { return e.prefix + k.String() }
 func (e *entries) metaKey(k cache.Key) string { return e.prefix + k.String() + metaSuffix }
 
-// Lookup reads k's metadata and opens its body, which streams under ctx.
+// metaTrust is how long metadata read from S3 is used again without
+// reading it anew while its body object keeps the ETag it records (the
+// body is read with If-Match on it): a hot entry's hit is one GET.
+// Another machine's 304 within it costs at most one more revalidation.
+const metaTrust = time.Second
+
+// recentMetas keeps the metadata of entries with a body object, by key.
+type recentMetas struct {
+	mu sync.Mutex
+	m  map[string]recentMeta
+}
+
+type recentMeta struct {
+	meta *cache.Meta // shared, never modified
+	at   time.Time
+}
+
+func (r *recentMetas) get(key string) *cache.Meta {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.m[key]; ok && time.Since(c.at) < metaTrust {
+		return c.meta
+	}
+	return nil
+}
+
+func (r *recentMetas) put(key string, m *cache.Meta) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || len(r.m) >= 4096 {
+		r.m = make(map[string]recentMeta)
+	}
+	r.m[key] = recentMeta{meta: m, at: time.Now()}
+}
+
+// forget drops key's metadata, or all of it for "".
+func (r *recentMetas) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if key == "" {
+		r.m = nil
+	}
+	delete(r.m, key)
+}
+
+// Lookup reads k's metadata (or uses what it read within metaTrust) and
+// opens its body, which streams under ctx.
 func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
+	if m := e.metas.get(k.String()); m != nil {
+		body, err := e.openBody(ctx, k, m)
+		switch {
+		case err == nil:
+			return m, body, nil
+		case !errors.Is(err, cache.ErrNotFound):
+			return nil, nil, err
+		}
+		e.metas.forget(k.String()) // replaced or removed: read it anew
+	}
 	s := e.st()
 	mk := e.metaKey(k)
 	data, err := e.get(ctx, mk, maxMetaBytes)
@@ -61,7 +118,18 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 	case m.ID == "": // the body is inside (and may be empty)
 		return m, cache.MemBody(m.Body), nil
 	}
-	bk := e.bodyKey(k)
+	body, err := e.openBody(ctx, k, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.metas.put(k.String(), m)
+	return m, body, nil
+}
+
+// openBody opens k's body object if it still has m's ETag and size;
+// ErrNotFound when it was replaced, removed or is damaged.
+func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta) (io.ReadCloser, error) {
+	s, bk := e.st(), e.bodyKey(k)
 	bctx, bcancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(s.timeout, bcancel)
 	out, err := s.client.GetObject(bctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &bk, IfMatch: &m.ID})
@@ -69,35 +137,36 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 		timer.Stop()
 		bcancel()
 		if notFound(err) { // replaced or removed since the metadata was read
-			return nil, nil, cache.ErrNotFound
+			return nil, cache.ErrNotFound
 		}
-		return nil, nil, s.fail("get", bk, err)
+		return nil, s.fail("get", bk, err)
 	}
 	if aws.ToInt64(out.ContentLength) != m.Size {
 		timer.Stop()
 		out.Body.Close()
 		bcancel()
 		e.damaged(ctx, k, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
-		return nil, nil, cache.ErrNotFound
+		return nil, cache.ErrNotFound
 	}
 	// The checksum is the backstop for servers that ignore If-Match.
 	if m.Size <= verifyFirstMax {
-		b, err := io.ReadAll(out.Body)
+		b := make([]byte, m.Size)
+		_, err := io.ReadFull(out.Body, b)
 		timer.Stop()
 		out.Body.Close()
 		bcancel()
 		if err != nil {
-			return nil, nil, s.fail("get", bk, err)
+			return nil, s.fail("get", bk, err)
 		}
 		if crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
 			e.damaged(ctx, k, errors.New("checksum mismatch"))
-			return nil, nil, cache.ErrNotFound
+			return nil, cache.ErrNotFound
 		}
-		return m, cache.MemBody(b), nil
+		return cache.MemBody(b), nil
 	}
 	timer.Stop() // the first byte came in time; the body streams under ctx
 	body := httpbody.OnClose(out.Body, bcancel)
-	return m, cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
+	return cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
 		if !ok {
 			e.damaged(context.WithoutCancel(ctx), k, errors.New("checksum mismatch"))
 		}
@@ -107,6 +176,7 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 // damaged counts a damaged entry and removes its metadata.
 func (e *entries) damaged(ctx context.Context, k cache.Key, why error) {
 	s := e.st()
+	s.metas.forget(k.String())
 	s.stats.corrupt.Add(1)
 	s.log.Warn("s3store: damaged entry removed", "bucket", s.bucket, "key", e.metaKey(k), "err", why)
 	e.remove(ctx, e.metaKey(k))
@@ -149,6 +219,7 @@ func (e *entries) put(ctx context.Context, obj string, data []byte) error {
 }
 
 func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta) error {
+	e.metas.forget(k.String())
 	data, err := m.Marshal()
 	if err != nil {
 		return err
@@ -172,6 +243,7 @@ func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error 
 
 // Remove removes k's metadata, then its body (unless S3 failed already).
 func (e *entries) Remove(ctx context.Context, k cache.Key) error {
+	e.metas.forget(k.String())
 	if err := e.remove(ctx, e.metaKey(k)); err != nil {
 		return err
 	}
@@ -208,6 +280,7 @@ func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.
 // every machine check, and removes every object of it, every variant.
 func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	s := e.st()
+	e.metas.forget("")
 	e.put(ctx, e.invalKey(u), strconv.AppendInt(nil, time.Now().UnixNano(), 10))
 	hostPrefix := e.prefix + u.Host
 	var folders []string

@@ -34,6 +34,7 @@ type Store struct {
 	kv      cache.KV
 	rdb     redis.UniversalClient
 	lock    *locker // nil without WithRedis
+	metas   recentMetas
 	stats   struct{ errors, timeouts, corrupt atomic.Int64 }
 }
 

@@ -40,12 +40,15 @@ func (c *KV) ctx() (context.Context, context.CancelFunc) {
 func (c *KV) Get(key string) ([]byte, bool) {
 	ctx, cancel := c.ctx()
 	defer cancel()
-	_, body, err := c.Store.Lookup(ctx, KVKey(key))
+	m, body, err := c.Store.Lookup(ctx, KVKey(key))
 	if err == nil && body != nil {
-		var v []byte
-		v, err = io.ReadAll(body)
+		v := make([]byte, m.Size)
+		_, err = io.ReadFull(body, v)
+		if err == nil { // the checked bodies end in io.EOF only when they match
+			_, err = body.Read(make([]byte, 1))
+		}
 		body.Close()
-		if err == nil {
+		if err == io.EOF {
 			c.hits.Add(1)
 			return v, true
 		}
