@@ -95,61 +95,86 @@ func TestModesKeepReservedCharactersApart(t *testing.T) {
 	})
 }
 
-// TestModesInvalidationWinsOverADownload: a POST that completes while a GET
-// is still downloading version 1 of its URL leaves no version 1 behind.
-func TestModesInvalidationWinsOverADownload(t *testing.T) {
-	eachCachingMode(t, func(t *testing.T, m *Manager) {
-		srv := testserver.New()
-		defer srv.Close()
-		var version atomic.Int32
-		version.Store(1)
-		sending, release := make(chan struct{}), make(chan struct{})
-		var once sync.Once
-		srv.HandleFunc("/ruled/forever/doc", func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
-				version.Add(1)
-				return
-			}
-			body := fmt.Sprintf("version %d %s", version.Load(), strings.Repeat(".", 64<<10))
-			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-			if version.Load() == 1 {
-				io.WriteString(w, body[:1000])
-				w.(http.Flusher).Flush()
-				once.Do(func() { close(sending) })
-				<-release
-				io.WriteString(w, body[1000:])
-				return
-			}
-			io.WriteString(w, body)
-		})
-		u := srv.URL + "/ruled/forever/doc"
+// versionedDoc serves /ruled/forever/doc, version 1 at first: a POST
+// makes the next version. It returns the URL and a function that GETs
+// version 1 through getter, POSTs through poster while that GET is still
+// downloading, and returns what the GET read.
+func versionedDoc(t *testing.T, srv *testserver.Server) (string, func(getter, poster *Manager) string) {
+	var version atomic.Int32
+	version.Store(1)
+	sending, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv.HandleFunc("/ruled/forever/doc", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			version.Add(1)
+			return
+		}
+		v := version.Load()
+		body := fmt.Sprintf("version %d %s", v, strings.Repeat(".", 100<<10))
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		if v == 1 {
+			io.WriteString(w, body[:1000])
+			w.(http.Flusher).Flush()
+			once.Do(func() { close(sending) })
+			<-release
+			body = body[1000:]
+		}
+		io.WriteString(w, body)
+	})
+	u := srv.URL + "/ruled/forever/doc"
+	return u, func(getter, poster *Manager) string {
 		first := make(chan string, 1)
 		go func() {
-			_, body, err := getWithin(t, m.Client(), u, 20*time.Second)
+			_, body, err := getWithin(t, getter.Client(), u, 20*time.Second)
 			if err != nil {
 				body = err.Error()
 			}
 			first <- body
 		}()
 		<-sending
-		resp, err := m.Client().Post(u, "text/plain", strings.NewReader("change"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		post(t, poster, u)
 		close(release)
-		if got := <-first; !strings.HasPrefix(got, "version 1 ") {
-			t.Fatalf("the GET in flight got %.40q", got)
-		}
+		return <-first
+	}
+}
+
+func post(t *testing.T, m *Manager, u string) {
+	t.Helper()
+	resp, err := m.Client().Post(u, "text/plain", strings.NewReader("change"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// expectVersion fails t unless two GETs of u through each of ms read the
+// given version.
+func expectVersion(t *testing.T, u, version string, ms ...*Manager) {
+	t.Helper()
+	for i, m := range ms {
 		for range 2 {
 			status, body, err := getWithin(t, m.Client(), u, 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(body, "version 2 ") {
-				t.Fatalf("after the POST: %.20q (%s), want version 2", body, status)
+			if !strings.HasPrefix(body, version+" ") {
+				t.Fatalf("client %d: %.20q (%s), want %s", i+1, body, status, version)
 			}
 		}
+	}
+}
+
+// TestModesInvalidationWinsOverADownload: a POST that completes while a GET
+// is still downloading version 1 of its URL leaves no version 1 behind.
+func TestModesInvalidationWinsOverADownload(t *testing.T) {
+	eachCachingMode(t, func(t *testing.T, m *Manager) {
+		srv := testserver.New()
+		defer srv.Close()
+		u, race := versionedDoc(t, srv)
+		if got := race(m, m); !strings.HasPrefix(got, "version 1 ") {
+			t.Fatalf("the GET in flight got %.40q", got)
+		}
+		expectVersion(t, u, "version 2", m)
 	})
 }
 
@@ -360,7 +385,8 @@ func TestModesHostilePaths(t *testing.T) {
 
 // TestRFCS3InvalidationAcrossMachines: a POST through one machine while
 // another is still downloading version 1 of the URL, both sharing a
-// bucket, leaves no version 1 behind for either of them or a third.
+// bucket, leaves no version 1 behind for either of them or a third; and a
+// POST is seen at once by machines that have just read the entry.
 func TestRFCS3InvalidationAcrossMachines(t *testing.T) {
 	bucket := storetest.NewS3(t)
 	cfg := Config{CacheMode: RFCS3, S3Client: bucket.Client(), S3Bucket: bucket.Bucket, S3Prefix: "fleet/",
@@ -368,67 +394,12 @@ func TestRFCS3InvalidationAcrossMachines(t *testing.T) {
 	a, b := newManager(t, cfg), newManager(t, cfg)
 	srv := testserver.New()
 	defer srv.Close()
-	var version atomic.Int32
-	version.Store(1)
-	sending, release := make(chan struct{}), make(chan struct{})
-	srv.HandleFunc("/ruled/forever/doc", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			version.Add(1)
-			return
-		}
-		v := version.Load()
-		body := fmt.Sprintf("version %d %s", v, strings.Repeat(".", 100<<10))
-		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-		if v == 1 {
-			io.WriteString(w, body[:1000])
-			w.(http.Flusher).Flush()
-			close(sending)
-			<-release
-			body = body[1000:]
-		}
-		io.WriteString(w, body)
-	})
-	u := srv.URL + "/ruled/forever/doc"
-	first := make(chan string, 1)
-	go func() {
-		_, body, err := getWithin(t, a.Client(), u, 20*time.Second)
-		if err != nil {
-			body = err.Error()
-		}
-		first <- body
-	}()
-	<-sending
-	resp, err := b.Client().Post(u, "text/plain", strings.NewReader("change"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	close(release)
-	if got := <-first; !strings.HasPrefix(got, "version 1 ") {
+	u, race := versionedDoc(t, srv)
+	if got := race(a, b); !strings.HasPrefix(got, "version 1 ") {
 		t.Fatalf("the GET in flight got %.40q", got)
 	}
 	machines := []*Manager{a, b, newManager(t, cfg)}
-	expect := func(version string) {
-		t.Helper()
-		for i, m := range machines {
-			for range 2 {
-				status, body, err := getWithin(t, m.Client(), u, 10*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !strings.HasPrefix(body, version+" ") {
-					t.Fatalf("machine %d: %.20q (%s), want %s", i+1, body, status, version)
-				}
-			}
-		}
-	}
-	expect("version 2")
-	// Every machine has just read the entry; a POST through one is seen
-	// by all at once.
-	resp, err = b.Client().Post(u, "text/plain", strings.NewReader("again"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	expect("version 3")
+	expectVersion(t, u, "version 2", machines...)
+	post(t, b, u)
+	expectVersion(t, u, "version 3", machines...)
 }

@@ -54,33 +54,38 @@ func benchHits(t *table, quick bool) {
 		hdir, _ := os.MkdirTemp("", "benchtable-httpcache-")
 		defer os.RemoveAll(hdir)
 		greg := &http.Client{Transport: &httpcache.Transport{Transport: http.DefaultTransport, Cache: diskcache.New(hdir)}}
-		subjects := []struct {
-			name string
-			run  func(b *testing.B)
-			best testing.BenchmarkResult
-		}{
+		subjects := []subject{
 			{name: "raw file read (open, read, close)", run: raw},
 			{name: "gregjones/httpcache + diskcache", run: gets(greg, url, size)},
 		}
 		for _, mode := range []throttlecache.CacheMode{throttlecache.FileCache, throttlecache.RFCFile} {
 			m, done := newManager(mode, nil)
 			defer done()
-			subjects = append(subjects, struct {
-				name string
-				run  func(b *testing.B)
-				best testing.BenchmarkResult
-			}{name: "throttlecache " + string(mode), run: gets(m.Client(), url, size)})
+			subjects = append(subjects, subject{name: "throttlecache " + string(mode), run: gets(m.Client(), url, size)})
 		}
-		for range 3 {
-			for i := range subjects {
-				if r := measure(quick, subjects[i].run); subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
-					subjects[i].best = r
-				}
+		interleave(t, section, subjects, quick)
+	}
+}
+
+// subject is one row of an interleaved measurement.
+type subject struct {
+	name string
+	run  func(b *testing.B)
+	best testing.BenchmarkResult
+}
+
+// interleave runs the subjects in turn three times, keeps each one's best
+// run, and adds their rows, each against the first.
+func interleave(t *table, section string, subjects []subject, quick bool) {
+	for range 3 {
+		for i := range subjects {
+			if r := measure(quick, subjects[i].run); subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
+				subjects[i].best = r
 			}
 		}
-		for _, s := range subjects {
-			t.add(section, s.name, resultOf(s.best), ratio(nsPerOp(s.best), nsPerOp(subjects[0].best)))
-		}
+	}
+	for _, s := range subjects {
+		t.add(section, s.name, resultOf(s.best), ratio(nsPerOp(s.best), nsPerOp(subjects[0].best)))
 	}
 }
 

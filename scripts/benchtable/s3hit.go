@@ -55,24 +55,10 @@ func benchS3Hits(t *table, s3s *s3Server, quick bool) {
 			Cache: s3store.New(s3s.client, s3s.bucket, fmt.Sprintf("greg-%d/", prefixes))}}
 		m, done := newManager(throttlecache.RFCS3, s3s)
 		defer done()
-		subjects := []struct {
-			name string
-			run  func(b *testing.B)
-			best testing.BenchmarkResult
-		}{
+		interleave(t, section, []subject{
 			{name: "raw S3 GetObject (the same bytes)", run: raw},
 			{name: "gregjones/httpcache + s3store", run: gets(greg, url, size)},
 			{name: "throttlecache rfc-s3", run: gets(m.Client(), url, size)},
-		}
-		for range 3 {
-			for i := range subjects {
-				if r := measure(quick, subjects[i].run); subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
-					subjects[i].best = r
-				}
-			}
-		}
-		for _, s := range subjects {
-			t.add(section, s.name, resultOf(s.best), ratio(nsPerOp(s.best), nsPerOp(subjects[0].best)))
-		}
+		}, quick)
 	}
 }
