@@ -192,7 +192,8 @@ func (e *entries) remove(ctx context.Context, obj string) error {
 	return nil
 }
 
-// get reads the object obj, up to limit bytes.
+// get reads the object obj, up to limit bytes, into a buffer of its
+// length when S3 gives it.
 func (e *entries) get(ctx context.Context, obj string, limit int64) ([]byte, error) {
 	s := e.st()
 	ctx, cancel := s.call(ctx)
@@ -202,16 +203,21 @@ func (e *entries) get(ctx context.Context, obj string, limit int64) ([]byte, err
 		return nil, err
 	}
 	defer out.Body.Close()
+	if n := aws.ToInt64(out.ContentLength); n > 0 && n <= limit {
+		b := make([]byte, n)
+		_, err := io.ReadFull(out.Body, b)
+		return b, err
+	}
 	return io.ReadAll(io.LimitReader(out.Body, limit))
 }
 
-// put writes data to the object obj.
+// put writes data, JSON (metadata, an invalidation's time), to the object obj.
 func (e *entries) put(ctx context.Context, obj string, data []byte) error {
 	s := e.st()
 	ctx, cancel := s.call(ctx)
 	defer cancel()
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &obj, Body: bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data)))})
+		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")})
 	if err != nil {
 		return s.fail("put", obj, err)
 	}
