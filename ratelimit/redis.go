@@ -72,9 +72,17 @@ type RedisOptions struct {
 // remembers the highest it saw, and a count below that means admissions
 // are missing. The first client to see it pauses the key for one full
 // period on the server (every client, new ones too, holds back), logs a
-// warning and counts it in Stats.Resets. A client that has admitted
-// nothing since the loss cannot tell; a new process whose first request
-// meets an emptied server before any older client does is not held.
+// warning and counts it in Stats.Resets. A new process has seen no count,
+// so the script also looks at a key that has none: when the server has
+// been up for less than a period (INFO's uptime, in whole seconds, so
+// taken one second short), admissions it lost may still count at the
+// origin, and the key pauses until a period has passed since the server
+// started. The cost is one such hold for a key first used within a period
+// and a second of the server's start. Periods over maxStartHold are not
+// held so: the server's uptime cannot tell a key used for the first time
+// from a lost one, and the hold would stop a new deployment of an hourly
+// limit for up to an hour. (A replica promoted behind, long up, still
+// holds back only clients that saw a higher count.)
 //
 // Keys: the set is "{key}:window", the pause "{key}:pause" and the count
 // "{key}:count" (one hash slot, for Redis Cluster); the set and the pause
@@ -111,9 +119,12 @@ type redisStore struct {
 // admitScript is the sliding-window log. KEYS: window set, pause key,
 // admission count. ARGV: n, span in microseconds, member, how far ahead of
 // now to record the admission (a whole period behind the rate-limit stage,
-// until the request settles; see settleScript), and the highest admission
-// count this client has seen. It returns {1, 0, count, lost} when
-// admitted, else {0, microseconds to wait, count, lost}.
+// until the request settles; see settleScript), the highest admission
+// count this client has seen, and the start hold in microseconds (the
+// span, or 0 for spans over maxStartHold). It returns {1, 0, count, lost}
+// when admitted, else {0, microseconds to wait, count, lost}; lost is 1
+// when the count went back, 2 when a server up for less than the start
+// hold has no count for the key.
 //
 // The count detects a server that lost the window: restarted empty, or a
 // replica promoted before it had the latest admissions. The count only
@@ -128,18 +139,36 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
-local count = tonumber(redis.call('GET', KEYS[3]) or '0')
+local raw = redis.call('GET', KEYS[3])
+local count = tonumber(raw or '0')
 local seen = tonumber(ARGV[5] or '0')
 local lost = 0
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+local hold = 0
 if count < seen then
   lost = 1
   count = seen
   redis.call('SET', KEYS[3], count)
-  if now + span > pause then
-    pause = now + span
-    redis.call('SET', KEYS[2], pause, 'PX', math.ceil(span / 1000) + 1000)
+  hold = now + span
+elseif not raw then
+  -- no count at all: a key never used, or a server that just started
+  -- empty; lost admissions are as old as it has been up, which INFO
+  -- gives in whole seconds of its clock, up to one more than it was
+  local info = redis.pcall('INFO', 'server')
+  local up = type(info) == 'string' and tonumber(string.match(info, 'uptime_in_seconds:(%d+)'))
+  local startHold = tonumber(ARGV[6] or '0')
+  if up then
+    up = math.max(up - 1, 0) * 1000000
+    if up < startHold then
+      lost = 2
+      redis.call('SET', KEYS[3], 0)
+      hold = now + startHold - up
+    end
   end
+end
+if hold > pause then
+  pause = hold
+  redis.call('SET', KEYS[2], pause, 'PX', math.ceil(span / 1000) + 1000)
 end
 if pause > now then
   return {0, pause - now, count, lost}
@@ -292,7 +321,7 @@ func (l *redisStore) probe() {
 func (l *redisStore) eval(ctx context.Context, member string, ahead time.Duration) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opTimeout)
 	defer cancel()
-	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds(), l.seen.Load()).Int64Slice()
+	res, err := admitScript.Run(ctx, l.rdb, l.keys, l.n, l.span.Microseconds(), member, ahead.Microseconds(), l.seen.Load(), l.startHold().Microseconds()).Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script result %v", res)
 	}
@@ -305,12 +334,30 @@ func (l *redisStore) eval(ctx context.Context, member string, ahead time.Duratio
 			break
 		}
 	}
-	if res[3] == 1 {
+	switch res[3] {
+	case 1:
 		l.resets.Add(1)
 		l.logger.Warn("ratelimit: Redis lost the limiter's recent admissions (restarted empty, or failed over to a replica behind); holding every client of the key back for one period",
 			"key", l.keys[0], "period", l.span)
+	case 2:
+		l.resets.Add(1)
+		l.logger.Warn("ratelimit: Redis started less than a period ago and has no admissions of the key: it may have lost them; holding every client of the key back until a period has passed since it started",
+			"key", l.keys[0], "period", l.span)
 	}
 	return res, nil
+}
+
+// maxStartHold is the longest span for which a key with no count on a
+// server that just started is held (see redisStore).
+const maxStartHold = time.Minute
+
+// startHold is how long after the server's start a key with no count is
+// held.
+func (l *redisStore) startHold() time.Duration {
+	if l.span > maxStartHold {
+		return 0
+	}
+	return l.span
 }
 
 // settleScript moves a member back to the server's current time when that

@@ -180,3 +180,52 @@ func TestRedisLimiterSurvivesRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisLimiterNewMachineAfterRestart is the loss no older client can
+// report: one machine sends a burst, Redis restarts empty, and a machine
+// that has never called before sends the next burst at once. Its script
+// finds no admission count on a server up for less than a period and
+// holds the key until a period has passed since the server started.
+func TestRedisLimiterNewMachineAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	const n, per = 10, time.Second
+	srv := newRestartable(t)
+	if srv.bin == "" {
+		t.Skip("miniredis has no INFO server section: a new client cannot see a restart there")
+	}
+	origin := testserver.New()
+	defer origin.Close()
+	key := testKey(t)
+	send := func(c *http.Client) {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				resp, err := c.Get(origin.URL + "/x")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+	}
+	machine := func() (*http.Client, *SharedWindow) {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.addr})
+		t.Cleanup(func() { rdb.Close() })
+		l := newRedis(t, rdb, key, n, per, &RedisOptions{RetryInterval: 50 * time.Millisecond})
+		return &http.Client{Transport: New(nil, l)}, l
+	}
+	first, _ := machine()
+	send(first)
+	srv.stop()
+	srv.start()
+	second, l := machine()
+	send(second)
+	report(t, "a new machine after a restart", arrivals(origin, "/x"), n, per)
+	if s := l.Stats(); s.Resets != 1 {
+		t.Errorf("the new machine's stats %+v: want the possible loss counted once", s)
+	}
+}
