@@ -39,8 +39,9 @@ type outcome struct {
 }
 
 type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
+	mu   sync.Mutex
+	m    map[string]*flight
+	ends atomic.Uint64 // flights ended so far; added to under mu
 }
 
 // join returns the flight for k and whether the caller leads it.
@@ -74,6 +75,7 @@ func (g *flights) end(f *flight, o outcome) {
 	g.mu.Lock()
 	if g.m[f.key.String()] == f {
 		delete(g.m, f.key.String())
+		g.ends.Add(1)
 	}
 	g.mu.Unlock()
 	f.ended.Do(func() { close(f.done) })

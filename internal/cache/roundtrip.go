@@ -47,6 +47,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.head(rq)
 	}
 	for waits := 0; ; waits++ {
+		ends := t.flights.ends.Load()
 		k, m, body := t.lookup(rq)
 		if m != nil && rq.pol.Fresh(m, t.now()) {
 			if waits > 0 {
@@ -56,7 +57,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if m != nil && rq.pol.Revalidating(m, t.now()) {
 			if fl, leader := t.flights.join(rq.key); leader {
-				t.revalidateLater(rq, fl, k, m)
+				t.revalidateLater(rq, fl, k, m, ends)
 			} else {
 				t.flights.unhold(fl)
 			}
@@ -72,7 +73,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		fl, leader := t.flights.join(rq.key)
 		if leader {
-			return t.lead(rq, fl, k, m)
+			return t.lead(rq, fl, k, m, ends)
 		}
 		resp, err, again := t.await(rq, fl)
 		if !again {
@@ -81,9 +82,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// revalidateLater revalidates m at k in the background as fl's leader, on
-// a request detached from rq's context and ended by Close.
-func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta) {
+// revalidateLater revalidates m at k in the background as fl's leader (see
+// lead), on a request detached from rq's context and ended by Close.
+func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta, ends uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed.Load() {
@@ -95,7 +96,7 @@ func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta) {
 	bg.req.Body = nil
 	go func() {
 		defer t.fills.Done()
-		resp, err := t.lead(bg, fl, k, m)
+		resp, err := t.lead(bg, fl, k, m, ends)
 		if err != nil {
 			t.log.Debug(t.name+": background revalidation failed", "url", bg.req.URL.Redacted(), "err", err)
 			return
@@ -270,9 +271,11 @@ func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error
 }
 
 // lead fetches or revalidates the entry for fl's waiters; k and m are what
-// rq found. Under a store's lock it looks again first: another process may
-// have stored it.
-func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Response, error) {
+// rq found, ends the count of ended flights before it looked. It looks
+// again first when a flight ended since (it may have stored the entry
+// between rq's lookup and its join) and, under the lock, when the store
+// locks across processes (another process may have).
+func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (*http.Response, error) {
 	unlock := func() {}
 	if t.locker != nil {
 		u, err := t.locker.Lock(rq.ctx, rq.key, fl.alive)
@@ -286,15 +289,17 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta) (*http.Respons
 			return t.direct(rq)
 		}
 		unlock = u
-		var body io.ReadCloser
-		k, m, body = t.lookup(rq)
-		if m != nil && rq.pol.Fresh(m, t.now()) {
-			unlock()
-			t.flights.end(fl, outcome{kind: outEntry})
-			return t.respond(rq, k, m, body, cachestatus.Hit), nil
-		}
-		closeBody(body)
+	} else if t.flights.ends.Load() == ends {
+		return t.fetch(rq, fl, k, m, unlock)
 	}
+	var body io.ReadCloser
+	k, m, body = t.lookup(rq)
+	if m != nil && rq.pol.Fresh(m, t.now()) {
+		unlock()
+		t.flights.end(fl, outcome{kind: outEntry})
+		return t.respond(rq, k, m, body, cachestatus.Hit), nil
+	}
+	closeBody(body)
 	return t.fetch(rq, fl, k, m, unlock)
 }
 

@@ -137,3 +137,66 @@ func TestLockFailureGoesDirect(t *testing.T) {
 		t.Fatalf("%q, %v, X-Cache %q, %d origin requests; want the origin's body, a MISS, 1", b, err, resp.Header.Get(cachestatus.Header), requests.Load())
 	}
 }
+
+// pausedLookup is a Store whose first Lookup reports what it found, then
+// waits until the test lets it return.
+type pausedLookup struct {
+	Store
+	calls  atomic.Int32
+	looked chan struct{}
+	gate   chan struct{}
+}
+
+func (s *pausedLookup) Lookup(ctx context.Context, k Key) (*Meta, io.ReadCloser, error) {
+	m, body, err := s.Store.Lookup(ctx, k)
+	if s.calls.Add(1) == 1 {
+		close(s.looked)
+		<-s.gate
+	}
+	return m, body, err
+}
+
+// TestFlightEndsBetweenLookupAndJoin: a request that found no entry, and
+// joins only after another request's flight stored it and ended, finds
+// the entry instead of fetching it again.
+func TestFlightEndsBetweenLookupAndJoin(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write([]byte("v1"))
+	}))
+	t.Cleanup(srv.Close)
+	st := &pausedLookup{Store: NewByteStore(httpcache.NewMemoryCache(), nil), looked: make(chan struct{}), gate: make(chan struct{})}
+	tr, err := New(srv.Client().Transport, Options{Store: st, Policy: storeAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	c := &http.Client{Transport: tr}
+	get := func() (string, string, error) {
+		resp, err := c.Get(srv.URL + "/doc")
+		if err != nil {
+			return "", "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), resp.Header.Get(cachestatus.Header), err
+	}
+	type result struct{ body, status string }
+	late := make(chan result, 1)
+	go func() {
+		b, s, err := get()
+		if err != nil {
+			t.Error(err)
+		}
+		late <- result{b, s}
+	}()
+	<-st.looked // the late request found nothing
+	if b, s, err := get(); err != nil || b != "v1" || s != cachestatus.Miss {
+		t.Fatalf("the request that leads: %q %s %v, want v1 as a MISS", b, s, err)
+	}
+	close(st.gate)
+	if r := <-late; r.body != "v1" || r.status != cachestatus.Hit || requests.Load() != 1 {
+		t.Fatalf("the late request: %q %s, origin %d; want v1 as a HIT, one origin request", r.body, r.status, requests.Load())
+	}
+}
