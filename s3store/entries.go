@@ -141,6 +141,12 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta) (io.
 		}
 		return nil, s.fail("get", bk, err)
 	}
+	if out.ETag != nil && *out.ETag != m.ID { // a server that ignores If-Match sent what replaced it
+		timer.Stop()
+		out.Body.Close()
+		bcancel()
+		return nil, cache.ErrNotFound
+	}
 	if aws.ToInt64(out.ContentLength) != m.Size {
 		timer.Stop()
 		out.Body.Close()
