@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throttlecache/throttlecache/rules"
 	"github.com/throttlecache/throttlecache/testing/storetest"
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
@@ -402,4 +403,44 @@ func TestRFCS3InvalidationAcrossMachines(t *testing.T) {
 	expectVersion(t, u, "version 2", machines...)
 	post(t, b, u)
 	expectVersion(t, u, "version 3", machines...)
+}
+
+// TestModesServeStaleWithoutRetrying: with StaleIfError, a stale entry
+// whose origin now answers 503 is served STALE after one attempt in every
+// mode; the retry stage does not back off first (its default would try
+// four times over several seconds), since the cache has the answer.
+func TestModesServeStaleWithoutRetrying(t *testing.T) {
+	for _, cfg := range cachingConfigs(t) {
+		t.Run(string(cfg.CacheMode), func(t *testing.T) {
+			cfg.StaleIfError = true
+			cfg.Rules = append(localRules[:0:0], localRules...)
+			cfg.Rules[0].Paths = append(cfg.Rules[0].Paths[:0:0], cfg.Rules[0].Paths...)
+			cfg.Rules[0].Paths = append(cfg.Rules[0].Paths, rules.Path{Match: `/ruled/brief`, MaxAge: time.Millisecond})
+			m := newManager(t, cfg)
+			srv := testserver.New()
+			defer srv.Close()
+			var down atomic.Bool
+			srv.Handle("/ruled/brief", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if down.Load() {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				io.WriteString(w, "v1")
+			}))
+			if status, body, err := getWithin(t, m.Client(), srv.URL+"/ruled/brief", 10*time.Second); err != nil || status != CacheMiss || body != "v1" {
+				t.Fatalf("first GET: %s %q %v", status, body, err)
+			}
+			down.Store(true)
+			time.Sleep(5 * time.Millisecond) // past the rule's max-age
+			if status, body, err := getWithin(t, m.Client(), srv.URL+"/ruled/brief", 30*time.Second); err != nil || status != CacheStale || body != "v1" {
+				t.Fatalf("GET with the origin down: %s %q %v; want v1 served stale", status, body, err)
+			}
+			if n := srv.Hits("/ruled/brief"); n != 2 {
+				t.Fatalf("the origin saw %d requests, want 2: the stale answer was retried first", n)
+			}
+			if s := m.Stats(); s.Retry.Retries != 0 {
+				t.Fatalf("retry stats %+v: want no retries", s.Retry)
+			}
+		})
+	}
 }

@@ -142,7 +142,8 @@ type Config struct {
 	// misses are coalesced per process.
 	Redis redis.UniversalClient
 	// StaleIfError serves a stale cached entry (X-Cache: STALE) when the
-	// origin answers 5xx or cannot be reached. Default: false.
+	// origin answers 5xx or cannot be reached, at once: the retry stage
+	// does not try such a request again first. Default: false.
 	StaleIfError bool
 	// Retry configures the retry stage between the cache and the limiter.
 	// By default idempotent requests are retried after 429, 500, 502, 503,

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/internal/httpbody"
 	"github.com/throttlecache/throttlecache/rules"
 )
@@ -212,6 +213,11 @@ func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) ti
 // GetBody) while CheckRetry says so, or a Block's pause ends, within
 // MaxAttempts. It returns the last response, or the error of the attempt
 // that got none, or the context's error when it ended during a wait.
+//
+// A request the cache stage above will answer from a stale entry when it
+// fails (StaleIfError, stale-if-error) is not tried again after a 5xx or a
+// transport error: the stale entry is the answer, at once, rather than
+// after the backoff. A Retry-After still pauses the host.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := req.Host
@@ -275,6 +281,8 @@ func (t *Transport) decide(ctx context.Context, req *http.Request, host string, 
 	switch {
 	case cerr != nil:
 		return 0, false, ""
+	case retry && cachestatus.HasStale(ctx) && (resp == nil || resp.StatusCode >= 500):
+		return 0, false, "the cache above answers it from a stale entry"
 	case block > 0 && Idempotent(req):
 		wait, retry = block, block <= t.o.MaxRetryAfter
 	case !retry:
@@ -331,7 +339,7 @@ type Stats struct {
 	Attempts      int64            // requests sent to the next stage, first attempts included
 	Retries       int64            // attempts after a first one
 	RetryWaitTime time.Duration    // time spent waiting between attempts
-	GaveUp        int64            // retryable answers returned without a retry: attempts used up, a wait too long
+	GaveUp        int64            // retryable answers returned without a retry: attempts used up, a wait too long, a stale entry above
 	Blocks        int64            // responses Block recognised
 	Pauses        map[string]int64 // pauses asked for, by reason; nil when none
 }

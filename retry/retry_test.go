@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
@@ -343,4 +344,45 @@ func TestRetryContext(t *testing.T) {
 		t.Fatalf("RoundTrip = %v, %v after %v; want the 429 back at once", resp, err, time.Since(start))
 	}
 	resp.Body.Close()
+}
+
+// TestStaleAboveIsNotRetried: a request whose failure the cache above
+// answers from a stale entry gets its 5xx or transport error back at once,
+// and a Retry-After still pauses the host; a 429 is still waited out, since
+// the cache serves stale only for 5xx and errors.
+func TestStaleAboveIsNotRetried(t *testing.T) {
+	srv := testserver.New()
+	defer srv.Close()
+	srv.Handle("/down", testserver.Status(503, "down", "Retry-After", "3"))
+	srv.Handle("/slow", testserver.Sequence(testserver.Status(429, "slow down", "Retry-After", "2"), testserver.Status(200, "ok")))
+	p := &pauses{}
+	rt, f := newFake(t, nil, Options{Pauser: p})
+	get := func(path string) (int, error) {
+		req, _ := http.NewRequestWithContext(cachestatus.WithStale(context.Background()), http.MethodGet, srv.URL+path, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := get("/down"); err != nil || code != 503 || srv.Hits("/down") != 1 || len(f.waits) != 0 {
+		t.Fatalf("a 503 with a stale entry above: %d %v, %d attempts, waits %v; want the 503 after one attempt", code, err, srv.Hits("/down"), f.waits)
+	}
+	if fmt.Sprint(p.got) != "[3s retry-after]" {
+		t.Fatalf("pauses %q, want the host paused for its Retry-After", p.got)
+	}
+	if code, err := get("/slow"); err != nil || code != 200 || srv.Hits("/slow") != 2 {
+		t.Fatalf("a 429 with a stale entry above: %d %v, %d attempts; want it waited out", code, err, srv.Hits("/slow"))
+	}
+	next := &flaky{err: io.ErrUnexpectedEOF}
+	next.n.Store(2)
+	rt2, _ := newFake(t, next, Options{})
+	req, _ := http.NewRequestWithContext(cachestatus.WithStale(context.Background()), http.MethodGet, "http://example.com/x", nil)
+	if _, err := rt2.RoundTrip(req); !errors.Is(err, io.ErrUnexpectedEOF) || next.calls.Load() != 1 {
+		t.Fatalf("a transport error with a stale entry above: %v after %d calls; want it back after one", err, next.calls.Load())
+	}
+	if s := rt.Stats(); s.GaveUp != 1 || s.Retries != 1 {
+		t.Fatalf("stats %+v: want the stale case given up once, the 429 retried once", s)
+	}
 }

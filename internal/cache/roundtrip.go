@@ -310,6 +310,9 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 	ctx := rq.ctx
 	// The leader's context ends the request until the fill takes the body.
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if old != nil && rq.pol.Stale(old, t.now(), nil) {
+		fctx = cachestatus.WithStale(fctx) // a failure is answered stale at once, not retried
+	}
 	stop := context.AfterFunc(ctx, cancel)
 	out := rq.req.WithContext(fctx)
 	conditional := false

@@ -2,7 +2,10 @@
 // stages and the Manager.
 package cachestatus
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // Header is the response header that tells where a response came from.
 const Header = "X-Cache"
@@ -26,4 +29,18 @@ func Set(resp *http.Response, status string) {
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
+}
+
+type staleKey struct{}
+
+// WithStale marks ctx as that of a request whose failure (a 5xx, or no
+// response) the cache stage above answers from a stale entry: the stages
+// below need not try it again.
+func WithStale(ctx context.Context) context.Context {
+	return context.WithValue(ctx, staleKey{}, true)
+}
+
+// HasStale reports whether WithStale marked ctx.
+func HasStale(ctx context.Context) bool {
+	return ctx.Value(staleKey{}) != nil
 }
