@@ -84,7 +84,7 @@ func (r *recentMetas) forget(key string) {
 // opens its body, which streams under ctx.
 func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.ReadCloser, error) {
 	if m := e.metas.get(k.String()); m != nil {
-		body, err := e.openBody(ctx, k, m)
+		body, err := e.openBody(ctx, k, m, true)
 		switch {
 		case err == nil:
 			return m, body, nil
@@ -118,7 +118,7 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 	case m.ID == "": // the body is inside (and may be empty)
 		return m, cache.MemBody(m.Body), nil
 	}
-	body, err := e.openBody(ctx, k, m)
+	body, err := e.openBody(ctx, k, m, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,8 +127,12 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 }
 
 // openBody opens k's body object if it still has m's ETag and size;
-// ErrNotFound when it was replaced, removed or is damaged.
-func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta) (io.ReadCloser, error) {
+// ErrNotFound when it was replaced, removed or is damaged. With reused,
+// m was read a while ago, and an object of another ETag (from a server
+// that ignores If-Match) is taken for one that replaced it. Otherwise the
+// ETag is not compared: some servers give a multipart object another ETag
+// on GET than on completion, and the checksum settles it.
+func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reused bool) (io.ReadCloser, error) {
 	s, bk := e.st(), e.bodyKey(k)
 	bctx, bcancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(s.timeout, bcancel)
@@ -141,7 +145,7 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta) (io.
 		}
 		return nil, s.fail("get", bk, err)
 	}
-	if out.ETag != nil && *out.ETag != m.ID { // a server that ignores If-Match sent what replaced it
+	if reused && out.ETag != nil && *out.ETag != m.ID {
 		timer.Stop()
 		out.Body.Close()
 		bcancel()
