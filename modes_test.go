@@ -444,3 +444,33 @@ func TestModesServeStaleWithoutRetrying(t *testing.T) {
 		})
 	}
 }
+
+// TestModesRevalidateKeepsBody: a stale entry the origin confirms with a
+// 304 is served REVALIDATED with its stored bytes in every mode, and so
+// again after the refreshed metadata goes stale, for a body S3 keeps with
+// its metadata (6 bytes) and for one in an object of its own (200 KiB).
+func TestModesRevalidateKeepsBody(t *testing.T) {
+	for _, cfg := range cachingConfigs(t) {
+		t.Run(string(cfg.CacheMode), func(t *testing.T) {
+			cfg.Rules = rules.Rules{{Host: `127\.0\.0\.1`, Paths: []rules.Path{{Match: `/brief`, MaxAge: time.Millisecond}}}}
+			m := newManager(t, cfg)
+			srv := testserver.New()
+			defer srv.Close()
+			for _, n := range []int{6, 200 << 10} {
+				path := fmt.Sprintf("/brief/%d", n)
+				body := strings.Repeat("r", n)
+				srv.Handle(path, testserver.NewResource([]byte(body), testserver.WithETag("v1")))
+				for i, want := range []string{CacheMiss, CacheRevalidated, CacheRevalidated} {
+					time.Sleep(5 * time.Millisecond) // past the rule's max-age
+					status, got, err := getWithin(t, m.Client(), srv.URL+path, 10*time.Second)
+					if err != nil || status != want || got != body {
+						t.Fatalf("%s request %d: %s, %d bytes, %v; want %s with the %d bytes", path, i+1, status, len(got), err, want, n)
+					}
+				}
+				if hits := srv.Hits(path); hits != 3 {
+					t.Fatalf("%s: %d origin requests, want 3 (one fetch, two 304s)", path, hits)
+				}
+			}
+		})
+	}
+}

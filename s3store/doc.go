@@ -13,7 +13,9 @@
 // files) and a metadata object beside it ("@@meta.json"), written last,
 // that records the body's ETag; the body is read with If-Match on it, so
 // it is never served with another response's metadata. Bodies of 64 KiB
-// or less travel inside the metadata. A download is spooled to a local
+// or less travel with the metadata, raw after it in one object (an entry
+// stored inside the JSON by an earlier version is a miss, fetched anew).
+// A download is spooled to a local
 // temporary file that its readers follow and uploaded once complete; a
 // hit streams, checked against its CRC-32C. No body is held in memory.
 // Metadata read within the last second is used again while its body keeps

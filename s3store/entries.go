@@ -23,7 +23,7 @@ import (
 
 const (
 	metaSuffix     = "@@meta.json"
-	inlineMax      = 64 << 10 // a body this small travels inside its metadata: one GET, one PUT
+	inlineMax      = 64 << 10 // a body this small travels with its metadata, in a frame: one GET, one PUT
 	verifyFirstMax = 1 << 20  // a body this small is checked before it is served; larger ones as they stream
 	maxMetaBytes   = 4*inlineMax + 1<<20
 )
@@ -101,12 +101,9 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 	} else if err != nil {
 		return nil, nil, s.fail("get", mk, err)
 	}
-	m, err := cache.ParseMeta(data)
+	m, inside, err := parseMeta(data)
 	if err == nil && m.Key != k.String() {
 		err = fmt.Errorf("%w: key %q, want %q", cache.ErrDamaged, m.Key, k.String())
-	}
-	if err == nil && m.Body != nil && crc32.Checksum(m.Body, cache.Castagnoli) != m.Sum() {
-		err = fmt.Errorf("%w: checksum mismatch", cache.ErrDamaged)
 	}
 	if err != nil {
 		e.damaged(ctx, k, err)
@@ -115,8 +112,10 @@ func (e *entries) Lookup(ctx context.Context, k cache.Key) (*cache.Meta, io.Read
 	switch {
 	case m.Marker():
 		return m, nil, nil
-	case m.ID == "": // the body is inside (and may be empty)
-		return m, cache.MemBody(m.Body), nil
+	case inside != nil:
+		return m, cache.MemBody(inside), nil
+	case m.ID == "": // a body inside the JSON, as earlier versions wrote it: fetched anew
+		return nil, nil, cache.ErrNotFound
 	}
 	body, err := e.openBody(ctx, k, m, false)
 	if err != nil {
@@ -221,34 +220,69 @@ func (e *entries) get(ctx context.Context, obj string, limit int64) ([]byte, err
 	return io.ReadAll(io.LimitReader(out.Body, limit))
 }
 
-// put writes data, JSON (metadata, an invalidation's time), to the object obj.
+// put writes data (metadata, an invalidation's time) to the object obj.
 func (e *entries) put(ctx context.Context, obj string, data []byte) error {
 	s := e.st()
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	ct := "application/json"
+	if cache.IsFrame(data) {
+		ct = "application/octet-stream"
+	}
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &obj, Body: bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")})
+		ContentLength: aws.Int64(int64(len(data))), ContentType: &ct})
 	if err != nil {
 		return s.fail("put", obj, err)
 	}
 	return nil
 }
 
-func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta) error {
+// parseMeta decodes a metadata object: a frame, with the body inside
+// (never nil then), or JSON.
+func parseMeta(data []byte) (*cache.Meta, []byte, error) {
+	if !cache.IsFrame(data) {
+		m, err := cache.ParseMeta(data)
+		return m, nil, err
+	}
+	m, body, err := cache.Unframe(data)
+	if body == nil && err == nil {
+		body = []byte{}
+	}
+	return m, body, err
+}
+
+// putMeta writes k's metadata object: m, with the body inside when it is
+// not nil.
+func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta, inside []byte) error {
 	e.metas.forget(k.String())
 	data, err := m.Marshal()
+	if inside != nil {
+		data, err = cache.Frame(m, inside)
+	}
 	if err != nil {
 		return err
 	}
 	return e.put(ctx, e.metaKey(k), data)
 }
 
-// Update replaces k's metadata, keeping its body object (a 304), or writes
-// a Vary marker in place of the entry.
+// Update replaces k's metadata, keeping its body (a 304), or writes a
+// Vary marker in place of the entry.
 func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error {
 	c := *m
 	c.Key = k.String()
-	if err := e.putMeta(ctx, k, &c); err != nil {
+	var inside []byte
+	if !m.Marker() && m.ID == "" { // the body is inside the metadata object: keep it
+		data, err := e.get(ctx, e.metaKey(k), maxMetaBytes)
+		if err != nil {
+			return cache.ErrNotFound
+		}
+		old, body, err := parseMeta(data)
+		if err != nil || body == nil || old.Key != c.Key || old.Size != c.Size || old.CRC32C != c.CRC32C {
+			return cache.ErrNotFound
+		}
+		inside = body
+	}
+	if err := e.putMeta(ctx, k, &c, inside); err != nil {
 		return err
 	}
 	if m.Marker() {

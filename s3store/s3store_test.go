@@ -3,6 +3,7 @@ package s3store_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"hash/crc32"
 	"io"
 	"net"
@@ -224,4 +225,48 @@ func TestFailedCompleteIsReported(t *testing.T) {
 	if len(out.Uploads) != 0 {
 		t.Errorf("%d multipart uploads left pending, want none (aborted)", len(out.Uploads))
 	}
+}
+
+// TestLegacyInlineBodyIsAMiss: an entry whose small body an earlier
+// version kept inside its JSON metadata (base64, no body object) is a miss
+// for this one, never an empty or wrong body, and a new Set replaces it.
+func TestLegacyInlineBodyIsAMiss(t *testing.T) {
+	srv := storetest.NewS3(t)
+	c := srv.Client()
+	s := s3store.New(c, srv.Bucket, "legacy/")
+	v := storetest.Value(1000, 5)
+	s.Set("https://example.com/doc", v)
+	ctx := context.Background()
+	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &srv.Bucket, Prefix: aws.String("legacy/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metaKey string
+	for _, o := range list.Contents {
+		if strings.HasSuffix(aws.ToString(o.Key), "@@meta.json") {
+			metaKey = aws.ToString(o.Key)
+		}
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &srv.Bucket, Key: &metaKey})
+	if err != nil {
+		t.Fatalf("metadata object %q: %v", metaKey, err)
+	}
+	framed, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	m, body, err := cache.Unframe(framed)
+	if err != nil {
+		t.Fatalf("the stored metadata is not a frame: %v", err)
+	}
+	legacy, _ := json.Marshal(struct {
+		*cache.Meta
+		Version int    `json:"version"`
+		Body    []byte `json:"body"`
+	}{m, 1, body})
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &srv.Bucket, Key: &metaKey, Body: bytes.NewReader(legacy)}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := s3store.New(c, srv.Bucket, "legacy/")
+	storetest.MustMiss(t, fresh, "https://example.com/doc")
+	fresh.Set("https://example.com/doc", v)
+	storetest.MustGet(t, fresh, "https://example.com/doc", v)
 }

@@ -42,7 +42,7 @@ func (e *entries) Create(_ context.Context, k cache.Key, _ *cache.Meta) (cache.W
 	return w, nil
 }
 
-// commit uploads body: inside the metadata up to inlineMax (one PUT), in
+// commit uploads body: with the metadata up to inlineMax (one PUT), in
 // one PUT up to minPart, in parts beyond. The metadata is written last; an
 // invalidation since the download started, before or during the upload,
 // makes it fail.
@@ -52,10 +52,11 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 		return cache.ErrInvalidated
 	}
 	meta := *m
+	var inside []byte
 	switch {
 	case n <= inlineMax:
-		meta.Body = make([]byte, n)
-		if _, err := io.ReadFull(body, meta.Body); err != nil {
+		inside = make([]byte, n)
+		if _, err := io.ReadFull(body, inside); err != nil {
 			return s.fail("spool", bk, err)
 		}
 	case n <= minPart:
@@ -73,10 +74,10 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 		}
 		meta.ID = id
 	}
-	if meta.ID == "" && meta.Body == nil {
+	if meta.ID == "" && inside == nil {
 		return s.fail("put", bk, errors.New("the server gave no ETag"))
 	}
-	if err := e.putMeta(ctx, k, &meta); err != nil {
+	if err := e.putMeta(ctx, k, &meta, inside); err != nil {
 		return err
 	}
 	if e.invalidatedSince(ctx, k, m.Started) { // during the upload

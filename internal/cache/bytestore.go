@@ -2,10 +2,7 @@ package cache
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"strings"
@@ -38,10 +35,8 @@ func NewByteStore(c ByteCache, log *slog.Logger) *ByteStore {
 
 var _ Store = (*ByteStore)(nil)
 
-// A value is byteMagic, the metadata's length (4 bytes, big-endian), the
-// metadata and the body.
+// A value is a frame (see Frame).
 const (
-	byteMagic    = "tcB1"
 	bytePrefix   = "throttlecache/v2 "
 	byteSecretID = bytePrefix + "secret"
 )
@@ -54,16 +49,7 @@ func (s *ByteStore) load(k Key) (*Meta, []byte, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if len(raw) < 8 || string(raw[:4]) != byteMagic || uint64(binary.BigEndian.Uint32(raw[4:8])) > uint64(len(raw)-8) {
-		s.damaged(k, errors.New("bad frame"))
-		return nil, nil, false
-	}
-	n := 8 + int(binary.BigEndian.Uint32(raw[4:8]))
-	m, err := ParseMeta(raw[8:n])
-	body := raw[n:]
-	if err == nil && !m.Marker() && (int64(len(body)) != m.Size || crc32.Checksum(body, Castagnoli) != m.Sum()) {
-		err = fmt.Errorf("%w: body does not match its metadata", ErrDamaged)
-	}
+	m, body, err := Unframe(raw)
 	if err != nil {
 		s.damaged(k, err)
 		return nil, nil, false
@@ -78,14 +64,11 @@ func (s *ByteStore) damaged(k Key, err error) {
 }
 
 func (s *ByteStore) save(k Key, m *Meta, body []byte) error {
-	mj, err := m.Marshal()
+	v, err := Frame(m, body)
 	if err != nil {
 		return err
 	}
-	v := make([]byte, 8, 8+len(mj)+len(body))
-	copy(v, byteMagic)
-	binary.BigEndian.PutUint32(v[4:], uint32(len(mj)))
-	s.c.Set(s.Slot(k), append(append(v, mj...), body...))
+	s.c.Set(s.Slot(k), v)
 	return nil
 }
 

@@ -42,7 +42,7 @@ func (c *mapCache) Delete(key string) {
 
 // frame builds a ByteStore value from metadata and a body.
 func frame(meta, body []byte) []byte {
-	v := []byte(byteMagic)
+	v := []byte(frameMagic)
 	v = binary.BigEndian.AppendUint32(v, uint32(len(meta)))
 	return append(append(v, meta...), body...)
 }
@@ -60,7 +60,7 @@ func FuzzByteStoreValue(f *testing.F) {
 	f.Add(frame(good, []byte("the bodx")))
 	f.Add(frame(good, body[:4]))
 	f.Add(frame(good[:len(good)-1], body))
-	f.Add([]byte(byteMagic + "\xff\xff\xff\xff"))
+	f.Add([]byte(frameMagic + "\xff\xff\xff\xff"))
 	f.Add([]byte("tcB"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := &mapCache{}

@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -36,8 +38,7 @@ type Meta struct {
 	ID           string      `json:"id,omitempty"`
 	Vary         []string    `json:"vary,omitempty"`
 	Variants     []string    `json:"variants,omitempty"`
-	Body         []byte      `json:"body,omitempty"` // a small body kept inside (S3)
-	Started      time.Time   `json:"-"`              // the download's start by the real clock, for invalidations; not stored
+	Started      time.Time   `json:"-"` // the download's start by the real clock, for invalidations; not stored
 }
 
 // Marker reports whether m is a Vary marker rather than an entry.
@@ -68,7 +69,7 @@ func ParseMeta(data []byte) (*Meta, error) {
 		return nil, fmt.Errorf("%w: a marker needs Vary names and no body", ErrDamaged)
 	case !m.Marker() && (m.Status < 200 || m.Status > 999):
 		return nil, fmt.Errorf("%w: status %d", ErrDamaged, m.Status)
-	case m.Size < 0 || (m.Body != nil && int64(len(m.Body)) != m.Size):
+	case m.Size < 0:
 		return nil, fmt.Errorf("%w: size %d", ErrDamaged, m.Size)
 	case (!m.Marker() && len(m.CRC32C) != 8) || hexErr != nil:
 		return nil, fmt.Errorf("%w: checksum %q", ErrDamaged, m.CRC32C)
@@ -87,4 +88,42 @@ func (m *Meta) Marshal() ([]byte, error) {
 	c := *m
 	c.Version = metaVersion
 	return json.MarshalIndent(&c, "", "  ")
+}
+
+// frameMagic starts a frame: the metadata and the body of an entry in one
+// value (a ByteCache value, a small S3 object). Then come the metadata's
+// length (4 bytes, big-endian), the metadata and the body, raw: a body
+// inside the JSON would be base64, which takes far longer to decode than
+// the value takes to arrive.
+const frameMagic = "tcB1"
+
+// IsFrame reports whether raw starts like a frame.
+func IsFrame(raw []byte) bool { return len(raw) >= 4 && string(raw[:4]) == frameMagic }
+
+// Frame returns the frame of m and body.
+func Frame(m *Meta, body []byte) ([]byte, error) {
+	mj, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	v := binary.BigEndian.AppendUint32([]byte(frameMagic), uint32(len(mj)))
+	return append(append(slices.Grow(v, len(mj)+len(body)), mj...), body...), nil
+}
+
+// Unframe decodes a frame and checks that the body is the one its
+// metadata describes (a marker has none); any defect wraps ErrDamaged.
+func Unframe(raw []byte) (*Meta, []byte, error) {
+	if !IsFrame(raw) || len(raw) < 8 || uint64(binary.BigEndian.Uint32(raw[4:8])) > uint64(len(raw)-8) {
+		return nil, nil, fmt.Errorf("%w: bad frame", ErrDamaged)
+	}
+	n := 8 + int(binary.BigEndian.Uint32(raw[4:8]))
+	m, err := ParseMeta(raw[8:n])
+	if err != nil {
+		return nil, nil, err
+	}
+	body := raw[n:]
+	if !m.Marker() && (int64(len(body)) != m.Size || crc32.Checksum(body, Castagnoli) != m.Sum()) {
+		return nil, nil, fmt.Errorf("%w: body does not match its metadata", ErrDamaged)
+	}
+	return m, body, nil
 }

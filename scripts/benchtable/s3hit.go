@@ -18,7 +18,8 @@ import (
 	"github.com/throttlecache/throttlecache/testing/testserver"
 )
 
-// benchS3Hits measures a cache hit on S3, 4 KiB and 1 MiB: one GetObject of
+// benchS3Hits measures a cache hit on S3, 4 KiB, 64 KiB (the largest body
+// kept with its metadata) and 1 MiB: one GetObject of
 // the same bytes (the limit of every row), gregjones/httpcache on this
 // module's s3store, and RFCS3, each read through an http.Client and taking
 // turns three times like the file hits.
@@ -26,7 +27,7 @@ func benchS3Hits(t *table, s3s *s3Server, quick bool) {
 	srv := testserver.New()
 	defer srv.Close()
 	srv.SetMaxLog(1)
-	for _, size := range []int64{4 << 10, 1 << 20} {
+	for _, size := range []int64{4 << 10, 64 << 10, 1 << 20} {
 		path := fmt.Sprintf("/s3hit/%d", size)
 		srv.Handle(path, testserver.Generated(size, size, testserver.WithHeader("Cache-Control", "max-age=3600")))
 		url := srv.URL + path
