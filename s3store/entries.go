@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"strconv"
 	"strings"
@@ -22,10 +21,9 @@ import (
 )
 
 const (
-	metaSuffix     = "@@meta.json"
-	inlineMax      = 64 << 10 // a body this small travels with its metadata, in a frame: one GET, one PUT
-	verifyFirstMax = 1 << 20  // a body this small is checked before it is served; larger ones as they stream
-	maxMetaBytes   = 4*inlineMax + 1<<20
+	metaSuffix   = "@@meta.json"
+	inlineMax    = 64 << 10 // a body this small travels with its metadata, in a frame: one GET, one PUT
+	maxMetaBytes = 4*inlineMax + 1<<20
 )
 
 // entries is the Store as the engine's store (see the package doc).
@@ -157,22 +155,8 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 		e.damaged(ctx, k, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
 		return nil, cache.ErrNotFound
 	}
-	// The checksum is the backstop for servers that ignore If-Match.
-	if m.Size <= verifyFirstMax {
-		b := make([]byte, m.Size)
-		_, err := io.ReadFull(out.Body, b)
-		timer.Stop()
-		out.Body.Close()
-		bcancel()
-		if err != nil {
-			return nil, s.fail("get", bk, err)
-		}
-		if crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
-			e.damaged(ctx, k, errors.New("checksum mismatch"))
-			return nil, cache.ErrNotFound
-		}
-		return cache.MemBody(b), nil
-	}
+	// The checksum, checked as the body streams, is the backstop for
+	// servers that ignore If-Match: a mismatch ends the body with an error.
 	timer.Stop() // the first byte came in time; the body streams under ctx
 	body := httpbody.OnClose(out.Body, bcancel)
 	return cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
