@@ -369,11 +369,19 @@ func TestStreamedRevalidationKeepsBody(t *testing.T) {
 	}
 }
 
-// TestVaryVariantsSideBySide: on a streaming store, variants of one URL
-// live side by side (callers alternating Accept-Language all get HITs), at
-// most 8 per URL, and an unsafe request removes every one of them.
+// TestVaryVariantsSideBySide: on a streaming store and on a plain
+// httpcache.Cache, variants of one URL live side by side (callers
+// alternating Accept-Language all get HITs), at most 8 per URL, and an
+// unsafe request removes every one of them.
 func TestVaryVariantsSideBySide(t *testing.T) {
-	f, _ := fileFixture(t, Options{})
+	t.Run("files", func(t *testing.T) {
+		f, _ := fileFixture(t, Options{})
+		varyVariants(t, f)
+	})
+	t.Run("httpcache.Cache", func(t *testing.T) { varyVariants(t, newFixture(t, Options{})) })
+}
+
+func varyVariants(t *testing.T, f *fixture) {
 	f.srv.Handle("/v", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")
 		w.Header().Set("Vary", "Accept-Language")

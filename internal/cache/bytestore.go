@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 )
 
@@ -17,8 +16,11 @@ type ByteCache interface {
 }
 
 // ByteStore is the [Store] of a ByteCache, which can neither stream nor
-// list: a download is spooled and Set whole, a hit is held in memory, and
-// each URL has one value, so its variants replace each other.
+// list: a download is spooled and Set whole, and a hit is held in memory.
+// A URL has one value, its entry or its Vary marker, so entries for other
+// credentials replace each other there; each Vary variant has a value of
+// its own, found through the marker, which Invalidate follows to remove
+// them.
 type ByteStore struct {
 	c     ByteCache
 	log   *slog.Logger
@@ -41,8 +43,14 @@ const (
 	byteSecretID = bytePrefix + "secret"
 )
 
-// Slot returns the ByteCache key of k's URL: one per origin and path.
-func (s *ByteStore) Slot(k Key) string { return bytePrefix + k.Host + "/" + k.Path }
+// Slot returns the ByteCache key of k: one per origin and path, and one
+// per Vary variant of it.
+func (s *ByteStore) Slot(k Key) string {
+	if k.Vary != "" {
+		return bytePrefix + k.Host + "/" + k.Path + "@@v-" + k.Vary
+	}
+	return bytePrefix + k.Host + "/" + k.Path
+}
 
 func (s *ByteStore) load(k Key) (*Meta, []byte, bool) {
 	raw, ok := s.c.Get(s.Slot(k))
@@ -72,21 +80,16 @@ func (s *ByteStore) save(k Key, m *Meta, body []byte) error {
 	return nil
 }
 
-// Lookup returns the value of k's URL when it holds k's entry, or a
-// marker when it holds a Vary variant of it and k names none.
+// Lookup returns k's entry or marker when its value holds it.
 func (s *ByteStore) Lookup(_ context.Context, k Key) (*Meta, io.ReadCloser, error) {
 	m, body, ok := s.load(k)
 	switch {
-	case !ok:
+	case !ok || m.Key != k.String():
 		return nil, nil, ErrNotFound
-	case m.Key == k.String():
-		return m, MemBody(body), nil
+	case m.Marker():
+		return m, nil, nil
 	}
-	base, vary, found := strings.Cut(m.Key, "@@v-")
-	if k.Vary == "" && found && base == k.String() && len(m.Vary) > 0 {
-		return &Meta{Key: k.String(), Vary: m.Vary, Variants: []string{vary}}, nil, nil
-	}
-	return nil, nil, ErrNotFound
+	return m, MemBody(body), nil
 }
 
 // Create spools the body to a temporary file.
@@ -104,10 +107,10 @@ func (s *ByteStore) Create(_ context.Context, k Key, _ *Meta) (Writer, error) {
 	return w, err
 }
 
-// Update rewrites k's value with m, keeping its body; a marker is not kept.
+// Update rewrites k's value with m, keeping its body, or writes a marker.
 func (s *ByteStore) Update(_ context.Context, k Key, m *Meta) error {
 	if m.Marker() {
-		return nil
+		return s.save(k, m, nil)
 	}
 	old, body, ok := s.load(k)
 	if !ok || old.Key != k.String() {
@@ -124,14 +127,24 @@ func (s *ByteStore) Remove(_ context.Context, k Key) error {
 	return nil
 }
 
-// Invalidate removes the value of u's URL: all its variants.
+// Invalidate removes the value of u's URL and, when it is a marker, the
+// variants it lists.
 func (s *ByteStore) Invalidate(_ context.Context, u Key) (int, error) {
-	_, _, ok := s.load(u)
-	s.c.Delete(s.Slot(u))
-	if ok {
-		return 1, nil
+	m, _, ok := s.load(u)
+	if !ok {
+		return 0, nil
 	}
-	return 0, nil
+	n := 1
+	for _, v := range m.Variants { // a marker's
+		vk := u
+		vk.Vary = v
+		if _, ok := s.c.Get(s.Slot(vk)); ok {
+			s.c.Delete(s.Slot(vk))
+			n++
+		}
+	}
+	s.c.Delete(s.Slot(u))
+	return n, nil
 }
 
 // Secret returns the secret kept in the cache, making it when missing and

@@ -17,9 +17,9 @@ import (
 
 // Caps says what a cache.Store can do beyond the common contract.
 type Caps struct {
-	// Variants: entries of one URL in other variants (Key.Variant, Key.Vary)
-	// live side by side, and Vary markers are kept. A ByteStore keeps one
-	// value per URL.
+	// Variants: entries of one URL for other credentials (Key.Variant) live
+	// side by side. A ByteStore keeps one value per URL for them (its Vary
+	// variants live side by side in every store).
 	Variants bool
 	// Tombstones: a download that started before an Invalidate, in any
 	// process, fails to commit after it (files, S3). Elsewhere the engine
@@ -225,6 +225,28 @@ var storeCases = []struct {
 			MustNotFind(t, s, x)
 		}
 		MustLookup(t, s, query, []byte(query.String()))
+	}},
+	{"VaryVariantsSideBySide", Caps{}, func(t *testing.T, s cache.Store) {
+		k := StoreKey("vary")
+		en, fr := k, k
+		en.Vary, fr.Vary = "en00", "fr00"
+		for _, x := range []cache.Key{en, fr} {
+			Put(t, s, x, []byte(x.String()), time.Now())
+		}
+		if err := s.Update(context.Background(), k, &cache.Meta{Key: k.String(), Vary: []string{"Accept-Language"}, Variants: []string{"fr00", "en00"}}); err != nil {
+			t.Fatal(err)
+		}
+		if m, _, err := s.Lookup(context.Background(), k); err != nil || !m.Marker() || len(m.Variants) != 2 {
+			t.Fatalf("the marker: %+v, %v; want both variants listed", m, err)
+		}
+		MustLookup(t, s, en, []byte(en.String()))
+		MustLookup(t, s, fr, []byte(fr.String()))
+		if n, err := s.Invalidate(context.Background(), k.URL()); err != nil || n != 3 {
+			t.Fatalf("Invalidate: %d, %v; want the marker and 2 variants removed", n, err)
+		}
+		for _, x := range []cache.Key{k, en, fr} {
+			MustNotFind(t, s, x)
+		}
 	}},
 	{"InvalidationWinsOverEarlierDownloads", Caps{Tombstones: true}, func(t *testing.T, s cache.Store) {
 		k := StoreKey("raced")
