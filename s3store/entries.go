@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strconv"
 	"strings"
@@ -21,9 +22,13 @@ import (
 )
 
 const (
-	metaSuffix   = "@@meta.json"
-	inlineMax    = 64 << 10 // a body this small travels with its metadata, in a frame: one GET, one PUT
-	maxMetaBytes = 4*inlineMax + 1<<20
+	metaSuffix = "@@meta.json"
+	inlineMax  = 64 << 10 // a body this small travels with its metadata, in a frame: one GET, one PUT
+	// verifyFirstMax: a body object whose ETag is not the one its metadata
+	// records (a server that ignores If-Match) is checked before it is
+	// served when this small; every other body streams, checked as it goes.
+	verifyFirstMax = 1 << 20
+	maxMetaBytes   = 4*inlineMax + 1<<20
 )
 
 // entries is the Store as the engine's store (see the package doc).
@@ -142,7 +147,8 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 		}
 		return nil, s.fail("get", bk, err)
 	}
-	if reused && out.ETag != nil && *out.ETag != m.ID {
+	other := out.ETag != nil && *out.ETag != m.ID // the server ignored If-Match, or names ETags its own way
+	if other && reused {
 		timer.Stop()
 		out.Body.Close()
 		bcancel()
@@ -155,8 +161,22 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 		e.damaged(ctx, k, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
 		return nil, cache.ErrNotFound
 	}
-	// The checksum, checked as the body streams, is the backstop for
-	// servers that ignore If-Match: a mismatch ends the body with an error.
+	if other && m.Size <= verifyFirstMax { // checked before it is served: damage is a miss
+		b := make([]byte, m.Size)
+		_, err := io.ReadFull(out.Body, b)
+		timer.Stop()
+		out.Body.Close()
+		bcancel()
+		if err != nil {
+			return nil, s.fail("get", bk, err)
+		}
+		if crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
+			e.damaged(ctx, k, errors.New("checksum mismatch"))
+			return nil, cache.ErrNotFound
+		}
+		return cache.MemBody(b), nil
+	}
+	// Checked as it streams: a mismatch ends the body with an error.
 	timer.Stop() // the first byte came in time; the body streams under ctx
 	body := httpbody.OnClose(out.Body, bcancel)
 	return cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
