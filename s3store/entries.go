@@ -224,15 +224,12 @@ func (e *entries) get(ctx context.Context, obj string, limit int64) ([]byte, err
 	return io.ReadAll(io.LimitReader(out.Body, limit))
 }
 
-// put writes data (metadata, an invalidation's time) to the object obj.
-func (e *entries) put(ctx context.Context, obj string, data []byte) error {
+// put writes data (metadata, an invalidation's time), of content type ct,
+// to the object obj.
+func (e *entries) put(ctx context.Context, obj, ct string, data []byte) error {
 	s := e.st()
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	ct := "application/json"
-	if cache.IsFrame(data) {
-		ct = "application/octet-stream"
-	}
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &obj, Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ContentType: &ct})
 	if err != nil {
@@ -248,11 +245,7 @@ func parseMeta(data []byte) (*cache.Meta, []byte, error) {
 		m, err := cache.ParseMeta(data)
 		return m, nil, err
 	}
-	m, body, err := cache.Unframe(data)
-	if body == nil && err == nil {
-		body = []byte{}
-	}
-	return m, body, err
+	return cache.Unframe(data)
 }
 
 // putMeta writes k's metadata object: m, with the body inside when it is
@@ -260,13 +253,15 @@ func parseMeta(data []byte) (*cache.Meta, []byte, error) {
 func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta, inside []byte) error {
 	e.metas.forget(k.String())
 	data, err := m.Marshal()
+	ct := "application/json"
 	if inside != nil {
+		ct = "application/octet-stream"
 		data, err = cache.Frame(m, inside)
 	}
 	if err != nil {
 		return err
 	}
-	return e.put(ctx, e.metaKey(k), data)
+	return e.put(ctx, e.metaKey(k), ct, data)
 }
 
 // Update replaces k's metadata, keeping its body (a 304), or writes a
@@ -276,9 +271,12 @@ func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error 
 	c.Key = k.String()
 	var inside []byte
 	if !m.Marker() && m.ID == "" { // the body is inside the metadata object: keep it
-		data, err := e.get(ctx, e.metaKey(k), maxMetaBytes)
-		if err != nil {
+		mk := e.metaKey(k)
+		data, err := e.get(ctx, mk, maxMetaBytes)
+		if notFound(err) {
 			return cache.ErrNotFound
+		} else if err != nil {
+			return e.st().fail("get", mk, err)
 		}
 		old, body, err := parseMeta(data)
 		if err != nil || body == nil || old.Key != c.Key || old.Size != c.Size || old.CRC32C != c.CRC32C {
@@ -335,7 +333,7 @@ func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.
 func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	s := e.st()
 	e.metas.forget("")
-	e.put(ctx, e.invalKey(u), strconv.AppendInt(nil, time.Now().UnixNano(), 10))
+	e.put(ctx, e.invalKey(u), "text/plain", strconv.AppendInt(nil, time.Now().UnixNano(), 10))
 	hostPrefix := e.prefix + u.Host
 	var folders []string
 	err := e.list(ctx, hostPrefix, "/", func(obj string, folder bool) {

@@ -110,8 +110,9 @@ func Frame(m *Meta, body []byte) ([]byte, error) {
 	return append(append(slices.Grow(v, len(mj)+len(body)), mj...), body...), nil
 }
 
-// Unframe decodes a frame and checks that the body is the one its
-// metadata describes (a marker has none); any defect wraps ErrDamaged.
+// Unframe decodes a frame and checks that the body (a slice of raw, never
+// nil) is the one its metadata describes (a marker has none); any defect
+// wraps ErrDamaged.
 func Unframe(raw []byte) (*Meta, []byte, error) {
 	if !IsFrame(raw) || len(raw) < 8 || uint64(binary.BigEndian.Uint32(raw[4:8])) > uint64(len(raw)-8) {
 		return nil, nil, fmt.Errorf("%w: bad frame", ErrDamaged)
