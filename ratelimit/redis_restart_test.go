@@ -132,16 +132,7 @@ func TestRedisLimiterSurvivesRestart(t *testing.T) {
 			var wg sync.WaitGroup
 			burst := func() {
 				for _, c := range clients {
-					for range n / tt.machines {
-						wg.Go(func() {
-							resp, err := c.Get(origin.URL + "/x")
-							if err != nil {
-								t.Error(err)
-								return
-							}
-							resp.Body.Close()
-						})
-					}
+					goGets(t, &wg, c, origin.URL+"/x", n/tt.machines)
 				}
 			}
 			start := time.Now()
@@ -200,16 +191,7 @@ func TestRedisLimiterNewMachineAfterRestart(t *testing.T) {
 	key := testKey(t)
 	send := func(c *http.Client) {
 		var wg sync.WaitGroup
-		for range n {
-			wg.Go(func() {
-				resp, err := c.Get(origin.URL + "/x")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			})
-		}
+		goGets(t, &wg, c, origin.URL+"/x", n)
 		wg.Wait()
 	}
 	machine := func() (*http.Client, *SharedWindow) {
@@ -227,5 +209,19 @@ func TestRedisLimiterNewMachineAfterRestart(t *testing.T) {
 	report(t, "a new machine after a restart", arrivals(origin, "/x"), n, per)
 	if s := l.Stats(); s.Resets != 1 {
 		t.Errorf("the new machine's stats %+v: want the possible loss counted once", s)
+	}
+}
+
+// goGets starts k GETs of url through c on wg.
+func goGets(t *testing.T, wg *sync.WaitGroup, c *http.Client, url string, k int) {
+	for range k {
+		wg.Go(func() {
+			resp, err := c.Get(url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		})
 	}
 }
