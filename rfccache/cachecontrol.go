@@ -14,7 +14,7 @@ type directives map[string]string
 // parseCacheControl parses every Cache-Control line of h; commas inside
 // quoted strings do not split directives, and malformed parts are skipped.
 func parseCacheControl(h http.Header) directives {
-	lines := h.Values("Cache-Control")
+	lines := h["Cache-Control"]
 	if len(lines) == 0 {
 		return nil
 	}

@@ -77,18 +77,18 @@ func headersOf(m *cache.Meta) *headers {
 	}
 	h = &headers{cc: parseCacheControl(m.Header), fetched: m.Fetched}
 	date := m.Fetched // without a valid Date, when it was received (RFC 9110 §6.6.1)
-	if d, ok := parseDate(m.Header.Values("Date")); ok {
+	if d, ok := parseDate(m.Header["Date"]); ok {
 		date = d
 	}
 	// s-maxage is for shared caches: it gives no lifetime, but read
 	// conservatively it forbids stale answers here too.
 	if d, ok := h.cc.seconds("max-age"); ok {
 		h.lifetime = d
-	} else if vs := m.Header.Values("Expires"); len(vs) > 0 {
+	} else if vs := m.Header["Expires"]; len(vs) > 0 {
 		if exp, ok := parseDate(vs); ok { // an invalid Expires, or two, is already expired
 			h.lifetime = max(exp.Sub(date), 0)
 		}
-	} else if lm, ok := parseDate(m.Header.Values("Last-Modified")); ok && cacheableByDefault[m.Status] {
+	} else if lm, ok := parseDate(m.Header["Last-Modified"]); ok && cacheableByDefault[m.Status] {
 		h.lifetime = max(date.Sub(lm)/10, 0)
 	}
 	if h.cc.has("no-cache") {

@@ -76,7 +76,7 @@ func (r *request) Storable(resp *http.Response) bool {
 		return false
 	}
 	return cacheableByDefault[code] || cc.has("max-age") || cc.has("public") || cc.has("private") ||
-		len(resp.Header.Values("Expires")) > 0
+		len(resp.Header["Expires"]) > 0
 }
 
 // Shareable is false: what may not be stored is not handed to others either.

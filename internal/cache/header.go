@@ -25,7 +25,7 @@ func StoredHeader(h http.Header) http.Header {
 	if out == nil {
 		out = http.Header{}
 	}
-	for _, f := range h.Values("Connection") {
+	for _, f := range h["Connection"] {
 		for name := range strings.SplitSeq(f, ",") {
 			out.Del(strings.TrimSpace(name))
 		}
@@ -58,12 +58,12 @@ func merge304(stored, fresh http.Header) http.Header {
 func variant(req *http.Request, secret func() []byte) string {
 	h := req.Header
 	var v string
-	if ae := h.Values("Accept-Encoding"); len(ae) > 0 {
+	if ae := h["Accept-Encoding"]; len(ae) > 0 {
 		s := strings.Join(strings.Fields(strings.ToLower(strings.Join(ae, ","))), "")
 		sum := sha256.Sum256([]byte(s))
 		v += "@ae-" + hex.EncodeToString(sum[:4])
 	}
-	auth, cookie := h.Values("Authorization"), h.Values("Cookie")
+	auth, cookie := h["Authorization"], h["Cookie"]
 	if len(auth) > 0 || len(cookie) > 0 || req.URL.User != nil {
 		mac := hmac.New(sha256.New, secret())
 		for _, a := range auth {
@@ -83,7 +83,7 @@ func variant(req *http.Request, secret func() []byte) string {
 // VaryNames returns h's Vary field names, canonical, sorted, once each.
 func VaryNames(h http.Header) []string {
 	var names []string
-	for _, v := range h.Values("Vary") {
+	for _, v := range h["Vary"] {
 		for part := range strings.SplitSeq(v, ",") {
 			if part = strings.TrimSpace(part); part != "" {
 				names = append(names, http.CanonicalHeaderKey(part))
@@ -119,7 +119,7 @@ func varySig(names []string, h http.Header) string {
 // 9110 §13.1.2–3): If-None-Match by weak comparison, else
 // If-Modified-Since against Last-Modified or Date.
 func notModified(req, stored http.Header) bool {
-	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+	if inm := req["If-None-Match"]; len(inm) > 0 {
 		etag := strings.TrimPrefix(stored.Get("Etag"), "W/")
 		for _, v := range inm {
 			for tag := range strings.SplitSeq(v, ",") {

@@ -36,7 +36,15 @@ func safeByte(b byte) bool {
 
 // escapeName escapes s; extra lists bytes escaped although safe.
 func escapeName(s, extra string) string {
+	i := 0
+	for i < len(s) && safeByte(s[i]) && strings.IndexByte(extra, s[i]) < 0 {
+		i++
+	}
+	if i == len(s) && s != "." && s != ".." {
+		return s // the usual name, kept as it is
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if safeByte(c) && strings.IndexByte(extra, c) < 0 && s != "." && s != ".." {
@@ -74,8 +82,10 @@ func KeyFor(u *url.URL) (Key, bool) {
 		return Key{}, false
 	}
 	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	if port == "" && scheme == "https" {
+		port = "443"
+	} else if port == "" {
+		port = "80"
 	}
 	// "_" separates the port; a leading "." would clash with a store's own folders.
 	hd := escapeName(host, "_")

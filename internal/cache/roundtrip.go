@@ -156,7 +156,8 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 	return nil, nil, true
 }
 
-// rangeFields make a request bypass the cache.
+// rangeFields make a request bypass the cache. Like every field name the
+// cache looks up by indexing a Header, they are canonical.
 var rangeFields = []string{"Range", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 // classify returns the cacheable request, or why req must bypass the cache.
@@ -172,7 +173,7 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 		return nil, "Host differs from the URL"
 	}
 	for _, f := range rangeFields {
-		if len(req.Header.Values(f)) > 0 {
+		if len(req.Header[f]) > 0 {
 			return nil, f
 		}
 	}
@@ -191,22 +192,22 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 		return nil, why
 	}
 	k.Variant = variant(req, t.secretKey)
-	cond := len(req.Header.Values("If-None-Match")) > 0 || len(req.Header.Values("If-Modified-Since")) > 0
+	cond := len(req.Header["If-None-Match"]) > 0 || len(req.Header["If-Modified-Since"]) > 0
 	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond}, ""
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
 // Pragma) has the directive d, in any case.
 func HasDirective(h http.Header, d string) bool {
-	for _, v := range h.Values("Cache-Control") {
+	for _, v := range h["Cache-Control"] {
 		for part := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(part), d) {
 				return true
 			}
 		}
 	}
-	if d == "no-cache" && len(h.Values("Cache-Control")) == 0 {
-		for _, v := range h.Values("Pragma") {
+	if d == "no-cache" && len(h["Cache-Control"]) == 0 {
+		for _, v := range h["Pragma"] {
 			if strings.EqualFold(strings.TrimSpace(v), "no-cache") {
 				return true
 			}
