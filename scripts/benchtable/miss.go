@@ -97,12 +97,12 @@ func benchMiss(t *table, quick bool) {
 					stored = s.m.Stats().Cache.Stored
 				}
 				t0 := time.Now()
-				for i := range missBatch {
+				for range missBatch {
+					urls++
 					if s.write {
-						rawWrite(filepath.Join(rawDir, fmt.Sprint("f", i)), body)
+						rawWrite(filepath.Join(rawDir, fmt.Sprint("f", urls)), body)
 						continue
 					}
-					urls++
 					req, _ := http.NewRequest("GET", fmt.Sprintf("%s/big?n=%d", srv.URL, urls), nil)
 					resp, err := s.c.Do(req)
 					if err != nil {
@@ -147,8 +147,10 @@ func benchMiss(t *table, quick bool) {
 	}
 }
 
-// rawWrite writes body to a new file at path in chunks of 256 KiB, syncs it
-// once and removes it: what storing it costs the disk at the least.
+// rawWrite writes body to a new file at path in chunks of 256 KiB and syncs
+// it once: what storing it costs the disk at the least. The file stays, as
+// a cache entry does, so that the disk writes new blocks for both (some
+// virtual disks write blocks already used much faster than new ones).
 func rawWrite(path string, body []byte) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -163,5 +165,4 @@ func rawWrite(path string, body []byte) {
 		log.Fatal(err)
 	}
 	f.Close()
-	os.Remove(path)
 }
