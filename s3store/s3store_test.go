@@ -266,3 +266,122 @@ func TestLegacyInlineBodyIsAMiss(t *testing.T) {
 	fresh.Set("https://example.com/doc", v)
 	storetest.MustGet(t, fresh, "https://example.com/doc", v)
 }
+
+// partsProxy fronts srv, counting UploadPart requests; fail, when it
+// returns true for a part number, makes S3 refuse that part.
+func partsProxy(t *testing.T, srv *storetest.S3, fail func(part string) bool) (cache.Store, *atomic.Int32) {
+	t.Helper()
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var parts atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); r.Method == http.MethodPut && q.Has("partNumber") {
+			parts.Add(1)
+			if fail != nil && fail(q.Get("partNumber")) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return s3store.New(s3store.NewClient(front.URL, srv.AccessKey, srv.SecretKey), srv.Bucket, "p/").CacheStore(), &parts
+}
+
+// pendingUploads counts the bucket's multipart uploads not completed or
+// aborted.
+func pendingUploads(t *testing.T, srv *storetest.S3) int {
+	t.Helper()
+	out, err := srv.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// waitParts waits until at least n parts reached S3.
+func waitParts(t *testing.T, parts *atomic.Int32, n int32) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); parts.Load() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d parts uploaded while the body was written, want %d", parts.Load(), n)
+		}
+	}
+}
+
+// TestPartsUploadWhileWriting: a large body of known length goes to S3 in
+// parts while it is still being written, so that its commit sends only
+// the last one; the entry then reads back whole.
+func TestPartsUploadWhileWriting(t *testing.T) {
+	srv := storetest.NewS3(t)
+	st, parts := partsProxy(t, srv, nil)
+	k := storetest.StoreKey("streamed")
+	v := storetest.Value(25<<20+5, 3) // parts of 8 MiB: four
+	ctx := context.Background()
+	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now(), Size: int64(len(v))}
+	w, err := st.Create(ctx, k, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(v[:17<<20]); err != nil {
+		t.Fatal(err)
+	}
+	waitParts(t, parts, 2) // before the body is complete
+	if _, err := w.Write(v[17<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	m.SetSum(int64(len(v)), crc32.Checksum(v, cache.Castagnoli))
+	if err := w.Commit(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustLookup(t, st, k, v)
+	if n := parts.Load(); n != 4 {
+		t.Errorf("%d parts uploaded, want 4", n)
+	}
+	if n := pendingUploads(t, srv); n != 0 {
+		t.Errorf("%d multipart uploads left pending, want none", n)
+	}
+}
+
+// TestStreamedUploadGivenUp: a large body abandoned halfway, or one whose
+// second part S3 refuses, leaves no object and no pending upload, and the
+// refused one fails its commit with S3's error.
+func TestStreamedUploadGivenUp(t *testing.T) {
+	for _, refused := range []bool{false, true} {
+		srv := storetest.NewS3(t)
+		st, parts := partsProxy(t, srv, func(part string) bool { return refused && part == "2" })
+		k := storetest.StoreKey("given-up")
+		v := storetest.Value(25<<20, 4)
+		ctx := context.Background()
+		m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now(), Size: int64(len(v))}
+		w, err := st.Create(ctx, k, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(v[:17<<20])
+		waitParts(t, parts, 2)
+		if refused {
+			w.Write(v[17<<20:])
+			m.SetSum(int64(len(v)), crc32.Checksum(v, cache.Castagnoli))
+			if err := w.Commit(ctx, m); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+				t.Errorf("Commit with a refused part = %v, want S3's AccessDenied", err)
+			}
+		}
+		w.Abort()
+		w.Close()
+		storetest.MustNotFind(t, st, k)
+		if n := srv.Objects(t); n != 0 {
+			t.Errorf("refused %v: %d objects in the bucket, want none", refused, n)
+		}
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("refused %v: %d multipart uploads left pending, want none (aborted)", refused, n)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -29,24 +30,70 @@ func partSize(size int64) int64 { return max(minPart, (size+maxParts-1)/maxParts
 
 // Create starts a body for k, spooled to a temporary file of the system's
 // that the readers of the download follow, so that a body of any size
-// costs no memory and the download never waits for S3. Commit uploads it,
-// then writes the metadata; nothing is visible before.
-func (e *entries) Create(_ context.Context, k cache.Key, _ *cache.Meta) (cache.Writer, error) {
+// costs no memory and the download never waits for S3. A body over
+// minPart whose length is known goes up in parts as it downloads, so that
+// its commit waits only for the last part. Commit uploads the rest, then
+// writes the metadata; nothing is visible before.
+func (e *entries) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Writer, error) {
 	s := e.st()
+	sw := &streamed{e: e, bk: e.bodyKey(k), size: m.Size}
 	w, err := cache.NewSpool(func(ctx context.Context, m *cache.Meta, body *io.SectionReader) error {
-		return e.commit(ctx, k, m, body)
+		return e.commit(ctx, k, m, body, sw.up)
 	}, func(err error) { s.fail("spool", e.bodyKey(k), err) })
 	if err != nil {
 		return nil, s.fail("spool", os.TempDir(), err)
 	}
-	return w, nil
+	if m.Size <= minPart || m.Size > MaxObjectBytes {
+		return w, nil
+	}
+	sw.Writer = w
+	return sw, nil
+}
+
+// streamed is a spool whose parts go to S3 as they are written; the
+// upload starts with the first write, so that a body given up before
+// (not storable) costs S3 nothing.
+type streamed struct {
+	cache.Writer
+	e       *entries
+	bk      string
+	size, n int64
+	up      *upload
+	aborted bool
+}
+
+func (w *streamed) Write(p []byte) (int, error) {
+	n, err := w.Writer.Write(p)
+	if w.n += int64(n); err == nil && !w.aborted {
+		if w.up == nil {
+			w.up = w.e.startUpload(w.bk, w.Writer, w.size)
+		}
+		w.up.ready(w.n)
+	}
+	return n, err
+}
+
+// Abort gives up the upload too; Close does unless it completed.
+func (w *streamed) Abort() {
+	w.aborted = true
+	w.Writer.Abort()
+	if w.up != nil {
+		w.up.abort()
+	}
+}
+
+func (w *streamed) Close() error {
+	if w.up != nil {
+		w.up.abort() // before the spool it reads from is closed
+	}
+	return w.Writer.Close()
 }
 
 // commit uploads body: with the metadata up to inlineMax (one PUT), in
-// one PUT up to minPart, in parts beyond. The metadata is written last; an
-// invalidation since the download started, before or during the upload,
-// makes it fail.
-func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *io.SectionReader) error {
+// one PUT up to minPart, in parts beyond (those of up, when it has them).
+// The metadata is written last; an invalidation since the download
+// started, before or during the upload, makes it fail.
+func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *io.SectionReader, up *upload) error {
 	s, bk, n := e.st(), e.bodyKey(k), body.Size()
 	if e.invalidatedSince(ctx, k, m.Started) {
 		return cache.ErrInvalidated
@@ -68,7 +115,10 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 		}
 		meta.ID = aws.ToString(out.ETag)
 	default:
-		id, err := e.multipart(ctx, bk, body)
+		if up == nil || up.size != n {
+			up = e.startUpload(bk, body, n) // all at once, now
+		}
+		id, err := up.complete(ctx)
 		if err != nil {
 			return s.fail("upload", bk, err)
 		}
@@ -87,43 +137,133 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	return nil
 }
 
-// multipart uploads body to bk in parts, each call under the store's
-// timeout, and returns the object's ETag; a failed upload is aborted.
-func (e *entries) multipart(ctx context.Context, bk string, body *io.SectionReader) (string, error) {
-	s := e.st()
-	cctx, cancel := s.call(ctx)
-	up, err := s.client.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &bk})
+// upload is a multipart upload of size bytes read from r in equal parts,
+// each sent, one after another and each under the store's timeout, once
+// ready says it is written. complete sends the last and completes it; a
+// failed upload is aborted, and abort ends one that did not complete.
+type upload struct {
+	e          *entries
+	bk         string
+	r          io.ReaderAt
+	size, part int64
+	ctx        context.Context
+	cancel     context.CancelFunc
+	next       chan int64    // offsets of parts to send, room for all
+	done       chan struct{} // closed when run ends
+	id         *string       // the upload's, once created
+	parts      []types.CompletedPart
+	err        error // the first failure, read after done
+
+	mu       sync.Mutex
+	sent     int64 // offsets below it are in next
+	stopped  bool  // next is closed
+	finished bool  // completed or aborted
+}
+
+func (e *entries) startUpload(bk string, r io.ReaderAt, size int64) *upload {
+	part := partSize(size)
+	ctx, cancel := context.WithCancel(context.Background()) // a reader's Close does not end a commit
+	u := &upload{e: e, bk: bk, r: r, size: size, part: part, ctx: ctx, cancel: cancel,
+		next: make(chan int64, (size+part-1)/part), done: make(chan struct{})}
+	go u.run()
+	return u
+}
+
+func (u *upload) run() {
+	defer close(u.done)
+	s := u.e.st()
+	cctx, cancel := s.call(u.ctx)
+	up, err := s.client.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &u.bk})
 	cancel()
-	if err != nil {
-		return "", err
+	if u.err = err; err == nil {
+		u.id = up.UploadId
 	}
-	var parts []types.CompletedPart
-	size := partSize(body.Size())
-	for off, num := int64(0), int32(1); off < body.Size() && err == nil; off, num = off+size, num+1 {
-		n := min(size, body.Size()-off)
-		cctx, cancel := s.call(ctx)
-		var out *s3.UploadPartOutput
-		out, err = s.client.UploadPart(cctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &bk, UploadId: up.UploadId,
-			PartNumber: aws.Int32(num), Body: io.NewSectionReader(body, off, n), ContentLength: aws.Int64(n)})
+	for off := range u.next {
+		if u.err != nil {
+			continue // until complete or abort stops it
+		}
+		n, num := min(u.part, u.size-off), aws.Int32(int32(off/u.part)+1)
+		cctx, cancel := s.call(u.ctx)
+		out, err := s.client.UploadPart(cctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &u.bk, UploadId: u.id,
+			PartNumber: num, Body: io.NewSectionReader(u.r, off, n), ContentLength: aws.Int64(n)})
 		cancel()
-		if err == nil {
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+		if u.err = err; err == nil {
+			u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: num})
 		}
 	}
+}
+
+// ready hands the parts that the first n bytes complete to run, but the
+// last, which complete sends.
+func (u *upload) ready(n int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for !u.stopped && u.sent+u.part < u.size && u.sent+u.part <= n {
+		u.next <- u.sent
+		u.sent += u.part
+	}
+}
+
+// stop closes next, after the last part when all is written, and waits
+// for run; it reports whether this call finished the upload.
+func (u *upload) stop(all bool) bool {
+	u.mu.Lock()
+	if !u.stopped {
+		for all && u.sent < u.size {
+			u.next <- u.sent
+			u.sent += u.part
+		}
+		u.stopped = true
+		close(u.next)
+	}
+	if !all {
+		u.cancel()
+	}
+	first := !u.finished
+	u.finished = true
+	u.mu.Unlock()
+	<-u.done
+	return first
+}
+
+// complete sends the last part, waits for every part and completes the
+// upload, returning the object's ETag.
+func (u *upload) complete(ctx context.Context) (string, error) {
+	if !u.stop(true) {
+		return "", errors.New("s3store: upload already ended")
+	}
+	s, err := u.e.st(), u.err
 	if err == nil {
 		cctx, cancel := s.call(ctx)
 		var out *s3.CompleteMultipartUploadOutput
-		out, err = s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &bk,
-			UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+		out, err = s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &u.bk,
+			UploadId: u.id, MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}})
 		cancel()
 		if err == nil {
+			u.cancel()
 			return aws.ToString(out.ETag), nil
 		}
 	}
-	cctx, cancel = s.call(context.WithoutCancel(ctx))
-	defer cancel()
-	s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &bk, UploadId: up.UploadId})
+	u.cancel()
+	u.discard()
 	return "", err
+}
+
+// abort ends an upload that did not complete and discards its parts.
+func (u *upload) abort() {
+	if u.stop(false) {
+		u.discard()
+	}
+}
+
+func (u *upload) discard() {
+	if u.id == nil {
+		return
+	}
+	s := u.e.st()
+	cctx, cancel := s.call(context.Background())
+	defer cancel()
+	s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &u.bk, UploadId: u.id})
 }
 
 func randRead(b []byte) { rand.Read(b) }
