@@ -65,7 +65,7 @@ func main() {
 	testing.Init()
 	quick := flag.Bool("quick", false, "shorter runs (a smoke test, not a measurement)")
 	benchtime := flag.String("benchtime", "1s", "run time of each testing.Benchmark measurement")
-	only := flag.String("only", "", "comma-separated sections to run: hit,s3hit,miss,heap,stampede,limit,fleet,batch (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: hit,s3hit,miss,s3miss,heap,stampede,limit,fleet,batch (default all)")
 	flag.Parse()
 	if *quick && *benchtime == "1s" {
 		*benchtime = "100ms"
@@ -101,6 +101,9 @@ func main() {
 	}
 	if want("miss") {
 		benchMiss(&t, *quick)
+	}
+	if want("s3miss") {
+		benchS3Miss(&t, s3, *quick)
 	}
 	if want("heap") {
 		benchHeap(&t, s3, *quick)
