@@ -176,23 +176,9 @@ func TestFailingS3(t *testing.T) {
 // no pending upload behind.
 func TestFailedCompleteIsReported(t *testing.T) {
 	srv := storetest.NewS3(t)
-	target, err := url.Parse(srv.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") { // CompleteMultipartUpload
-			io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer front.Close()
-	st := s3store.New(s3store.NewClient(front.URL, srv.AccessKey, srv.SecretKey), srv.Bucket, "p/").CacheStore()
+	st, _ := refusingProxy(t, srv, func(r *http.Request) bool { // CompleteMultipartUpload
+		return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+	})
 	u, _ := url.Parse("https://example.com/big")
 	k, _ := cache.KeyFor(u)
 	v := storetest.Value(20<<20, 1)
@@ -214,12 +200,8 @@ func TestFailedCompleteIsReported(t *testing.T) {
 	if n := srv.Objects(t); n != 0 {
 		t.Errorf("%d objects left in the bucket, want none", n)
 	}
-	out, err := srv.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left pending, want none (aborted)", len(out.Uploads))
+	if n := pendingUploads(t, srv); n != 0 {
+		t.Errorf("%d multipart uploads left pending, want none (aborted)", n)
 	}
 }
 
@@ -267,9 +249,9 @@ func TestLegacyInlineBodyIsAMiss(t *testing.T) {
 	storetest.MustGet(t, fresh, "https://example.com/doc", v)
 }
 
-// partsProxy fronts srv, counting UploadPart requests; fail, when it
-// returns true for a part number, makes S3 refuse that part.
-func partsProxy(t *testing.T, srv *storetest.S3, fail func(part string) bool) (cache.Store, *atomic.Int32) {
+// refusingProxy fronts srv with a store, counting UploadPart requests;
+// S3 refuses (AccessDenied) the requests refuse picks.
+func refusingProxy(t *testing.T, srv *storetest.S3, refuse func(r *http.Request) bool) (cache.Store, *atomic.Int32) {
 	t.Helper()
 	target, err := url.Parse(srv.Endpoint)
 	if err != nil {
@@ -278,15 +260,15 @@ func partsProxy(t *testing.T, srv *storetest.S3, fail func(part string) bool) (c
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	var parts atomic.Int32
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if q := r.URL.Query(); r.Method == http.MethodPut && q.Has("partNumber") {
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
 			parts.Add(1)
-			if fail != nil && fail(q.Get("partNumber")) {
-				io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusForbidden)
-				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
-				return
-			}
+		}
+		if refuse(r) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
 		}
 		proxy.ServeHTTP(w, r)
 	}))
@@ -320,7 +302,7 @@ func waitParts(t *testing.T, parts *atomic.Int32, n int32) {
 // the last one; the entry then reads back whole.
 func TestPartsUploadWhileWriting(t *testing.T) {
 	srv := storetest.NewS3(t)
-	st, parts := partsProxy(t, srv, nil)
+	st, parts := refusingProxy(t, srv, func(*http.Request) bool { return false })
 	k := storetest.StoreKey("streamed")
 	v := storetest.Value(25<<20+5, 3) // parts of 8 MiB: four
 	ctx := context.Background()
@@ -356,7 +338,9 @@ func TestPartsUploadWhileWriting(t *testing.T) {
 func TestStreamedUploadGivenUp(t *testing.T) {
 	for _, refused := range []bool{false, true} {
 		srv := storetest.NewS3(t)
-		st, parts := partsProxy(t, srv, func(part string) bool { return refused && part == "2" })
+		st, parts := refusingProxy(t, srv, func(r *http.Request) bool {
+			return refused && r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2"
+		})
 		k := storetest.StoreKey("given-up")
 		v := storetest.Value(25<<20, 4)
 		ctx := context.Background()
