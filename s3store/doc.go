@@ -16,10 +16,9 @@
 // or less travel with the metadata, raw after it in one object (an entry
 // stored inside the JSON by an earlier version is a miss, fetched anew).
 // A download is spooled to a local
-// temporary file that its readers follow. One over 8 MiB whose length is
-// known goes up in parts as it downloads, so that its commit waits only
-// for the last part; others are uploaded once complete. A hit streams,
-// checked against its CRC-32C. No body is held in memory.
+// temporary file that its readers follow. One over 8 MiB goes up in
+// parts as it downloads, so that its commit waits only for the last part.
+// A hit streams, checked against its CRC-32C. No body is held in memory.
 // Metadata read within the last second is used again while its body keeps
 // the ETag it records, so a hot entry's hit is one GET.
 //

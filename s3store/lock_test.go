@@ -198,3 +198,28 @@ func TestLockLapsesWhenStalled(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedPartsStayWithinBounds: parts handed over while a body of
+// unknown length downloads leave room for the last one, and a body too
+// long for the parts left is not completed by that upload (its commit
+// uploads it again, in larger parts).
+func TestStreamedPartsStayWithinBounds(t *testing.T) {
+	u := &upload{size: -1, part: minPart, next: make(chan [2]int64, 3)}
+	u.ready(minPart)
+	<-u.next // sent meanwhile
+	u.ready(10 * minPart)
+	if n := 1 + len(u.next); n != 2 {
+		t.Fatalf("%d parts handed over with room for 3, want 2", n)
+	}
+	for n, want := range map[int64]bool{3 * minPart: true, 3*minPart + 1: false, 2*minPart + 1: true} {
+		if u.fits(n) != want {
+			t.Errorf("unknown length: fits(%d) = %v, want %v", n, !want, want)
+		}
+	}
+	known := &upload{size: 3 * minPart, part: minPart, next: make(chan [2]int64, 3)}
+	known.ready(3 * minPart)
+	if len(known.next) != 2 || known.fits(3*minPart-1) || !known.fits(3*minPart) {
+		t.Errorf("known length: %d parts handed over (want 2, the last at commit); fits other length %v",
+			len(known.next), known.fits(3*minPart-1))
+	}
+}

@@ -297,38 +297,43 @@ func waitParts(t *testing.T, parts *atomic.Int32, n int32) {
 	}
 }
 
-// TestPartsUploadWhileWriting: a large body of known length goes to S3 in
-// parts while it is still being written, so that its commit sends only
-// the last one; the entry then reads back whole.
+// TestPartsUploadWhileWriting: a large body, of known length or not, goes
+// to S3 in parts while it is still being written, so that its commit sends
+// only the last one; the entry then reads back whole.
 func TestPartsUploadWhileWriting(t *testing.T) {
-	srv := storetest.NewS3(t)
-	st, parts := refusingProxy(t, srv, func(*http.Request) bool { return false })
-	k := storetest.StoreKey("streamed")
-	v := storetest.Value(25<<20+5, 3) // parts of 8 MiB: four
-	ctx := context.Background()
-	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now(), Size: int64(len(v))}
-	w, err := st.Create(ctx, k, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := w.Write(v[:17<<20]); err != nil {
-		t.Fatal(err)
-	}
-	waitParts(t, parts, 2) // before the body is complete
-	if _, err := w.Write(v[17<<20:]); err != nil {
-		t.Fatal(err)
-	}
-	m.SetSum(int64(len(v)), crc32.Checksum(v, cache.Castagnoli))
-	if err := w.Commit(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustLookup(t, st, k, v)
-	if n := parts.Load(); n != 4 {
-		t.Errorf("%d parts uploaded, want 4", n)
-	}
-	if n := pendingUploads(t, srv); n != 0 {
-		t.Errorf("%d multipart uploads left pending, want none", n)
+	for _, known := range []bool{true, false} {
+		srv := storetest.NewS3(t)
+		st, parts := refusingProxy(t, srv, func(*http.Request) bool { return false })
+		k := storetest.StoreKey("streamed")
+		v := storetest.Value(25<<20+5, 3) // parts of 8 MiB: four
+		ctx := context.Background()
+		m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now()}
+		if known {
+			m.Size = int64(len(v))
+		}
+		w, err := st.Create(ctx, k, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(v[:17<<20]); err != nil {
+			t.Fatal(err)
+		}
+		waitParts(t, parts, 2) // before the body is complete
+		if _, err := w.Write(v[17<<20:]); err != nil {
+			t.Fatal(err)
+		}
+		m.SetSum(int64(len(v)), crc32.Checksum(v, cache.Castagnoli))
+		if err := w.Commit(ctx, m); err != nil {
+			t.Fatalf("length known %v: %v", known, err)
+		}
+		w.Close()
+		storetest.MustLookup(t, st, k, v)
+		if n := parts.Load(); n != 4 {
+			t.Errorf("length known %v: %d parts uploaded, want 4", known, n)
+		}
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("length known %v: %d multipart uploads left pending, want none", known, n)
+		}
 	}
 }
 

@@ -31,9 +31,11 @@ func partSize(size int64) int64 { return max(minPart, (size+maxParts-1)/maxParts
 // Create starts a body for k, spooled to a temporary file of the system's
 // that the readers of the download follow, so that a body of any size
 // costs no memory and the download never waits for S3. A body over
-// minPart whose length is known goes up in parts as it downloads, so that
-// its commit waits only for the last part. Commit uploads the rest, then
-// writes the metadata; nothing is visible before.
+// minPart goes up in parts as it downloads, so that its commit waits only
+// for the last part: equal parts when its length is known, else parts of
+// minPart (up to 80 GiB; a longer one is uploaded again at commit, in
+// larger parts). Commit uploads the rest, then writes the metadata;
+// nothing is visible before.
 func (e *entries) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Writer, error) {
 	s := e.st()
 	sw := &streamed{e: e, bk: e.bodyKey(k), size: m.Size}
@@ -43,8 +45,11 @@ func (e *entries) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.W
 	if err != nil {
 		return nil, s.fail("spool", os.TempDir(), err)
 	}
-	if m.Size <= minPart || m.Size > MaxObjectBytes {
+	if (m.Size > 0 && m.Size <= minPart) || m.Size > MaxObjectBytes {
 		return w, nil
+	}
+	if m.Size == 0 {
+		sw.size = -1 // unknown; an empty body starts no upload
 	}
 	sw.Writer = w
 	return sw, nil
@@ -115,10 +120,10 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 		}
 		meta.ID = aws.ToString(out.ETag)
 	default:
-		if up == nil || up.size != n {
-			up = e.startUpload(bk, body, n) // all at once, now
+		if up == nil || !up.fits(n) {
+			up = e.startUpload(bk, body, n) // all at once, now; Close aborts the other
 		}
-		id, err := up.complete(ctx)
+		id, err := up.complete(ctx, n)
 		if err != nil {
 			return s.fail("upload", bk, err)
 		}
@@ -137,10 +142,11 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	return nil
 }
 
-// upload is a multipart upload of size bytes read from r in equal parts,
-// each sent, one after another and each under the store's timeout, once
-// ready says it is written. complete sends the last and completes it; a
-// failed upload is aborted, and abort ends one that did not complete.
+// upload is a multipart upload of size bytes (-1: not known yet) read
+// from r in equal parts, each sent, one after another and each under the
+// store's timeout, once ready says it is written. complete sends the rest
+// and completes it; a failed upload is aborted, and abort ends one that
+// did not complete.
 type upload struct {
 	e          *entries
 	bk         string
@@ -148,7 +154,7 @@ type upload struct {
 	size, part int64
 	ctx        context.Context
 	cancel     context.CancelFunc
-	next       chan int64    // offsets of parts to send, room for all
+	next       chan [2]int64 // offset and length of parts to send, room for all
 	done       chan struct{} // closed when run ends
 	id         *string       // the upload's, once created
 	parts      []types.CompletedPart
@@ -161,10 +167,14 @@ type upload struct {
 }
 
 func (e *entries) startUpload(bk string, r io.ReaderAt, size int64) *upload {
-	part := partSize(size)
+	part, parts := int64(minPart), int64(maxParts)
+	if size >= 0 {
+		part = partSize(size)
+		parts = (size + part - 1) / part
+	}
 	ctx, cancel := context.WithCancel(context.Background()) // a reader's Close does not end a commit
 	u := &upload{e: e, bk: bk, r: r, size: size, part: part, ctx: ctx, cancel: cancel,
-		next: make(chan int64, (size+part-1)/part), done: make(chan struct{})}
+		next: make(chan [2]int64, parts), done: make(chan struct{})}
 	go u.run()
 	return u
 }
@@ -178,11 +188,11 @@ func (u *upload) run() {
 	if u.err = err; err == nil {
 		u.id = up.UploadId
 	}
-	for off := range u.next {
+	for p := range u.next {
 		if u.err != nil {
 			continue // until complete or abort stops it
 		}
-		n, num := min(u.part, u.size-off), aws.Int32(int32(off/u.part)+1)
+		off, n, num := p[0], p[1], aws.Int32(int32(p[0]/u.part)+1)
 		cctx, cancel := s.call(u.ctx)
 		out, err := s.client.UploadPart(cctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &u.bk, UploadId: u.id,
 			PartNumber: num, Body: io.NewSectionReader(u.r, off, n), ContentLength: aws.Int64(n)})
@@ -194,23 +204,28 @@ func (u *upload) run() {
 }
 
 // ready hands the parts that the first n bytes complete to run, but the
-// last, which complete sends.
+// last, which complete sends, and leaves room in next for it.
 func (u *upload) ready(n int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for !u.stopped && u.sent+u.part < u.size && u.sent+u.part <= n {
-		u.next <- u.sent
+	for !u.stopped && u.sent+u.part <= n && (u.size < 0 || u.sent+u.part < u.size) && u.sent/u.part < int64(cap(u.next))-1 {
+		u.next <- [2]int64{u.sent, u.part}
 		u.sent += u.part
 	}
 }
 
-// stop closes next, after the last part when all is written, and waits
-// for run; it reports whether this call finished the upload.
-func (u *upload) stop(all bool) bool {
+// fits reports whether a body of n bytes can be completed by u.
+func (u *upload) fits(n int64) bool {
+	return (u.size < 0 || u.size == n) && (n+u.part-1)/u.part <= int64(cap(u.next))
+}
+
+// stop closes next, after the parts up to n when all is written, and
+// waits for run; it reports whether this call finished the upload.
+func (u *upload) stop(n int64, all bool) bool {
 	u.mu.Lock()
 	if !u.stopped {
-		for all && u.sent < u.size {
-			u.next <- u.sent
+		for all && u.sent < n {
+			u.next <- [2]int64{u.sent, min(u.part, n-u.sent)}
 			u.sent += u.part
 		}
 		u.stopped = true
@@ -226,10 +241,10 @@ func (u *upload) stop(all bool) bool {
 	return first
 }
 
-// complete sends the last part, waits for every part and completes the
-// upload, returning the object's ETag.
-func (u *upload) complete(ctx context.Context) (string, error) {
-	if !u.stop(true) {
+// complete sends the rest of n bytes, waits for every part and completes
+// the upload, returning the object's ETag.
+func (u *upload) complete(ctx context.Context, n int64) (string, error) {
+	if !u.stop(n, true) { // the caller made sure it fits
 		return "", errors.New("s3store: upload already ended")
 	}
 	s, err := u.e.st(), u.err
@@ -251,7 +266,7 @@ func (u *upload) complete(ctx context.Context) (string, error) {
 
 // abort ends an upload that did not complete and discards its parts.
 func (u *upload) abort() {
-	if u.stop(false) {
+	if u.stop(0, false) {
 		u.discard()
 	}
 }
