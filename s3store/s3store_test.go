@@ -374,3 +374,32 @@ func TestStreamedUploadGivenUp(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamedUploadFailureRetriedAtCommit: when S3 fails a streamed
+// upload during the download (its creation, or a part), the commit
+// uploads the body once more from the spool, so that a passing failure
+// loses no entry, and the failed upload leaves nothing pending.
+func TestStreamedUploadFailureRetriedAtCommit(t *testing.T) {
+	for _, what := range []string{"create", "part"} {
+		srv := storetest.NewS3(t)
+		var refused atomic.Bool
+		st, _ := refusingProxy(t, srv, func(r *http.Request) bool {
+			q := r.URL.Query()
+			hit := (what == "create" && r.Method == http.MethodPost && q.Has("uploads")) ||
+				(what == "part" && r.Method == http.MethodPut && q.Get("partNumber") == "1")
+			return hit && refused.CompareAndSwap(false, true) // the first such request only
+		})
+		k := storetest.StoreKey("retried-" + what)
+		v := storetest.Value(25<<20, 6)
+		if err := storetest.Put(t, st, k, v, time.Now()); err != nil {
+			t.Fatalf("S3 refusing the first %s once: Commit = %v, want the entry stored", what, err)
+		}
+		if !refused.Load() {
+			t.Fatalf("%s: nothing was refused", what)
+		}
+		storetest.MustLookup(t, st, k, v)
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%s: %d multipart uploads left pending, want none", what, n)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -95,7 +96,8 @@ func (w *streamed) Close() error {
 }
 
 // commit uploads body: with the metadata up to inlineMax (one PUT), in
-// one PUT up to minPart, in parts beyond (those of up, when it has them).
+// one PUT up to minPart, in parts beyond: those of up when it has them,
+// else, or when S3 failed one during the download, all of them now.
 // The metadata is written last; an invalidation since the download
 // started, before or during the upload, makes it fail.
 func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *io.SectionReader, up *upload) error {
@@ -120,10 +122,16 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 		}
 		meta.ID = aws.ToString(out.ETag)
 	default:
-		if up == nil || !up.fits(n) {
-			up = e.startUpload(bk, body, n) // all at once, now; Close aborts the other
+		var id string
+		err := errUnfinished // not streamed
+		if up != nil && up.fits(n) {
+			if id, err = up.complete(ctx, n); errors.Is(err, errUnfinished) {
+				s.fail("upload", bk, err) // S3 failed during the download: once more, now
+			}
 		}
-		id, err := up.complete(ctx, n)
+		if errors.Is(err, errUnfinished) {
+			id, err = e.startUpload(bk, body, n).complete(ctx, n) // Close aborts a streamed one left
+		}
 		if err != nil {
 			return s.fail("upload", bk, err)
 		}
@@ -141,6 +149,9 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	}
 	return nil
 }
+
+// errUnfinished wraps a failure of an upload before its completion.
+var errUnfinished = errors.New("s3store: upload not finished")
 
 // upload is a multipart upload of size bytes (-1: not known yet) read
 // from r in equal parts, each sent, one after another and each under the
@@ -242,13 +253,16 @@ func (u *upload) stop(n int64, all bool) bool {
 }
 
 // complete sends the rest of n bytes, waits for every part and completes
-// the upload, returning the object's ETag.
+// the upload, returning the object's ETag; a part or the upload's creation
+// that failed is an errUnfinished.
 func (u *upload) complete(ctx context.Context, n int64) (string, error) {
 	if !u.stop(n, true) { // the caller made sure it fits
 		return "", errors.New("s3store: upload already ended")
 	}
 	s, err := u.e.st(), u.err
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("%w: %w", errUnfinished, err)
+	} else {
 		cctx, cancel := s.call(ctx)
 		var out *s3.CompleteMultipartUploadOutput
 		out, err = s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &u.bk,
