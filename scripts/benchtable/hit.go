@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gregjones/httpcache"
@@ -19,8 +20,9 @@ import (
 // benchHits measures a cache hit of 4 KiB and 1 MiB: a plain file read of
 // the same bytes (the floor, and the limit of every row), gregjones/httpcache
 // on its diskcache, FileCache and RFCFile. Every cache is read through an
-// http.Client, as callers do. The subjects take turns three times and each
-// keeps its best run, so drift on a busy machine hits them alike.
+// http.Client, as callers do. The subjects take turns five times and each
+// keeps its best run; each one's ratio is the median of its rounds' (see
+// interleave).
 func benchHits(t *table, quick bool) {
 	srv := testserver.New()
 	defer srv.Close()
@@ -29,7 +31,7 @@ func benchHits(t *table, quick bool) {
 		path := fmt.Sprintf("/hit/%d", size)
 		srv.Handle(path, testserver.Generated(size, size, testserver.WithHeader("Cache-Control", "max-age=3600")))
 		url := srv.URL + path
-		section := fmt.Sprintf("cache hit, %s (best of 3 interleaved runs)", sizeName(size))
+		section := hitTitle("cache hit", size)
 
 		dir, err := os.MkdirTemp("", "benchtable-raw-")
 		if err != nil {
@@ -69,23 +71,45 @@ func benchHits(t *table, quick bool) {
 
 // subject is one row of an interleaved measurement.
 type subject struct {
-	name string
-	run  func(b *testing.B)
-	best testing.BenchmarkResult
+	name   string
+	run    func(b *testing.B)
+	best   testing.BenchmarkResult
+	ratios []float64 // to the first subject, one per round
 }
 
-// interleave runs the subjects in turn three times, keeps each one's best
-// run, and adds their rows, each against the first.
+// hitRounds is how many times the subjects of a hit section take turns.
+const hitRounds = 5
+
+// hitTitle names a hit section and how its figures are taken.
+func hitTitle(what string, size int64) string {
+	return fmt.Sprintf("%s, %s (time: best of %d interleaved rounds; ratio: median of the rounds' ratios)", what, sizeName(size), hitRounds)
+}
+
+// interleave runs the subjects in turn hitRounds times and adds their rows:
+// each one's best time, and the median of its ratios to the first subject
+// measured in the same round, so that a busy second slows a subject and
+// its baseline alike instead of favouring whichever had a quiet one.
 func interleave(t *table, section string, subjects []subject, quick bool) {
-	for range 3 {
+	rounds := hitRounds
+	if quick {
+		rounds = 1
+	}
+	for range rounds {
+		var base float64
 		for i := range subjects {
-			if r := measure(quick, subjects[i].run); subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
+			r := measure(quick, subjects[i].run)
+			if subjects[i].best.N == 0 || nsPerOp(r) < nsPerOp(subjects[i].best) {
 				subjects[i].best = r
 			}
+			if i == 0 {
+				base = nsPerOp(r)
+			}
+			subjects[i].ratios = append(subjects[i].ratios, nsPerOp(r)/base)
 		}
 	}
 	for _, s := range subjects {
-		t.add(section, s.name, resultOf(s.best), ratio(nsPerOp(s.best), nsPerOp(subjects[0].best)))
+		slices.Sort(s.ratios)
+		t.add(section, s.name, resultOf(s.best), fmt.Sprintf("×%.2f", s.ratios[len(s.ratios)/2]))
 	}
 }
 

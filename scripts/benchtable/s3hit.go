@@ -31,7 +31,7 @@ func benchS3Hits(t *table, s3s *s3Server, quick bool) {
 		path := fmt.Sprintf("/s3hit/%d", size)
 		srv.Handle(path, testserver.Generated(size, size, testserver.WithHeader("Cache-Control", "max-age=3600")))
 		url := srv.URL + path
-		section := fmt.Sprintf("cache hit on S3, %s (best of 3 interleaved runs)", sizeName(size))
+		section := hitTitle("cache hit on S3", size)
 
 		body, _ := io.ReadAll(testserver.GeneratedReader(size, size))
 		key := fmt.Sprintf("raw/%d", size)
