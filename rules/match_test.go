@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -389,6 +390,49 @@ func TestLookupConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// TestLookupMemo checks that remembered answers are the ones matching
+// gives, for hosts written several ways, and that the memo stays bounded.
+func TestLookupMemo(t *testing.T) {
+	m := mustCompile(t, EDGAR)
+	cases := []struct {
+		host, target string
+		want         time.Duration
+		ok           bool
+	}{
+		{"www.sec.gov", "/Archives/edgar/data/1/", Forever, true},
+		{"WWW.SEC.GOV:443", "/Archives/edgar/data/1/", Forever, true},
+		{"data.sec.gov", "/submissions/CIK1.json", 10 * time.Minute, true},
+		{"www.sec.gov", "/cgi-bin/browse-edgar", 0, false},
+		{"www.example.com", "/Archives/edgar/data/1/", 0, false},
+	}
+	for round := range 3 { // the first round matches, the others remember
+		for _, c := range cases {
+			if age, ok := m.Lookup(c.host, c.target); age != c.want || ok != c.ok {
+				t.Fatalf("round %d: Lookup(%q, %q) = %v, %v; want %v, %v", round, c.host, c.target, age, ok, c.want, c.ok)
+			}
+		}
+	}
+	// Both spellings of www.sec.gov share one answer.
+	if n := len(m.memo.m); n != len(cases)-1 {
+		t.Errorf("memo holds %d answers after lookups of %d distinct requests", n, len(cases)-1)
+	}
+	long := "/Archives/edgar/data/" + strings.Repeat("x", memoKeyMax)
+	if age, ok := m.Lookup("www.sec.gov", long); age != Forever || !ok {
+		t.Errorf("Lookup of a long target = %v, %v; want Forever, true", age, ok)
+	}
+	for i := range memoMax + 10 {
+		if age, ok := m.Lookup("www.sec.gov", fmt.Sprintf("/Archives/edgar/data/%d/", i)); age != Forever || !ok {
+			t.Fatalf("Lookup %d = %v, %v", i, age, ok)
+		}
+	}
+	if n := len(m.memo.m); n > memoMax {
+		t.Errorf("memo holds %d answers, more than %d", n, memoMax)
+	}
+	if _, ok := m.memo.m[memoKey{"www.sec.gov", long}]; ok {
+		t.Error("a key over memoKeyMax was remembered")
+	}
+}
+
 func TestLookupAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool, which regexp uses, drop items")
@@ -425,6 +469,9 @@ func FuzzLookup(f *testing.F) {
 		age, ok := m.Lookup(host, target)
 		if ok != (age == time.Minute) {
 			t.Fatalf("Lookup = %v, %v", age, ok)
+		}
+		if age2, ok2 := m.Lookup(host, target); age2 != age || ok2 != ok {
+			t.Fatalf("Lookup(%q, %q) = %v, %v, then %v, %v from the memo", host, target, age, ok, age2, ok2)
 		}
 		// Lookup must agree with Python's re.match: an anchored-at-start
 		// match of each pattern on its own.
@@ -471,6 +518,16 @@ func BenchmarkLookup(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				sink, _ = m.Lookup(c.host, c.target)
+			}
+		})
+	}
+	// The same lookups without the memo: what a first lookup costs, and
+	// what each one cost before answers were remembered.
+	for _, c := range cases {
+		b.Run(c.name+"-matching", func(b *testing.B) {
+			host := Hostname(c.host)
+			for b.Loop() {
+				sink, _ = m.match(host, c.target)
 			}
 		})
 	}
