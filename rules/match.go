@@ -132,8 +132,8 @@ func CompilePattern(p string) (*regexp.Regexp, error) {
 // paths match, there is no rule: later sites are not consulted, as in the
 // original.
 //
-// Lookup does not allocate unless host needs lower-casing. It remembers
-// its recent answers (see memo).
+// Lookup remembers its recent answers (see memo); a repeated lookup does
+// not allocate unless host needs lower-casing.
 func (m *Matcher) Lookup(host, target string) (maxAge time.Duration, ok bool) {
 	if m == nil {
 		return 0, false
@@ -148,6 +148,9 @@ func (m *Matcher) Lookup(host, target string) (maxAge time.Duration, ok bool) {
 	}
 	a.maxAge, a.ok = m.match(host, target)
 	if len(host)+len(target) <= memoKeyMax {
+		// Copies: the caller's strings may share memory with a longer
+		// one, such as a URL with a long fragment.
+		k = memoKey{strings.Clone(host), strings.Clone(target)}
 		m.memo.mu.Lock()
 		if len(m.memo.m) >= memoMax || m.memo.m == nil {
 			m.memo.m = make(map[memoKey]answer)

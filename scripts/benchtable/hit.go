@@ -108,9 +108,14 @@ func interleave(t *table, section string, subjects []subject, quick bool) {
 		}
 	}
 	for _, s := range subjects {
-		slices.Sort(s.ratios)
-		t.add(section, s.name, resultOf(s.best), fmt.Sprintf("×%.2f", s.ratios[len(s.ratios)/2]))
+		t.add(section, s.name, resultOf(s.best), fmt.Sprintf("×%.2f", median(s.ratios)))
 	}
+}
+
+// median returns the middle of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 func sizeName(n int64) string {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/throttlecache/throttlecache"
@@ -157,13 +156,12 @@ func benchMiss(t *table, quick bool) {
 		t.add(section, network.name, fmt.Sprintf("%.0f MiB/s", mbps(network.best)), "limit: "+bound)
 		t.add(section, disk.name, fmt.Sprintf("%.0f MiB/s", mbps(disk.best)), "")
 		for _, s := range subjects[2:] {
-			slices.Sort(s.ratios)
 			of := bound
 			if !s.stores {
 				of = "network"
 			}
 			t.add(section, s.name, fmt.Sprintf("%.0f MiB/s", mbps(s.best)),
-				fmt.Sprintf("×%.2f of the %s", s.ratios[len(s.ratios)/2], of))
+				fmt.Sprintf("×%.2f of the %s", median(s.ratios), of))
 		}
 	}
 	for _, s := range subjects[2:] {
