@@ -264,9 +264,9 @@ func (e *entries) putMeta(ctx context.Context, k cache.Key, m *cache.Meta, insid
 	return e.put(ctx, e.metaKey(k), ct, data)
 }
 
-// Update replaces k's metadata, keeping its body (a 304), or writes a
-// Vary marker in place of the entry.
-func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error {
+// Update replaces k's metadata, keeping its body (a 304), and returns
+// the body open, or writes a Vary marker in place of the entry.
+func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) (io.ReadCloser, error) {
 	c := *m
 	c.Key = k.String()
 	var inside []byte
@@ -274,23 +274,35 @@ func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) error 
 		mk := e.metaKey(k)
 		data, err := e.get(ctx, mk, maxMetaBytes)
 		if notFound(err) {
-			return cache.ErrNotFound
+			return nil, cache.ErrNotFound
 		} else if err != nil {
-			return e.st().fail("get", mk, err)
+			return nil, e.st().fail("get", mk, err)
 		}
 		old, body, err := parseMeta(data)
 		if err != nil || body == nil || old.Key != c.Key || old.Size != c.Size || old.CRC32C != c.CRC32C {
-			return cache.ErrNotFound
+			return nil, cache.ErrNotFound
 		}
 		inside = body
 	}
 	if err := e.putMeta(ctx, k, &c, inside); err != nil {
-		return err
+		return nil, err
 	}
-	if m.Marker() {
+	if !m.Marker() && e.invalidatedSince(ctx, k, m.Started) { // the 304 was sent before an invalidation
+		e.Remove(context.WithoutCancel(ctx), k)
+		return nil, cache.ErrInvalidated
+	}
+	switch {
+	case m.Marker():
 		e.remove(ctx, e.bodyKey(k))
+		return nil, nil
+	case inside != nil:
+		return cache.MemBody(inside), nil
 	}
-	return nil
+	body, err := e.openBody(ctx, k, &c, false)
+	if err == nil {
+		e.metas.put(k.String(), &c)
+	}
+	return body, err
 }
 
 // Remove removes k's metadata, then its body (unless S3 failed already).

@@ -107,16 +107,20 @@ func (s *ByteStore) Create(_ context.Context, k Key, _ *Meta) (Writer, error) {
 	return w, err
 }
 
-// Update rewrites k's value with m, keeping its body, or writes a marker.
-func (s *ByteStore) Update(_ context.Context, k Key, m *Meta) error {
+// Update rewrites k's value with m, keeping its body if it is still the
+// one m describes, or writes a marker.
+func (s *ByteStore) Update(_ context.Context, k Key, m *Meta) (io.ReadCloser, error) {
 	if m.Marker() {
-		return s.save(k, m, nil)
+		return nil, s.save(k, m, nil)
 	}
 	old, body, ok := s.load(k)
-	if !ok || old.Key != k.String() {
-		return ErrNotFound
+	if !ok || old.Key != k.String() || old.Size != m.Size || old.CRC32C != m.CRC32C { // gone, or another body now
+		return nil, ErrNotFound
 	}
-	return s.save(k, m, body)
+	if err := s.save(k, m, body); err != nil {
+		return nil, err
+	}
+	return MemBody(body), nil
 }
 
 // Remove removes k's value if it holds k's entry.

@@ -250,7 +250,9 @@ func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
 			}
 		}
 	}
-	t.store.Update(ctx, base, mk)
+	if body, err := t.store.Update(ctx, base, mk); err == nil {
+		closeBody(body) // a marker has none
+	}
 }
 
 // attach returns a new reader, or nil when the download failed or is over.

@@ -356,7 +356,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 	if resp.StatusCode == http.StatusNotModified && conditional {
 		httpbody.Discard(resp.Body)
 		cancel()
-		return t.revalidated(rq, fl, k, old, resp, reqTime, respTime, done)
+		return t.revalidated(rq, fl, k, old, resp, started, reqTime, respTime, done)
 	}
 	if resp.StatusCode >= 500 && old != nil && rq.pol.Stale(old, respTime, resp) {
 		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
@@ -396,13 +396,21 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 
 // revalidated answers a 304: the entry at k gets its new fields and times.
 func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp *http.Response,
-	reqTime, respTime time.Time, done func(outcome)) (*http.Response, error) {
+	started, reqTime, respTime time.Time, done func(outcome)) (*http.Response, error) {
 	nm := *old
 	nm.Header = merge304(old.Header, resp.Header)
-	nm.Requested, nm.Fetched = reqTime, respTime
-	if !fl.invalid.Load() && t.store.Update(rq.ctx, k, &nm) == nil {
-		t.stats.stored.Add(1)
-		t.stats.storedBytes.Add(nm.Size)
+	nm.Requested, nm.Fetched, nm.Started = reqTime, respTime, started
+	if !fl.invalid.Load() {
+		if body, err := t.store.Update(rq.ctx, k, &nm); err == nil {
+			if fl.invalid.Load() { // during the update: the answer stands, the entry goes
+				t.store.Remove(context.WithoutCancel(rq.ctx), k)
+			} else {
+				t.stats.stored.Add(1)
+				t.stats.storedBytes.Add(nm.Size)
+			}
+			done(outcome{kind: outEntry})
+			return t.respond(rq, k, &nm, body, cachestatus.Revalidated), nil
+		}
 	}
 	if r := t.fromStore(rq, k, old, cachestatus.Revalidated, &nm); r != nil {
 		done(outcome{kind: outEntry})

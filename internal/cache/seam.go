@@ -46,9 +46,13 @@ type Store interface {
 	// length or 0; Started: when the download began, by the real clock,
 	// or zero when no invalidation applies).
 	Create(ctx context.Context, k Key, m *Meta) (Writer, error)
-	// Update replaces k's metadata, keeping its body (a 304), or writes a
-	// Vary marker in place of the entry.
-	Update(ctx context.Context, k Key, m *Meta) error
+	// Update replaces k's metadata, keeping its body (a 304), and returns
+	// that body open (nil for a Vary marker, which it writes in place of
+	// the entry), so that the answer to a 304 costs no second Lookup;
+	// ErrNotFound when the entry is gone. As in Create, an invalidation
+	// since m.Started removes the entry where the store can tell, with
+	// ErrInvalidated.
+	Update(ctx context.Context, k Key, m *Meta) (io.ReadCloser, error)
 	Remove(ctx context.Context, k Key) error
 	// Invalidate removes every entry of u's URL (every variant); where it
 	// can, a download that started before fails its commit with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -202,8 +203,9 @@ func renameInto(from, to string) error {
 	return err
 }
 
-// Update replaces k's sidecar with m; a Vary marker removes the body.
-func (s *Store) Update(_ context.Context, k cache.Key, m *cache.Meta) error {
+// Update replaces k's sidecar with m and opens its body, as Lookup does;
+// a Vary marker removes the body.
+func (s *Store) Update(_ context.Context, k cache.Key, m *cache.Meta) (io.ReadCloser, error) {
 	bodyPath, metaPath := s.paths(k)
 	if m.Marker() {
 		os.Remove(bodyPath)
@@ -211,7 +213,15 @@ func (s *Store) Update(_ context.Context, k cache.Key, m *cache.Meta) error {
 	c := *m
 	c.Key = k.String()
 	s.metas.forget(c.Key)
-	return s.writeMeta(k, metaPath, &c)
+	if err := s.writeMeta(k, metaPath, &c); err != nil || m.Marker() {
+		return nil, err
+	}
+	if s.invalidatedSince(k, m.Started) { // the 304 was sent before an invalidation
+		s.Remove(context.Background(), k)
+		return nil, cache.ErrInvalidated
+	}
+	_, body, err := s.lookup(k, false)
+	return body, err
 }
 
 // Remove removes k's sidecar and body.

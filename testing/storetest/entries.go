@@ -90,6 +90,15 @@ func MustLookup(t testing.TB, s cache.Store, k cache.Key, body []byte) *cache.Me
 	return m
 }
 
+// mark writes the Vary marker m at k, which has no body.
+func mark(t testing.TB, s cache.Store, k cache.Key, m *cache.Meta) {
+	t.Helper()
+	body, err := s.Update(context.Background(), k, m)
+	if err != nil || body != nil {
+		t.Fatalf("Update with a marker: body %v, %v; want none", body, err)
+	}
+}
+
 // MustNotFind fails t unless s has nothing at k.
 func MustNotFind(t testing.TB, s cache.Store, k cache.Key) {
 	t.Helper()
@@ -173,11 +182,56 @@ var storeCases = []struct {
 			nm := *m
 			nm.Header = http.Header{"Etag": {`"v2"`}}
 			nm.Fetched = m.Fetched.Add(time.Hour)
-			if err := s.Update(context.Background(), k, &nm); err != nil {
+			body, err := s.Update(context.Background(), k, &nm)
+			if err != nil {
 				t.Fatal(err)
+			}
+			got, err := io.ReadAll(body)
+			body.Close()
+			if err != nil || !bytes.Equal(got, v) {
+				t.Fatalf("the body Update returns: %d bytes, %v; want the %d kept", len(got), err, len(v))
 			}
 			if got := MustLookup(t, s, k, v); got.Header.Get("Etag") != `"v2"` || !got.Fetched.Equal(nm.Fetched) {
 				t.Fatalf("after Update: %+v", got)
+			}
+		}
+	}},
+	{"UpdateAfterAnInvalidation", Caps{}, func(t *testing.T, s cache.Store) {
+		// A 304 sent before an invalidation and answered after it: the
+		// entry stays invalidated.
+		for _, size := range []int{10, 2 << 20} {
+			k := StoreKey(fmt.Sprint("invalidated-", size))
+			Put(t, s, k, Value(size, 1), time.Now())
+			nm := *MustLookup(t, s, k, Value(size, 1))
+			nm.Started = time.Now()
+			if _, err := s.Invalidate(context.Background(), k.URL()); err != nil {
+				t.Fatal(err)
+			}
+			if body, err := s.Update(context.Background(), k, &nm); err == nil {
+				body.Close()
+				t.Fatalf("size %d: Update after an invalidation succeeded", size)
+			}
+			MustNotFind(t, s, k)
+		}
+	}},
+	{"UpdateOfAReplacedEntry", Caps{}, func(t *testing.T, s cache.Store) {
+		// A 304 for the entry a request looked up, after another request
+		// replaced it with a body of the same length: the new body must
+		// not be served under the old entry's metadata.
+		for _, size := range []int{10, 2 << 20} {
+			k := StoreKey(fmt.Sprint("replaced-", size))
+			Put(t, s, k, Value(size, 1), time.Now())
+			m := MustLookup(t, s, k, Value(size, 1))
+			Put(t, s, k, Value(size, 2), time.Now())
+			body, err := s.Update(context.Background(), k, m)
+			if err != nil {
+				continue
+			}
+			got, err := io.ReadAll(body)
+			body.Close()
+			if err == nil {
+				t.Fatalf("size %d: Update of a replaced entry returned %d bytes as complete (old body: %v)",
+					size, len(got), bytes.Equal(got, Value(size, 1)))
 			}
 		}
 	}},
@@ -212,9 +266,7 @@ var storeCases = []struct {
 		for _, x := range []cache.Key{k, cred, vary, query} {
 			Put(t, s, x, []byte(x.String()), time.Now())
 		}
-		if err := s.Update(context.Background(), k, &cache.Meta{Key: k.String(), Vary: []string{"Accept-Language"}, Variants: []string{"abcd"}}); err != nil {
-			t.Fatal(err)
-		}
+		mark(t, s, k, &cache.Meta{Key: k.String(), Vary: []string{"Accept-Language"}, Variants: []string{"abcd"}})
 		if m, _, err := s.Lookup(context.Background(), k); err != nil || !m.Marker() {
 			t.Fatalf("the marker: %+v, %v", m, err)
 		}
@@ -233,9 +285,7 @@ var storeCases = []struct {
 		for _, x := range []cache.Key{en, fr} {
 			Put(t, s, x, []byte(x.String()), time.Now())
 		}
-		if err := s.Update(context.Background(), k, &cache.Meta{Key: k.String(), Vary: []string{"Accept-Language"}, Variants: []string{"fr00", "en00"}}); err != nil {
-			t.Fatal(err)
-		}
+		mark(t, s, k, &cache.Meta{Key: k.String(), Vary: []string{"Accept-Language"}, Variants: []string{"fr00", "en00"}})
 		if m, _, err := s.Lookup(context.Background(), k); err != nil || !m.Marker() || len(m.Variants) != 2 {
 			t.Fatalf("the marker: %+v, %v; want both variants listed", m, err)
 		}
