@@ -154,14 +154,22 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 		bcancel()
 		return nil, cache.ErrNotFound
 	}
+	// With another ETag, a mismatch may be another machine's new entry,
+	// read between its body and its metadata: a miss, not damage, so that
+	// the new metadata is not removed.
+	mismatch := func(ctx context.Context, why error) {
+		if e.metas.forget(k.String()); !other {
+			e.damaged(ctx, k, why)
+		}
+	}
 	if aws.ToInt64(out.ContentLength) != m.Size {
 		timer.Stop()
 		out.Body.Close()
 		bcancel()
-		e.damaged(ctx, k, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
+		mismatch(ctx, fmt.Errorf("body of %d bytes, metadata says %d", aws.ToInt64(out.ContentLength), m.Size))
 		return nil, cache.ErrNotFound
 	}
-	if other && m.Size <= verifyFirstMax { // checked before it is served: damage is a miss
+	if other && m.Size <= verifyFirstMax { // checked before it is served: a mismatch is a miss
 		b := make([]byte, m.Size)
 		_, err := io.ReadFull(out.Body, b)
 		timer.Stop()
@@ -171,7 +179,6 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 			return nil, s.fail("get", bk, err)
 		}
 		if crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
-			e.damaged(ctx, k, errors.New("checksum mismatch"))
 			return nil, cache.ErrNotFound
 		}
 		return cache.MemBody(b), nil
@@ -181,7 +188,7 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 	body := httpbody.OnClose(out.Body, bcancel)
 	return cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
 		if !ok {
-			e.damaged(context.WithoutCancel(ctx), k, errors.New("checksum mismatch"))
+			mismatch(context.WithoutCancel(ctx), errors.New("checksum mismatch"))
 		}
 	}), nil
 }
@@ -341,11 +348,12 @@ func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.
 }
 
 // Invalidate records the invalidation of u's URL, which later commits on
-// every machine check, and removes every object of it, every variant.
+// every machine check, and removes every object of it, every variant; a
+// record S3 did not take is an error even when the objects went.
 func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	s := e.st()
 	e.metas.forget("")
-	e.put(ctx, e.invalKey(u), "text/plain", strconv.AppendInt(nil, time.Now().UnixNano(), 10))
+	rerr := e.put(ctx, e.invalKey(u), "text/plain", strconv.AppendInt(nil, time.Now().UnixNano(), 10))
 	hostPrefix := e.prefix + u.Host
 	var folders []string
 	err := e.list(ctx, hostPrefix, "/", func(obj string, folder bool) {
@@ -354,7 +362,7 @@ func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 		}
 	})
 	if err != nil {
-		return 0, err
+		return 0, errors.Join(rerr, err)
 	}
 	n := 0
 	for _, f := range folders {
@@ -374,7 +382,7 @@ func (e *entries) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	if err != nil {
 		s.fail("list", hostPrefix, err)
 	}
-	return n, err
+	return n, errors.Join(rerr, err) // without the record, a download elsewhere may still commit
 }
 
 // list calls f with every object (and, with delim, folder) under prefix.

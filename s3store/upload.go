@@ -70,7 +70,7 @@ type streamed struct {
 
 func (w *streamed) Write(p []byte) (int, error) {
 	n, err := w.Writer.Write(p)
-	if w.n += int64(n); err == nil && !w.aborted {
+	if w.n += int64(n); err == nil && !w.aborted && n > 0 {
 		if w.up == nil {
 			w.up = w.e.startUpload(w.bk, w.Writer, w.size)
 		}
@@ -143,6 +143,9 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	if err := e.putMeta(ctx, k, &meta, inside); err != nil {
 		return err
 	}
+	if inside != nil { // the body object of an entry this one replaced, which a reused metadata would still find
+		e.remove(ctx, bk)
+	}
 	if e.invalidatedSince(ctx, k, m.Started) { // during the upload
 		e.Remove(context.WithoutCancel(ctx), k)
 		return cache.ErrInvalidated
@@ -193,7 +196,7 @@ func (e *entries) startUpload(bk string, r io.ReaderAt, size int64) *upload {
 func (u *upload) run() {
 	defer close(u.done)
 	s := u.e.st()
-	cctx, cancel := s.call(u.ctx)
+	cctx, cancel := s.call(context.WithoutCancel(u.ctx)) // an abort waits for the ID it needs
 	up, err := s.client.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &u.bk})
 	cancel()
 	if u.err = err; err == nil {
