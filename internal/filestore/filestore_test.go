@@ -226,6 +226,28 @@ func TestInvalidationWinsOverEarlierDownloads(t *testing.T) {
 	}
 }
 
+// TestInvalidationRecordFailureReported: Invalidate reports a record it
+// could not write (without it, a download that started earlier commits),
+// and still removes the entry.
+func TestInvalidationRecordFailureReported(t *testing.T) {
+	dir := t.TempDir()
+	s := newStore(t, dir)
+	k := urlKey(t, "https://example.com/doc")
+	put(t, s, k, []byte("v1"), time.Now())
+	records := filepath.Join(dir, invalDir)
+	if err := os.RemoveAll(records); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(records, nil, 0o644); err != nil { // a file where the folder was: no record can be written
+		t.Fatal(err)
+	}
+	n, err := s.Invalidate(context.Background(), k.URL())
+	if err == nil || n != 1 {
+		t.Fatalf("Invalidate: %d, %v; want the entry removed and the failed record reported", n, err)
+	}
+	mustMiss(t, s, k)
+}
+
 // A large body that is not the file its sidecar describes (a copied
 // folder) is checked as it streams: served when it matches, and its new
 // identity recorded; an error at the end, never EOF, when it does not.

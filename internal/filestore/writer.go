@@ -240,12 +240,13 @@ func (s *Store) Remove(_ context.Context, k cache.Key) error {
 // check, and removes every variant of it.
 func (s *Store) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 	tomb := filepath.Join(s.dir, invalDir, lockBase(u.String()))
-	if err := os.WriteFile(tomb, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644); err != nil {
-		s.fail("invalidate", tomb, err)
+	rerr := os.WriteFile(tomb, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+	if rerr != nil { // without it, another process's earlier download may still commit
+		s.fail("invalidate", tomb, rerr)
 	}
 	hosts, err := os.ReadDir(s.dir)
 	if err != nil {
-		return 0, err
+		return 0, errors.Join(rerr, err)
 	}
 	dir, base := path.Split(u.Path)
 	n := 0
@@ -273,7 +274,7 @@ func (s *Store) Invalidate(ctx context.Context, u cache.Key) (int, error) {
 			}
 		}
 	}
-	return n, nil
+	return n, rerr
 }
 
 // invalidatedSince reports whether k's URL was invalidated since since
