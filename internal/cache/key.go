@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// KeyFor's keys can be browsed: a folder per origin ("_port" unless https
-// on 443, then any variant), one per path segment, the last with "@" in
+// KeyFor's keys can be browsed: a folder per origin ("_port" for http,
+// "_sport" for https but on 443, then any variant), one per path segment, the last with "@" in
 // front (so that /a and /a/b can both be stored), the query after a second:
 //
 //	www.sec.gov/Archives/edgar/data/320193/@aapl-20230930.htm
@@ -92,8 +92,11 @@ func KeyFor(u *url.URL) (Key, bool) {
 	if hd[0] == '.' {
 		hd = "%2E" + hd[1:]
 	}
-	if scheme != "https" || port != "443" {
+	switch { // a port is digits: "_s" (https) cannot be one, so http and https differ
+	case scheme == "http":
 		hd += "_" + escapeName(port, "_")
+	case port != "443":
+		hd += "_s" + escapeName(port, "_")
 	}
 	hd = limitName(hd, maxName)
 

@@ -15,7 +15,7 @@ func TestKeyForDistinct(t *testing.T) {
 		"https://h/..", "https://h/%2E%2E", "https://h/./x", "https://h/a/../b", "https://h/%40", "https://h/@",
 		"https://h/" + strings.Repeat("x", 300), "https://h/" + strings.Repeat("x", 301), "https://h/" + strings.Repeat("é", 200),
 		"https://h/" + strings.Repeat("seg/", 300) + "x", "https://h/" + strings.Repeat("seg/", 301) + "x",
-		"http://h/a", "https://h:8443/a", "http://h:8443/x", "https://H.example/a", "https://h_80/a", "https://h/A",
+		"http://h/a", "https://h:8443/a", "http://h:8443/x", "http://h:8443/a", "https://h:80/a", "http://h:443/a", "https://H.example/a", "https://h_80/a", "https://h/A",
 		"https://h/a%25b", "https://h/a%b", "https://h/a%2fb", "https://[::1]:8080/a",
 		// A reserved character and its escaped form are different resources (RFC 3986 §2.2).
 		"https://h/r/a+b", "https://h/r/a%2Bb", "https://h/r/a,b", "https://h/r/a%2Cb", "https://h/r/a=b", "https://h/r/a%3Db",
@@ -60,7 +60,7 @@ func canonical(u *url.URL) string {
 	if u.RawQuery != "" || u.ForceQuery {
 		q = "?" + u.RawQuery
 	}
-	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") + ":" + port + "|" + p + q
+	return strings.ToLower(u.Scheme) + "://" + strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") + ":" + port + "|" + p + q
 }
 
 // checkKey fails unless key is a clean relative path with short names.

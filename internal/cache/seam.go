@@ -12,7 +12,7 @@ import (
 // Key names one stored response. Its String form is a relative path of
 // escaped names (see [KeyFor]), distinct for distinct keys.
 type Key struct {
-	Host    string // the origin: escaped host name, "_port" unless https on 443
+	Host    string // the origin: escaped host name, then "_port" (http) or "_sport" (https, but on 443)
 	Variant string // "" or "@ae-…", "@cred-…": another representation of the URL
 	Path    string // the URL's place under its origin: "seg/…/@name[@query]"
 	Vary    string // "" or a hash of the request's values of the response's Vary fields
