@@ -250,12 +250,14 @@ func (t *Transport) head(rq *request) (*http.Response, error) {
 		}
 		return t.direct(rq)
 	}
-	if rq.req.Method == http.MethodHead || (rq.cond && notModified(rq.req.Header, m.Header)) {
+	// Conditions apply to a 2xx only (RFC 9110 §13.2.1), to GET and HEAD alike.
+	unchanged := rq.cond && m.Status/100 == 2 && notModified(rq.req.Header, m.Header)
+	if rq.req.Method == http.MethodHead || unchanged {
 		closeBody(body)
 		body = http.NoBody
 	}
 	resp := t.respond(rq, k, m, body, cachestatus.Hit)
-	if rq.cond && body == http.NoBody && rq.req.Method != http.MethodHead {
+	if unchanged {
 		resp.StatusCode, resp.Status, resp.ContentLength = http.StatusNotModified, "304 Not Modified", 0
 		resp.Header.Del("Content-Length")
 	}

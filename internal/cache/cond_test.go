@@ -1,0 +1,86 @@
+package cache
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gregjones/httpcache"
+
+	"github.com/throttlecache/throttlecache/internal/cachestatus"
+)
+
+// storeAny stores every status (as rfccache does for 404, 410, 301…).
+type storeAny struct{ storeAll }
+
+func (storeAny) Request(*http.Request, Rule) (Request, string) { return storeAny{}, "" }
+func (storeAny) Storable(*http.Response) bool                  { return true }
+
+// TestConditionalOnAStored404: RFC 9110 §13.2.1: conditions
+// are ignored when the response would not be 2xx (or 412). A client that
+// revalidates its old 200 with If-Modified-Since gets 304 Not Modified
+// from a fresh stored 404, whose Date stands in for Last-Modified.
+func TestConditionalOnAStored404(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "gone")
+	}))
+	t.Cleanup(srv.Close)
+	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAny{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	c := &http.Client{Transport: tr}
+	resp, err := c.Get(srv.URL + "/doc") // stores the 404
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
+	req.Header.Set("If-Modified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)) // the client's old 200
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("conditional GET over a stored 404: %s (X-Cache %s), want 404: the client is told its old 200 is still valid",
+			resp.Status, resp.Header.Get(cachestatus.Header))
+	}
+}
+
+// TestConditionalHeadGets304: a HEAD whose If-None-Match matches the
+// fresh entry gets 200, not 304 (RFC 9110 §13.1.2: 304 for GET and HEAD).
+func TestConditionalHeadGets304(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", `"x"`)
+		io.WriteString(w, "body")
+	}))
+	t.Cleanup(srv.Close)
+	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	c := &http.Client{Transport: tr}
+	resp, err := c.Get(srv.URL + "/doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodHead, srv.URL+"/doc", nil)
+	req.Header.Set("If-None-Match", `"x"`)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("conditional HEAD matching the entry: %s (X-Cache %s), want 304", resp.Status, resp.Header.Get(cachestatus.Header))
+	}
+}
