@@ -128,13 +128,17 @@ func (f *flight) wait(ctx context.Context) (outcome, error) {
 	}
 }
 
-// invalidate marks every flight of u's URL invalid.
+// invalidate marks every flight of u's URL invalid, and lets later
+// requests start flights of their own instead of following those: the
+// requests that joined them came before the invalidation.
 func (g *flights) invalidate(u Key) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, f := range g.m {
+	for id, f := range g.m {
 		if f.key.URL() == u {
 			f.invalid.Store(true)
+			delete(g.m, id)
+			g.ends.Add(1)
 		}
 	}
 }
