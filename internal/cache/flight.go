@@ -34,6 +34,7 @@ const (
 
 type outcome struct {
 	kind outcomeKind
+	key  Key // outEntry, outStale: the entry settled (another Vary variant's is not)
 	fill *fill
 	err  error
 }

@@ -109,19 +109,33 @@ func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta, end
 // await answers rq from the outcome of the flight it joined, or reports
 // that rq should look again. The hold keeps the shared download readable.
 func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err error, again bool) {
-	wait := false // for the end of the flight
+	wait := false // for the end of the flight, unless its download stalls
+	var o outcome
 	defer func() {
 		t.flights.unhold(fl)
-		if wait {
+		if !wait {
+			return
+		}
+		tick := time.NewTicker(t.stallAfter / 2)
+		defer tick.Stop()
+		for {
 			select {
 			case <-fl.done:
+				return
 			case <-rq.ctx.Done():
 				httpbody.CloseRequest(rq.req)
 				resp, err, again = nil, rq.ctx.Err(), false
+				return
+			case <-tick.C:
+				if o.fill != nil && o.fill.stalled() {
+					resp, err = t.direct(rq)
+					again = false
+					return
+				}
 			}
 		}
 	}()
-	o, err := fl.wait(rq.ctx)
+	o, err = fl.wait(rq.ctx)
 	if err != nil {
 		httpbody.CloseRequest(rq.req)
 		return nil, err, false
@@ -132,7 +146,14 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		if o.kind == outStale {
 			status = cachestatus.Stale
 		}
-		if k, m, body := t.lookup(rq); m != nil {
+		k, m, body := t.lookup(rq)
+		if m != nil && k != o.key && !rq.pol.Fresh(m, t.now()) { // another variant's, which nobody asked the origin about
+			closeBody(body)
+			m = nil
+		} else if k != o.key {
+			status = cachestatus.Hit
+		}
+		if m != nil {
 			t.stats.coalesced.Add(1)
 			return t.respond(rq, k, m, body, status), nil, false
 		}
@@ -299,7 +320,7 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (
 	k, m, body = t.lookup(rq)
 	if m != nil && rq.pol.Fresh(m, t.now()) {
 		unlock()
-		t.flights.end(fl, outcome{kind: outEntry})
+		t.flights.end(fl, outcome{kind: outEntry, key: k})
 		return t.respond(rq, k, m, body, cachestatus.Hit), nil
 	}
 	closeBody(body)
@@ -347,7 +368,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		}
 		if old != nil && rq.pol.Stale(old, respTime, nil) {
 			if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
-				done(outcome{kind: outStale})
+				done(outcome{kind: outStale, key: k})
 				return r, nil
 			}
 		}
@@ -364,7 +385,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 			httpbody.Discard(resp.Body)
 			cancel()
-			done(outcome{kind: outStale})
+			done(outcome{kind: outStale, key: k})
 			return r, nil
 		}
 	}
@@ -410,12 +431,12 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 				t.stats.stored.Add(1)
 				t.stats.storedBytes.Add(nm.Size)
 			}
-			done(outcome{kind: outEntry})
+			done(outcome{kind: outEntry, key: k})
 			return t.respond(rq, k, &nm, body, cachestatus.Revalidated), nil
 		}
 	}
 	if r := t.fromStore(rq, k, old, cachestatus.Revalidated, &nm); r != nil {
-		done(outcome{kind: outEntry})
+		done(outcome{kind: outEntry, key: k})
 		return r, nil
 	}
 	done(outcome{kind: outRetry})
