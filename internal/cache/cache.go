@@ -111,23 +111,47 @@ func (t *Transport) Over(next http.RoundTripper) *Transport {
 func (t *Transport) CloseIdleConnections() { httpbody.CloseIdle(t.next) }
 
 // Close makes later RoundTrips fail with [ErrClosed], gives up downloads
-// no reader follows, and waits for the others and their commits. A
-// download also ends when its last reader goes away, so Close waits only
-// for bodies still being read. It is idempotent.
+// no reader follows, and waits for the others and their commits; one
+// whose origin stalls (StallAfter) is given up, its readers getting an
+// error. A download also ends when its last reader goes away, so Close
+// waits only for bodies still being read. It is idempotent.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	t.closed.Store(true)
+	t.mu.Unlock()
+	for _, f := range t.liveFills() {
+		f.abandonIfUnread()
+	}
+	t.cancel()
+	done := make(chan struct{})
+	go func() {
+		t.fills.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(t.stallAfter / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-tick.C:
+			for _, f := range t.liveFills() {
+				if f.stalled() {
+					f.cancel()
+				}
+			}
+		}
+	}
+}
+
+func (t *Transport) liveFills() []*fill {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	live := make([]*fill, 0, len(t.live))
 	for f := range t.live {
 		live = append(live, f)
 	}
-	t.mu.Unlock()
-	for _, f := range live {
-		f.abandonIfUnread()
-	}
-	t.cancel()
-	t.fills.Wait()
-	return nil
+	return live
 }
 
 // goFill runs f's download on a goroutine that Close waits for; false when

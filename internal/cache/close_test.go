@@ -1,0 +1,46 @@
+package cache
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gregjones/httpcache"
+)
+
+// TestCloseEndsAStalledDownload: a caller holds a body open
+// (neither reads nor closes it) while the origin stops sending. Close
+// waits for the download, whose context nothing ends (not t.stop, not the
+// stall rule), so it never returns and the fill goroutine leaks.
+func TestCloseEndsAStalledDownload(t *testing.T) {
+	hold := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4")
+		io.WriteString(w, "ab")
+		w.(http.Flusher).Flush()
+		<-hold
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hold) })
+	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{},
+		StallAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp // held: never read, never closed
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { tr.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Transport.Close still blocked after 3s on a download whose origin stalled")
+	}
+}
