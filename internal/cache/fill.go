@@ -34,6 +34,7 @@ var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 var (
 	errBodyClosed = errors.New("cache: read on closed body")
 	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
+	errFellBehind = errors.New("cache: body not read for too long while the store failed: the download went on without it")
 )
 
 // A fill downloads a body into a store Writer on a goroutine of its own
@@ -67,8 +68,9 @@ type fill struct {
 	refs      int   // readers and the goroutine; w is closed at 0
 	drainTo   int64 // -1, or the size past which the download is given up
 	progress  time.Time
-	degraded  bool // the store failed: bytes from memOff on are in mem
+	degraded  bool // the store failed: bytes from memOff on are in mem, those below held in w
 	memOff    int64
+	held      int64
 	mem       []byte
 }
 
@@ -163,7 +165,7 @@ func (f *fill) add(p []byte) error {
 	f.mu.Lock()
 	giveUp := werr != nil && !f.degraded
 	if giveUp { // the store failed: new requests go to the origin, readers get the rest from memory
-		f.degraded, f.memOff = true, f.n
+		f.degraded, f.memOff, f.held = true, f.n, f.n
 	}
 	if f.degraded {
 		f.mem = append(f.mem, p...)
@@ -179,6 +181,8 @@ func (f *fill) add(p []byte) error {
 	}
 	f.broadcast()
 	var err error
+	var slowest int64 = -1
+	var since time.Time
 	for f.degraded && err == nil {
 		low := f.n
 		for r := range f.readers {
@@ -190,10 +194,27 @@ func (f *fill) add(p []byte) error {
 		if len(f.readers) == 0 || len(f.mem) <= degradedWindow {
 			break
 		}
+		if low != slowest {
+			slowest, since = low, time.Now()
+		} else if time.Since(since) > f.t.stallAfter { // a body nobody reads holds nobody back for long
+			var behind []*reader
+			for r := range f.readers {
+				if r.off == low {
+					behind = append(behind, r)
+				}
+			}
+			f.mu.Unlock()
+			for _, r := range behind {
+				r.detach(errFellBehind)
+			}
+			f.mu.Lock()
+			continue
+		}
 		wake := f.wake
 		f.mu.Unlock()
 		select { // held back by the slowest reader
 		case <-wake:
+		case <-time.After(f.t.stallAfter / 2):
 		case <-f.t.stop.Done():
 			err = ErrClosed
 		}
@@ -259,8 +280,8 @@ func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
 func (f *fill) attach(ctx context.Context) *reader {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if (f.final && f.err != nil) || f.abandoned || f.refs == 0 {
-		return nil
+	if (f.final && f.err != nil) || f.abandoned || f.refs == 0 || (f.degraded && f.memOff > f.held) {
+		return nil // failed, over, or the bytes between the store's and memory's are gone
 	}
 	r := &reader{f: f, gone: make(chan struct{})}
 	f.readers[r] = struct{}{}
