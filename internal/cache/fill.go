@@ -446,7 +446,7 @@ func (r *reader) detach(why error) {
 	close(r.gone)
 	delete(f.readers, r)
 	abandon := false
-	if len(f.readers) == 0 && !f.final {
+	if len(f.readers) == 0 && !f.final && !f.t.flights.held(f.fl) { // else a waiter is about to follow
 		if why == errBodyClosed && f.m != nil && (f.want < 0 || f.want-f.n <= earlyCloseDrain) && !f.t.closed.Load() {
 			f.drainTo = f.n + earlyCloseDrain
 		} else {

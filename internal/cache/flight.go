@@ -96,6 +96,13 @@ func (g *flights) unhold(f *flight) {
 	}
 }
 
+// held reports whether a waiter holds f.
+func (g *flights) held(f *flight) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return f.holds > 0
+}
+
 // whenIdle runs fn once no waiter holds f: at once, or at the last unhold.
 func (g *flights) whenIdle(f *flight, fn func()) {
 	g.mu.Lock()
