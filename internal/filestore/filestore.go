@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -188,6 +189,9 @@ func (s *Store) paths(k cache.Key) (body, meta string) {
 // lockBase names k's lock file and starts its temporary files' names, so
 // that cleanup can tell whether their writer is alive.
 func lockBase(k string) string {
+	if i := strings.Index(k, "@@v-"); i >= 0 {
+		k = k[:i] // a Vary variant is written under its URL's lock, which the engine takes
+	}
 	sum := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(sum[:16])
 }
