@@ -18,13 +18,14 @@ import (
 
 // PruneResult tells what a prune removed and what is left.
 type PruneResult struct {
-	Removed      int   // entries removed
-	FreedBytes   int64 // bytes of bodies, sidecars and leftovers removed
-	Entries      int   // entries left
-	Bytes        int64 // bytes left (bodies and sidecars)
-	Busy         int   // entries over the cap that were being written and were kept
-	Leftovers    int   // orphaned bodies and temporary files removed
-	ReadFailures int   // files that could not be examined
+	Removed        int   // entries removed
+	FreedBytes     int64 // bytes of bodies, sidecars and leftovers removed
+	Entries        int   // entries left
+	Bytes          int64 // bytes left (bodies and sidecars)
+	Busy           int   // entries over the cap that were being written and were kept
+	Leftovers      int   // orphaned bodies and temporary files removed
+	ReadFailures   int   // files that could not be examined
+	RemoveFailures int   // entries whose sidecar could not be removed, kept
 }
 
 // Summary describes a cache folder.
@@ -141,6 +142,10 @@ func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger)
 		if !ok {
 			continue
 		}
+		if _, err := os.Lstat(o.body + metaSuffix); err == nil { // committed since the scan
+			lk.release()
+			continue
+		}
 		if os.Remove(o.body) == nil {
 			r.Leftovers++
 			r.FreedBytes += o.size
@@ -164,8 +169,17 @@ func pruneDir(ctx context.Context, dir string, maxBytes int64, log *slog.Logger)
 			r.Busy++
 			continue
 		}
-		os.Remove(e.meta)
-		os.Remove(e.body)
+		if fi, err := os.Stat(e.meta); err != nil || !fi.ModTime().Equal(e.used) { // used or replaced since the scan
+			lk.release()
+			continue
+		}
+		if err := os.Remove(e.meta); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			lk.release()
+			r.RemoveFailures++
+			log.Warn("filestore: prune could not remove an entry", "path", e.meta, "err", err)
+			continue // still an entry
+		}
+		os.Remove(e.body) // else a leftover, which a later prune removes
 		lk.release()
 		total -= e.size
 		r.Removed++
