@@ -133,7 +133,7 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
 		f.Close()
 		if err == nil {
-			s.damaged(key, bodyPath, fmt.Errorf("body of %d bytes, sidecar says %d", fi.Size(), m.Size))
+			s.damaged(key, bodyPath, c.id, fmt.Errorf("body of %d bytes, sidecar says %d", fi.Size(), m.Size))
 		}
 		return nil, nil, cache.ErrNotFound
 	}
@@ -143,11 +143,11 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 		_, err := io.ReadFull(f, b)
 		f.Close()
 		if err != nil || crc32.Checksum(b, cache.Castagnoli) != m.Sum() {
-			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
+			s.damaged(key, bodyPath, c.id, errors.Join(err, errors.New("checksum mismatch")))
 			return nil, nil, cache.ErrNotFound
 		}
 		if !same {
-			m = s.refreshID(k, metaPath, m, idOf(fi))
+			m = s.refreshID(k, metaPath, c.id, m, idOf(fi))
 		}
 		s.metas.put(key, cachedMeta{id: c.id, meta: m, mtime: c.mtime, body: b})
 		return m, cache.MemBody(b), nil
@@ -157,17 +157,17 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 		h := crc32.New(cache.Castagnoli)
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, m.Size)); err != nil || h.Sum32() != m.Sum() {
 			f.Close()
-			s.damaged(key, bodyPath, errors.Join(err, errors.New("checksum mismatch")))
+			s.damaged(key, bodyPath, c.id, errors.Join(err, errors.New("checksum mismatch")))
 			return nil, nil, cache.ErrNotFound
 		}
-		m = s.refreshID(k, metaPath, m, idOf(fi))
+		m = s.refreshID(k, metaPath, c.id, m, idOf(fi))
 	} else if !same {
 		id := idOf(fi)
 		body = cache.CheckedBody(body, m.Size, m.Sum(), func(ok bool) {
 			if ok {
-				s.refreshID(k, metaPath, m, id)
+				s.refreshID(k, metaPath, c.id, m, id)
 			} else {
-				s.damaged(key, bodyPath, errors.New("checksum mismatch"))
+				s.damaged(key, bodyPath, c.id, errors.New("checksum mismatch"))
 			}
 		})
 	}
@@ -200,7 +200,7 @@ func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, truste
 			err = fmt.Errorf("%w: key %q, want %q", cache.ErrDamaged, m.Key, key)
 		}
 		if err != nil {
-			s.damaged(key, strings.TrimSuffix(metaPath, metaSuffix), err)
+			s.damaged(key, strings.TrimSuffix(metaPath, metaSuffix), id, err)
 			return cachedMeta{}, false, cache.ErrNotFound
 		}
 		c = cachedMeta{id: id, meta: m, mtime: fi.ModTime()}
@@ -210,16 +210,19 @@ func (s *Store) loadMeta(key, metaPath string, trust bool) (c cachedMeta, truste
 	c, _ = s.metas.get(key)
 	// The sidecar's mtime is the entry's last use, updated once a minute.
 	if now := time.Now(); s.maxBytes > 0 && now.Sub(c.mtime) > time.Minute && os.Chtimes(metaPath, now, now) == nil {
-		if fi, err := os.Stat(metaPath); err == nil {
-			c.id, c.mtime = idOf(fi), now
+		if nfi, err := os.Stat(metaPath); err == nil && inode(nfi) == inode(fi) && nfi.Size() == fi.Size() {
+			c.id, c.mtime = idOf(nfi), now
 			s.metas.put(key, c)
+		} else { // replaced meanwhile: read it anew next time
+			s.metas.forget(key)
 		}
 	}
 	return c, false, nil
 }
 
-// refreshID records a verified body's identity, unless a writer holds it.
-func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string) *cache.Meta {
+// refreshID records a verified body's identity in the sidecar m came
+// from (of identity metaID), unless a writer holds it or replaced it.
+func (s *Store) refreshID(k cache.Key, metaPath, metaID string, m *cache.Meta, id string) *cache.Meta {
 	nm := *m
 	nm.ID = id
 	l, ok, err := tryLock(s.lockPath(k.String()))
@@ -227,18 +230,22 @@ func (s *Store) refreshID(k cache.Key, metaPath string, m *cache.Meta, id string
 		return &nm
 	}
 	defer l.release()
-	s.writeMeta(k, metaPath, &nm)
+	if fi, err := os.Stat(metaPath); err == nil && idOf(fi) == metaID {
+		s.writeMeta(k, metaPath, &nm)
+	}
 	return &nm
 }
 
-// damaged counts a damaged entry and removes its sidecar, unless a writer
-// holds it.
-func (s *Store) damaged(key, bodyPath string, why error) {
+// damaged counts a damaged entry and removes its sidecar (of identity
+// metaID when judged), unless a writer holds it or replaced it since.
+func (s *Store) damaged(key, bodyPath, metaID string, why error) {
 	s.stats.corrupt.Add(1)
 	s.log.Warn("filestore: damaged entry removed", "path", bodyPath, "err", why)
 	s.metas.forget(key)
 	if l, ok, _ := tryLock(s.lockPath(key)); ok {
-		os.Remove(bodyPath + metaSuffix)
+		if fi, err := os.Stat(bodyPath + metaSuffix); err == nil && idOf(fi) == metaID {
+			os.Remove(bodyPath + metaSuffix)
+		}
 		l.release()
 	}
 }
