@@ -84,6 +84,7 @@ type Store struct {
 	stats struct{ errors, corrupt, evictions atomic.Int64 }
 
 	usage        atomic.Int64 // approximate folder size, kept when maxBytes > 0
+	unmeasured   atomic.Int64 // bytes this process committed since the folder was last measured
 	evicting     atomic.Bool
 	evictPending atomic.Bool
 	bg           sync.WaitGroup

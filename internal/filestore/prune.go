@@ -286,6 +286,7 @@ func (s *Store) evict(measure bool) {
 
 func (s *Store) evictPass(measure bool) {
 	ctx := context.Background()
+	s.unmeasured.Store(0)
 	if measure {
 		entries, _, _, err := scan(ctx, s.dir)
 		if err != nil {

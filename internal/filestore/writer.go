@@ -135,8 +135,14 @@ func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 		s.Remove(context.Background(), w.k)
 		return cache.ErrInvalidated
 	}
-	if s.maxBytes > 0 && s.usage.Add(m.Size-old+metaOverhead) > s.maxBytes {
-		s.background(func() { s.evict(false) })
+	if s.maxBytes > 0 {
+		grown := m.Size - old + metaOverhead
+		switch {
+		case s.usage.Add(grown) > s.maxBytes:
+			s.background(func() { s.evict(false) })
+		case s.unmeasured.Add(grown) > s.maxBytes/8: // other processes' commits count too: measure the folder
+			s.background(func() { s.evict(true) })
+		}
 	}
 	return nil
 }
