@@ -91,7 +91,7 @@ func TestStampedeOnUncacheableAnswer(t *testing.T) {
 	// The answer takes long enough for all 50 to join its flight even on a
 	// loaded machine: one that came after it ended would rightly ask again
 	// (a 404 is not stored).
-	e.srv.Handle("/missing", testserver.Slow(testserver.Status(404, "no such file"), 500*time.Millisecond))
+	e.srv.Handle("/missing", testserver.Slow(testserver.Status(404, "no such file"), 2*time.Second))
 	bodies, caches := hammer(t, e.tr, e.srv.URL+"/missing", 50)
 	if n := e.srv.Hits("/missing"); n != 1 {
 		t.Fatalf("origin hits %d, want 1", n)
