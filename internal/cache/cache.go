@@ -128,7 +128,7 @@ func (t *Transport) Close() error {
 		t.fills.Wait()
 		close(done)
 	}()
-	tick := time.NewTicker(t.stallAfter / 2)
+	tick := time.NewTicker(max(t.stallAfter/2, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

@@ -116,7 +116,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		if !wait {
 			return
 		}
-		tick := time.NewTicker(t.stallAfter / 2)
+		tick := time.NewTicker(max(t.stallAfter/2, time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
