@@ -10,8 +10,8 @@ import (
 	"github.com/gregjones/httpcache"
 )
 
-// TestConditionalOnAStored404: with the real RFC policy, a
-// fresh stored 404 (max-age=600) answers a conditional GET with 304.
+// TestConditionalOnAStored404: with the RFC policy, a fresh stored 404
+// (max-age=600) answers a conditional GET with the 404, not a 304.
 func TestConditionalOnAStored404(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")

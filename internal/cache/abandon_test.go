@@ -14,10 +14,9 @@ import (
 	"github.com/gregjones/httpcache"
 )
 
-// TestEarlyCloseKeepsTheDownloadForAHeldWaiter: the leader closes its body at
-// once; a waiter that joined the flight (and holds it) but attaches a
-// moment later finds the download abandoned and fetches again: two origin
-// requests for one stampede.
+// TestEarlyCloseKeepsTheDownloadForAHeldWaiter: the leader closes its body
+// at once; a waiter that joined the flight (and holds it) and attaches a
+// moment later still follows the download: one origin request.
 func TestEarlyCloseKeepsTheDownloadForAHeldWaiter(t *testing.T) {
 	var tr *Transport
 	const size = 4 << 20

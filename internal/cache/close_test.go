@@ -10,10 +10,9 @@ import (
 	"github.com/gregjones/httpcache"
 )
 
-// TestCloseEndsAStalledDownload: a caller holds a body open
-// (neither reads nor closes it) while the origin stops sending. Close
-// waits for the download, whose context nothing ends (not t.stop, not the
-// stall rule), so it never returns and the fill goroutine leaks.
+// TestCloseEndsAStalledDownload: a caller holds a body open (neither
+// reads nor closes it) while the origin stops sending; Close gives the
+// download up once it stalls, and returns.
 func TestCloseEndsAStalledDownload(t *testing.T) {
 	hold := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

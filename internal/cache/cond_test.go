@@ -18,10 +18,10 @@ type storeAny struct{ storeAll }
 func (storeAny) Request(*http.Request, Rule) (Request, string) { return storeAny{}, "" }
 func (storeAny) Storable(*http.Response) bool                  { return true }
 
-// TestConditionalOnAStored404: RFC 9110 §13.2.1: conditions
-// are ignored when the response would not be 2xx (or 412). A client that
-// revalidates its old 200 with If-Modified-Since gets 304 Not Modified
-// from a fresh stored 404, whose Date stands in for Last-Modified.
+// TestConditionalOnAStored404: conditions are ignored when the response
+// would not be 2xx (RFC 9110 §13.2.1): a client that revalidates its old
+// 200 with If-Modified-Since gets the fresh stored 404, not a 304 (the
+// 404's Date would stand in for Last-Modified).
 func TestConditionalOnAStored404(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
@@ -54,7 +54,7 @@ func TestConditionalOnAStored404(t *testing.T) {
 }
 
 // TestConditionalHeadGets304: a HEAD whose If-None-Match matches the
-// fresh entry gets 200, not 304 (RFC 9110 §13.1.2: 304 for GET and HEAD).
+// fresh entry gets a 304, as a GET does (RFC 9110 §13.1.2).
 func TestConditionalHeadGets304(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Etag", `"x"`)

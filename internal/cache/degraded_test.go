@@ -42,10 +42,11 @@ func (c *slowCtx) Done() <-chan struct{} {
 	return c.Context.Done()
 }
 
-// TestLateFollowerOfADegradedFill: when the store fails, readers get
-// the rest from memory; but a waiter that joined the flight before the
-// failure and attaches after the other readers moved on starts at offset 0
-// and reads bytes that are neither in the Writer nor kept in memory.
+// TestLateFollowerOfADegradedFill: when the store fails, readers get the
+// rest from memory; a waiter that joined the flight before the failure and
+// attaches after the other readers moved on (the bytes between the
+// Writer's and memory's are gone) fetches the body itself: whole, not an
+// unexpected EOF.
 func TestLateFollowerOfADegradedFill(t *testing.T) {
 	var tr *Transport
 	body := bytes.Repeat([]byte("0123456789"), 400) // 4000 bytes

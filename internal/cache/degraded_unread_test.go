@@ -13,10 +13,11 @@ import (
 	"github.com/gregjones/httpcache"
 )
 
-// TestUnreadBodyHoldsADegradedFillBackBriefly: the store fails (disk full)
-// and the leader's caller never reads nor closes its body. A follower of
-// the same download stalls after degradedWindow bytes, until its own
-// deadline: the leaked body holds the download back.
+// TestUnreadBodyHoldsADegradedFillBackBriefly: the store fails (disk
+// full) and the leader's caller never reads nor closes its body. A
+// follower of the same download waits after degradedWindow bytes for
+// StallAfter at most: then the unread body is cut off and the follower
+// gets the whole body.
 func TestUnreadBodyHoldsADegradedFillBackBriefly(t *testing.T) {
 	var tr *Transport
 	const size = 16 << 20

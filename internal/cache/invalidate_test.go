@@ -15,9 +15,9 @@ import (
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
 
-// TestGetAfterPostStartsAfresh: a GET sent after a POST to the
-// URL completed must not be answered from a download that started before
-// the POST (v1); it follows the invalidated flight instead.
+// TestGetAfterPostStartsAfresh: a GET sent after a POST to the URL
+// completed is not answered from a download that started before the POST
+// (v1), which the flight it would have joined is still running.
 func TestGetAfterPostStartsAfresh(t *testing.T) {
 	release := make(chan struct{})
 	var gets atomic.Int32

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestKeyForSchemes: http and https are different origins (RFC
-// 6454) even on one port, but their keys are the same: a plain-HTTP
-// response (e.g. one a network attacker forged) answers an HTTPS request.
+// TestKeyForSchemes: http and https are different origins (RFC 6454)
+// even on one port, so their keys differ: a plain-HTTP response (one a
+// network attacker forged) never answers an HTTPS request.
 func TestKeyForSchemes(t *testing.T) {
 	for _, p := range [][2]string{
 		{"http://h:8443/a", "https://h:8443/a"},

@@ -36,10 +36,9 @@ func (g *flights) holdsOfOne() int {
 	return -1
 }
 
-// TestOtherVariantNotServedStale: variant A's leader revalidates
-// (304) while variant B, whose own entry is stale too, waits on the same
-// flight. outEntry makes B serve its own stale entry as a HIT without
-// asking the origin.
+// TestOtherVariantNotServedStale: variant A's leader revalidates (304)
+// while variant B, whose own entry is stale too, waits on the same flight;
+// B is not answered from its stale entry as a HIT, but asks the origin.
 func TestOtherVariantNotServedStale(t *testing.T) {
 	clk := &stepClock{t: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
 	var tr *Transport

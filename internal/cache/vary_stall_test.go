@@ -20,10 +20,10 @@ type varyAll struct{ storeAll }
 func (varyAll) Request(*http.Request, Rule) (Request, string) { return varyAll{}, "" }
 func (varyAll) Vary() bool                                    { return true }
 
-// TestOtherVariantLeavesAStalledFill: a request for variant B that
-// joins while variant A's download runs waits for fl.done; when A's
-// download stalls it never learns, and waits beyond StallAfter until its
-// own deadline, though the stall rule says it should go to the origin.
+// TestOtherVariantLeavesAStalledFill: a request for variant B that joins
+// while variant A's download runs waits for the flight to end, but goes to
+// the origin once A's download stalls (StallAfter), not at its own
+// deadline.
 func TestOtherVariantLeavesAStalledFill(t *testing.T) {
 	hold := make(chan struct{})
 	var aRequests atomic.Int32
