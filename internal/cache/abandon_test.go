@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 )
 
 // TestEarlyCloseKeepsTheDownloadForAHeldWaiter: the leader closes its body
@@ -22,7 +20,8 @@ func TestEarlyCloseKeepsTheDownloadForAHeldWaiter(t *testing.T) {
 	const size = 4 << 20
 	body := bytes.Repeat([]byte("x"), size)
 	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	tr, srv = newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
 			for tr.flights.holdsOfOne() < 1 {
 				time.Sleep(time.Millisecond)
@@ -30,14 +29,7 @@ func TestEarlyCloseKeepsTheDownloadForAHeldWaiter(t *testing.T) {
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	var err error
-	tr, err = New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{})
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
 		if resp, err := tr.RoundTrip(req); err == nil {

@@ -3,11 +3,8 @@ package cache
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 )
 
 // TestCloseEndsAStalledDownload: a caller holds a body open (neither
@@ -15,19 +12,13 @@ import (
 // download up once it stalls, and returns.
 func TestCloseEndsAStalledDownload(t *testing.T) {
 	hold := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "4")
 		io.WriteString(w, "ab")
 		w.(http.Flusher).Flush()
 		<-hold
-	}))
-	t.Cleanup(srv.Close)
+	}, Options{StallAfter: 100 * time.Millisecond})
 	t.Cleanup(func() { close(hold) })
-	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{},
-		StallAfter: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
 	resp, err := tr.RoundTrip(req)
 	if err != nil {

@@ -3,11 +3,8 @@ package cache
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
@@ -23,16 +20,10 @@ func (storeAny) Storable(*http.Response) bool                  { return true }
 // 200 with If-Modified-Since gets the fresh stored 404, not a 304 (the
 // 404's Date would stand in for Last-Modified).
 func TestConditionalOnAStored404(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, "gone")
-	}))
-	t.Cleanup(srv.Close)
-	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAny{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Policy: storeAny{}})
 	c := &http.Client{Transport: tr}
 	resp, err := c.Get(srv.URL + "/doc") // stores the 404
 	if err != nil {
@@ -56,16 +47,10 @@ func TestConditionalOnAStored404(t *testing.T) {
 // TestConditionalHeadGets304: a HEAD whose If-None-Match matches the
 // fresh entry gets a 304, as a GET does (RFC 9110 §13.1.2).
 func TestConditionalHeadGets304(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Etag", `"x"`)
 		io.WriteString(w, "body")
-	}))
-	t.Cleanup(srv.Close)
-	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{})
 	c := &http.Client{Transport: tr}
 	resp, err := c.Get(srv.URL + "/doc")
 	if err != nil {

@@ -51,7 +51,8 @@ func TestLateFollowerOfADegradedFill(t *testing.T) {
 	var tr *Transport
 	body := bytes.Repeat([]byte("0123456789"), 400) // 4000 bytes
 	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	tr, srv = newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
 			for tr.flights.holdsOfOne() < 1 { // the first, until the waiter joined
 				time.Sleep(time.Millisecond)
@@ -63,14 +64,7 @@ func TestLateFollowerOfADegradedFill(t *testing.T) {
 			w.(http.Flusher).Flush()
 			time.Sleep(20 * time.Millisecond)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	var err error
-	tr, err = New(srv.Client().Transport, Options{Store: failingWrites{NewByteStore(httpcache.NewMemoryCache(), nil)}, Policy: storeAll{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Store: failingWrites{NewByteStore(httpcache.NewMemoryCache(), nil)}})
 	type result struct {
 		b   []byte
 		err error

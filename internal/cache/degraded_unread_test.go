@@ -22,21 +22,14 @@ func TestUnreadBodyHoldsADegradedFillBackBriefly(t *testing.T) {
 	var tr *Transport
 	const size = 16 << 20
 	body := bytes.Repeat([]byte("abcdefgh"), size/8)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	tr, srv = newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		for tr.flights.holdsOfOne() < 1 { // until the follower joined
 			time.Sleep(time.Millisecond)
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	var err error
-	tr, err = New(srv.Client().Transport, Options{Store: failingWrites{NewByteStore(httpcache.NewMemoryCache(), nil)}, Policy: storeAll{},
-		StallAfter: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Store: failingWrites{NewByteStore(httpcache.NewMemoryCache(), nil)}, StallAfter: 200 * time.Millisecond})
 	leaked := make(chan *http.Response, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)

@@ -4,13 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
@@ -21,7 +18,7 @@ import (
 func TestGetAfterPostStartsAfresh(t *testing.T) {
 	release := make(chan struct{})
 	var gets atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			io.WriteString(w, "updated")
 			return
@@ -35,13 +32,7 @@ func TestGetAfterPostStartsAfresh(t *testing.T) {
 			return
 		}
 		io.WriteString(w, "v2v2")
-	}))
-	t.Cleanup(srv.Close)
-	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: storeAll{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{})
 	c := &http.Client{Transport: tr}
 	first, err := c.Get(srv.URL + "/doc")
 	if err != nil {

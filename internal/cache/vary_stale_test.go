@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gregjones/httpcache"
-
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
 
@@ -45,7 +43,8 @@ func TestOtherVariantNotServedStale(t *testing.T) {
 	var bVersion atomic.Int32
 	bVersion.Store(1)
 	var origin atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	tr, srv = newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		origin.Add(1)
 		w.Header().Set("Vary", "Accept-Language")
 		switch lang := r.Header.Get("Accept-Language"); {
@@ -64,14 +63,7 @@ func TestOtherVariantNotServedStale(t *testing.T) {
 			w.Header().Set("Etag", `"b2"`)
 			io.WriteString(w, "b-v2")
 		}
-	}))
-	t.Cleanup(srv.Close)
-	var err error
-	tr, err = New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: varyAll{}, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Policy: varyAll{}, Now: clk.Now})
 	c := &http.Client{Transport: tr}
 	get := func(lang string) (string, string) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)

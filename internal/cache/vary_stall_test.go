@@ -4,12 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 
 	"github.com/throttlecache/throttlecache/internal/cachestatus"
 )
@@ -27,7 +24,7 @@ func (varyAll) Vary() bool                                    { return true }
 func TestOtherVariantLeavesAStalledFill(t *testing.T) {
 	hold := make(chan struct{})
 	var aRequests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Vary", "Accept-Language")
 		if r.Header.Get("Accept-Language") == "a" && aRequests.Add(1) == 1 {
 			w.Header().Set("Content-Length", "4")
@@ -37,15 +34,9 @@ func TestOtherVariantLeavesAStalledFill(t *testing.T) {
 			return
 		}
 		io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(hold) })
-	tr, err := New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: varyAll{},
+	}, Options{Policy: varyAll{},
 		StallAfter: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	t.Cleanup(func() { close(hold) })
 	c := &http.Client{Transport: tr}
 	reqA, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
 	reqA.Header.Set("Accept-Language", "a")
