@@ -62,6 +62,14 @@ func parseDate(vs []string) (t time.Time, ok bool) {
 	_, rest, _ := strings.Cut(s, " ")
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, s); err == nil && strings.HasSuffix(strings.ToLower(t.Format(layout)), " "+strings.ToLower(rest)) {
+			if layout == dateLayouts[1] { // a two-digit year: within 50 years ahead, else the latest past (§5.6.7)
+				now := time.Now().Year()
+				y := now - now%100 + t.Year()%100
+				if y > now+50 {
+					y -= 100
+				}
+				t = t.AddDate(y-t.Year(), 0, 0)
+			}
 			return t, true
 		}
 	}

@@ -110,9 +110,27 @@ func varySig(names []string, h http.Header) string {
 				}
 			}
 		}
-		s.Write([]byte(name + "\x00" + strings.Join(parts, ",") + "\x01"))
+		joined := strings.Join(parts, ",")
+		if joined == "" && len(parts) > 0 {
+			joined = "\x02" // present but empty: not the same as absent (§4.1)
+		}
+		s.Write([]byte(name + "\x00" + joined + "\x01"))
 	}
 	return hex.EncodeToString(s.Sum(nil)[:12])
+}
+
+// sameETag reports whether a 304's ETag, if any, names the stored
+// response's representation (weak comparison, RFC 9110 §8.8.3.2); one
+// stored without an ETag is taken to be it.
+func sameETag(fresh, stored http.Header) bool {
+	a, b := fresh.Get("Etag"), stored.Get("Etag")
+	return a == "" || b == "" || strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// serverError reports whether code is one of the errors a stale response
+// may stand in for (RFC 5861 §4): 500, 502, 503 and 504.
+func serverError(code int) bool {
+	return code == 500 || code == 502 || code == 503 || code == 504
 }
 
 // notModified reports whether stored matches a request's validators (RFC

@@ -65,8 +65,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		closeBody(body)
 		if rq.pol.OnlyIfCached() {
-			httpbody.CloseRequest(req)
-			return t.mark(req, newResponse(req, http.StatusGatewayTimeout, http.Header{}, 0, http.NoBody, false), cachestatus.Miss, "only-if-cached"), nil
+			return t.onlyIfCached(rq), nil
 		}
 		if waits == maxWaits {
 			return t.direct(rq)
@@ -266,6 +265,9 @@ func (t *Transport) head(rq *request) (*http.Response, error) {
 	k, m, body := t.lookup(rq)
 	if m == nil || !rq.pol.Fresh(m, t.now()) {
 		closeBody(body)
+		if rq.pol.OnlyIfCached() {
+			return t.onlyIfCached(rq), nil
+		}
 		if rq.cond {
 			return t.bypass(rq.req, "conditional request without a fresh entry")
 		}
@@ -283,6 +285,14 @@ func (t *Transport) head(rq *request) (*http.Response, error) {
 		resp.Header.Del("Content-Length")
 	}
 	return resp, nil
+}
+
+// onlyIfCached is the answer to a request that may not reach the origin
+// when nothing stored may answer it (RFC 9111 §5.2.1.7).
+func (t *Transport) onlyIfCached(rq *request) *http.Response {
+	httpbody.CloseRequest(rq.req)
+	resp := newResponse(rq.req, http.StatusGatewayTimeout, http.Header{}, 0, http.NoBody, false)
+	return t.mark(rq.req, resp, cachestatus.Miss, "only-if-cached")
 }
 
 // bypass passes req on untouched.
@@ -379,9 +389,12 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 	if resp.StatusCode == http.StatusNotModified && conditional {
 		httpbody.Discard(resp.Body)
 		cancel()
+		if !sameETag(resp.Header, old.Header) { // RFC 9111 §4.3.4: it updates nothing; ask again without validators
+			return t.fetch(rq, fl, k, nil, unlock)
+		}
 		return t.revalidated(rq, fl, k, old, resp, started, reqTime, respTime, done)
 	}
-	if resp.StatusCode >= 500 && old != nil && rq.pol.Stale(old, respTime, resp) {
+	if serverError(resp.StatusCode) && old != nil && rq.pol.Stale(old, respTime, resp) {
 		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 			httpbody.Discard(resp.Body)
 			cancel()
@@ -422,6 +435,9 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 	started, reqTime, respTime time.Time, done func(outcome)) (*http.Response, error) {
 	nm := *old
 	nm.Header = merge304(old.Header, resp.Header)
+	if len(resp.Header["Date"]) == 0 { // RFC 9110 §6.6.1: the time it arrived
+		nm.Header["Date"] = []string{respTime.UTC().Format(http.TimeFormat)}
+	}
 	nm.Requested, nm.Fetched, nm.Started = reqTime, respTime, started
 	if !fl.invalid.Load() {
 		if body, err := t.store.Update(rq.ctx, k, &nm); err == nil {
