@@ -445,18 +445,39 @@ func (r *reader) detach(why error) {
 	r.err = why
 	close(r.gone)
 	delete(f.readers, r)
-	abandon := false
-	if len(f.readers) == 0 && !f.final && !f.t.flights.held(f.fl) { // else a waiter is about to follow
-		if why == errBodyClosed && f.m != nil && (f.want < 0 || f.want-f.n <= earlyCloseDrain) && !f.t.closed.Load() {
-			f.drainTo = f.n + earlyCloseDrain
-		} else {
-			abandon, f.abandoned = true, true
-		}
-	}
+	abandon := !f.t.flights.held(f.fl) && f.unread(why == errBodyClosed) // else a waiter is about to follow
 	f.broadcast()
 	f.mu.Unlock()
 	if abandon {
 		f.cancel()
 	}
 	f.release()
+}
+
+// unread decides, under f.mu, what becomes of a download nobody reads
+// (any more): one closed early with at most earlyCloseDrain left is still
+// downloaded and stored, any other is given up (true: cancel it).
+func (f *fill) unread(closed bool) bool {
+	if len(f.readers) > 0 || f.final || f.abandoned {
+		return false
+	}
+	if closed && f.m != nil && (f.want < 0 || f.want-f.n <= earlyCloseDrain) && !f.t.closed.Load() {
+		if f.drainTo < 0 {
+			f.drainTo = f.n + earlyCloseDrain
+		}
+		return false
+	}
+	f.abandoned = true
+	return true
+}
+
+// unheld is called when the last waiter holding f's flight left without
+// following it (another variant, a stalled or a refused download).
+func (f *fill) unheld() {
+	f.mu.Lock()
+	abandon := f.unread(true)
+	f.mu.Unlock()
+	if abandon {
+		f.cancel()
+	}
 }

@@ -82,17 +82,28 @@ func (g *flights) end(f *flight, o outcome) {
 	f.ended.Do(func() { close(f.done) })
 }
 
-// unhold ends the hold a waiter took by joining f.
+// unhold ends the hold a waiter took by joining f; the last one also
+// lets a download nobody follows be given up.
 func (g *flights) unhold(f *flight) {
 	g.mu.Lock()
 	f.holds--
 	var run func()
-	if f.holds == 0 {
+	last := f.holds == 0
+	if last {
 		run, f.idle = f.idle, nil
 	}
 	g.mu.Unlock()
 	if run != nil {
 		run()
+	}
+	if last {
+		select {
+		case <-f.ready:
+			if f.out.fill != nil {
+				f.out.fill.unheld()
+			}
+		default:
+		}
 	}
 }
 
