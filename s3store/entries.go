@@ -73,6 +73,15 @@ func (r *recentMetas) put(key string, m *cache.Meta) {
 	r.m[key] = recentMeta{meta: m, at: time.Now()}
 }
 
+// known reports whether key's metadata, of an entry with a body object,
+// was read lately (a while ago included).
+func (r *recentMetas) known(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.m[key]
+	return ok
+}
+
 // forget drops key's metadata, or all of it for "".
 func (r *recentMetas) forget(key string) {
 	r.mu.Lock()
@@ -155,12 +164,20 @@ func (e *entries) openBody(ctx context.Context, k cache.Key, m *cache.Meta, reus
 		return nil, cache.ErrNotFound
 	}
 	// With another ETag, a mismatch may be another machine's new entry,
-	// read between its body and its metadata: a miss, not damage, so that
-	// the new metadata is not removed.
+	// read between its body and its metadata: damage only if the metadata
+	// still says what m does, so that the new one is not removed.
 	mismatch := func(ctx context.Context, why error) {
-		if e.metas.forget(k.String()); !other {
-			e.damaged(ctx, k, why)
+		e.metas.forget(k.String())
+		if other {
+			data, err := e.get(ctx, e.metaKey(k), maxMetaBytes)
+			if err != nil {
+				return
+			}
+			if cur, _, err := parseMeta(data); err == nil && (cur.ID != m.ID || cur.CRC32C != m.CRC32C || !cur.Fetched.Equal(m.Fetched)) {
+				return
+			}
 		}
+		e.damaged(ctx, k, why)
 	}
 	if aws.ToInt64(out.ContentLength) != m.Size {
 		timer.Stop()
@@ -294,7 +311,7 @@ func (e *entries) Update(ctx context.Context, k cache.Key, m *cache.Meta) (io.Re
 	if err := e.putMeta(ctx, k, &c, inside); err != nil {
 		return nil, err
 	}
-	if !m.Marker() && e.invalidatedSince(ctx, k, m.Started) { // the 304 was sent before an invalidation
+	if !m.Marker() && e.invalidatedSince(ctx, k, m.Started, false) { // the 304 was sent before an invalidation
 		e.Remove(context.WithoutCancel(ctx), k)
 		return nil, cache.ErrInvalidated
 	}
@@ -329,9 +346,10 @@ func (e *entries) invalKey(u cache.Key) string {
 }
 
 // invalidatedSince reports whether k's URL was invalidated, by any machine,
-// since since (zero: never asked); a record S3 cannot read counts as one.
-// Across machines this relies on their clocks agreeing, as NTP keeps them.
-func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.Time) bool {
+// since since (zero: never asked); a record S3 cannot read counts as
+// unreadable says (a commit fails, an update of an entry stays). Across
+// machines this relies on their clocks agreeing, as NTP keeps them.
+func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.Time, unreadable bool) bool {
 	if since.IsZero() {
 		return false
 	}
@@ -341,7 +359,7 @@ func (e *entries) invalidatedSince(ctx context.Context, k cache.Key, since time.
 		return false
 	} else if err != nil {
 		e.st().fail("get", obj, err)
-		return true
+		return unreadable
 	}
 	at, err := strconv.ParseInt(string(b), 10, 64)
 	return err != nil || at >= since.UnixNano()

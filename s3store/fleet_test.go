@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,19 +37,31 @@ func watchedStore(t *testing.T, srv *storetest.S3, see func(r *http.Request)) *s
 }
 
 // TestInlineReplacementSeenAtOnce: once another machine has replaced a
-// large entry with a small one (kept inside its metadata), a machine that
-// read the large one's metadata a moment ago serves the small one.
+// large entry it read with a small one (kept inside its metadata), a
+// machine that read the large one's metadata a moment ago serves the small
+// one, and the large body's object is gone. A small commit of an entry
+// with no known body object sends no DELETE.
 func TestInlineReplacementSeenAtOnce(t *testing.T) {
 	srv := storetest.NewS3(t)
 	a := s3store.New(srv.Client(), srv.Bucket, "p/")
-	b := s3store.New(srv.Client(), srv.Bucket, "p/")
+	var deletes atomic.Int32
+	b := watchedStore(t, srv, func(r *http.Request) {
+		if r.Method == http.MethodDelete {
+			deletes.Add(1)
+		}
+	})
 	large, small := storetest.Value(200<<10, 1), storetest.Value(10, 2)
+	b.Set("new", small)
+	if n := deletes.Load(); n != 0 {
+		t.Fatalf("a small commit of a new entry sent %d DELETEs, want none", n)
+	}
 	a.Set("k", large)
 	storetest.MustGet(t, a, "k", large) // a reuses this metadata for a second
+	storetest.MustGet(t, b, "k", large) // as a cache looks before it stores
 	b.Set("k", small)
 	storetest.MustGet(t, a, "k", small)
-	if n := srv.Objects(t); n != 1 {
-		t.Fatalf("%d objects in the bucket, want 1: the large body's object outlived its entry", n)
+	if n := srv.Objects(t); n != 2 {
+		t.Fatalf("%d objects in the bucket, want 2 (two small entries): the large body's object outlived its entry", n)
 	}
 }
 
@@ -186,4 +199,29 @@ func TestReplacedBodyIsNotDamage(t *testing.T) {
 	if st := a.Stats(); st.Corrupt != 0 {
 		t.Fatalf("a replaced body counted as damage: %+v", st)
 	}
+}
+
+// TestInlineCommitSparesAnotherMachinesBody: a small commit of an entry
+// this machine never read leaves the body object alone, which another
+// machine may have just written for its own, large, entry.
+func TestInlineCommitSparesAnotherMachinesBody(t *testing.T) {
+	srv := storetest.NewS3(t)
+	x := s3store.New(srv.Client(), srv.Bucket, "p/")
+	large, small := storetest.Value(200<<10, 1), storetest.Value(10, 2)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r)
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "@@meta.json") {
+			once.Do(func() { x.Set("k", large) }) // x commits whole right after y's metadata
+		}
+	}))
+	t.Cleanup(front.Close)
+	y := s3store.New(s3store.NewClient(front.URL, srv.AccessKey, srv.SecretKey), srv.Bucket, "p/")
+	y.Set("k", small)
+	storetest.MustGet(t, x, "k", large)
 }

@@ -102,7 +102,7 @@ func (w *streamed) Close() error {
 // started, before or during the upload, makes it fail.
 func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *io.SectionReader, up *upload) error {
 	s, bk, n := e.st(), e.bodyKey(k), body.Size()
-	if e.invalidatedSince(ctx, k, m.Started) {
+	if e.invalidatedSince(ctx, k, m.Started, true) {
 		return cache.ErrInvalidated
 	}
 	meta := *m
@@ -140,13 +140,14 @@ func (e *entries) commit(ctx context.Context, k cache.Key, m *cache.Meta, body *
 	if meta.ID == "" && inside == nil {
 		return s.fail("put", bk, errors.New("the server gave no ETag"))
 	}
+	hadBody := inside != nil && e.metas.known(k.String())
 	if err := e.putMeta(ctx, k, &meta, inside); err != nil {
 		return err
 	}
-	if inside != nil { // the body object of an entry this one replaced, which a reused metadata would still find
+	if hadBody { // the body object of the entry this one replaced, which reused metadata would still find
 		e.remove(ctx, bk)
 	}
-	if e.invalidatedSince(ctx, k, m.Started) { // during the upload
+	if e.invalidatedSince(ctx, k, m.Started, true) { // during the upload
 		e.Remove(context.WithoutCancel(ctx), k)
 		return cache.ErrInvalidated
 	}
