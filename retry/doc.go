@@ -23,20 +23,21 @@
 //     not only the one that was told; waits; tries again. A Retry-After
 //     longer than Options.MaxRetryAfter is not waited out: the response
 //     goes back to the caller, and the pause lasts MaxRetryAfter.
-//   - 429 without Retry-After from a host that matches Options.BlockHosts
-//     (SEC EDGAR by default), or a 403 from such a host whose page is
-//     titled "Request Rate Threshold Exceeded": the SEC's block. The limiter
-//     pauses for Options.BlockPause (10 minutes), the reason is logged, and
-//     the request is tried again after the pause. A 403 that is not that
-//     page (a missing object, a rejected User-Agent) is returned as it is,
-//     body untouched.
+//   - a response Options.Block recognises as a block of the client (the
+//     Manager installs ratelimit.EDGARBlock: a 429 without Retry-After from
+//     SEC EDGAR, or a 403 whose page is titled "Request Rate Threshold
+//     Exceeded"): the limiter pauses for the pause Block gives (EDGARBlock:
+//     10 minutes), the reason is logged, and an idempotent request is tried
+//     again after the pause. A 403 that is not that page (a missing object,
+//     a rejected User-Agent) is returned as it is, body untouched.
 //   - any other 429, or a 503 without Retry-After: exponential backoff with
 //     jitter; a 429 pauses the host for the backoff too.
 //
-// Only requests that can be sent again are retried: GET, HEAD, OPTIONS,
-// TRACE, PUT and DELETE (idempotent by RFC 9110) or a request with an
-// Idempotency-Key header, when they have no body or a GetBody to replay it;
-// other methods only with a GetBody. Attempts are bounded
+// Only requests that can be sent again are retried: DefaultCheckRetry
+// retries GET, HEAD, OPTIONS, TRACE, PUT and DELETE (idempotent by RFC
+// 9110) or a request with an Idempotency-Key header, when they have no
+// body or a GetBody to replay it; a request whose body cannot be replayed
+// is never sent again, whatever CheckRetry says. Attempts are bounded
 // (Options.MaxAttempts). The request's context ends every wait; a wait that
 // would outlast the context's deadline is not started, and the response is
 // returned instead. Responses that are not returned are drained (a few KiB

@@ -238,7 +238,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.attempts.Add(1)
 		resp, err := t.next.RoundTrip(r)
-		wait, again, why := t.decide(ctx, req, host, resp, err, attempt)
+		wait, again, why, stop := t.decide(ctx, req, host, resp, err, attempt)
+		if stop != nil { // CheckRetry's error ends the request with it
+			if resp != nil {
+				httpbody.Discard(resp.Body)
+			}
+			return nil, stop
+		}
 		if !again {
 			if why != "" {
 				t.gaveUp.Add(1)
@@ -264,7 +270,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // when a retryable answer is not, why. It pauses the host when the answer
 // says so, whatever happens to the request.
 func (t *Transport) decide(ctx context.Context, req *http.Request, host string, resp *http.Response, err error,
-	attempt int) (wait time.Duration, again bool, why string) {
+	attempt int) (wait time.Duration, again bool, why string, stop error) {
 	block := time.Duration(0)
 	if resp != nil && t.o.Block != nil {
 		var reason string
@@ -280,13 +286,15 @@ func (t *Transport) decide(ctx context.Context, req *http.Request, host string, 
 	retry, cerr := t.o.CheckRetry(ctx, req, resp, err)
 	switch {
 	case cerr != nil:
-		return 0, false, ""
+		return 0, false, "", cerr
+	case retry && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil:
+		return 0, false, "its body cannot be sent again (no GetBody)", nil
 	case retry && cachestatus.HasStale(ctx) && (resp == nil || resp.StatusCode >= 500):
-		return 0, false, "the cache above answers it from a stale entry"
+		return 0, false, "the cache above answers it from a stale entry", nil
 	case block > 0 && Idempotent(req):
 		wait, retry = block, block <= t.o.MaxRetryAfter
 	case !retry:
-		return 0, false, ""
+		return 0, false, "", nil
 	default:
 		wait = t.o.Backoff(t.o.MinBackoff, t.o.MaxBackoff, attempt, resp)
 		if hasRA {
@@ -297,14 +305,14 @@ func (t *Transport) decide(ctx context.Context, req *http.Request, host string, 
 	}
 	switch {
 	case !retry:
-		return 0, false, "the server asked for a longer wait than MaxRetryAfter"
+		return 0, false, "the server asked for a longer wait than MaxRetryAfter", nil
 	case attempt >= t.o.MaxAttempts:
-		return 0, false, fmt.Sprintf("%d attempts made", attempt)
+		return 0, false, fmt.Sprintf("%d attempts made", attempt), nil
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-		return 0, false, "the wait would outlast the request's deadline"
+		return 0, false, "the wait would outlast the request's deadline", nil
 	}
-	return wait, true, ""
+	return wait, true, "", nil
 }
 
 // retryAfter returns the Retry-After of a 429 or 503.
