@@ -35,6 +35,10 @@ type SharedWindow struct {
 	now   func() time.Time
 	turn  chan struct{}
 	st    sharedCounters
+
+	mu      sync.Mutex
+	nextAt  time.Time     // when the request holding the turn may go next; zero: unknown
+	changed chan struct{} // closed when nextAt changes
 }
 
 // A windowStore keeps a SharedWindow's state.
@@ -115,12 +119,13 @@ func (l *SharedWindow) admit(ctx context.Context, track bool) (res Reservation, 
 			l.st.admitted.Add(1)
 		}
 	}()
-	select {
-	case l.turn <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := l.takeTurn(ctx); err != nil {
+		return nil, err
 	}
-	defer func() { <-l.turn }()
+	defer func() {
+		l.setNext(time.Time{})
+		<-l.turn
+	}()
 
 	var timer *time.Timer
 	defer func() {
@@ -140,9 +145,9 @@ func (l *SharedWindow) admit(ctx context.Context, track bool) (res Reservation, 
 			return res, nil
 		}
 		wait := max(at.Sub(l.now()), 0)
+		l.setNext(time.Now().Add(wait))
 		if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) {
-			return nil, fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
-				wait.Round(time.Millisecond), context.DeadlineExceeded)
+			return nil, pastDeadline(wait)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -154,6 +159,48 @@ func (l *SharedWindow) admit(ctx context.Context, track bool) (res Reservation, 
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+}
+
+func pastDeadline(wait time.Duration) error {
+	return fmt.Errorf("ratelimit: the request would wait %v for the limiter, past its context deadline: %w",
+		wait.Round(time.Millisecond), context.DeadlineExceeded)
+}
+
+// takeTurn waits for the process's turn at the shared state, failing at
+// once when the request holding it may not go before ctx's deadline (this
+// one comes after it), as SlidingWindow refuses from its queue.
+func (l *SharedWindow) takeTurn(ctx context.Context) error {
+	dl, hasDeadline := ctx.Deadline()
+	for {
+		l.mu.Lock()
+		next, changed := l.nextAt, l.changed
+		if changed == nil {
+			changed = make(chan struct{})
+			l.changed = changed
+		}
+		l.mu.Unlock()
+		if hasDeadline && !next.IsZero() && next.After(dl) {
+			return pastDeadline(time.Until(next))
+		}
+		select {
+		case l.turn <- struct{}{}:
+			return nil
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setNext records when the request holding the turn may go next.
+func (l *SharedWindow) setNext(at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.nextAt = at
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
 	}
 }
 
