@@ -109,8 +109,9 @@ type redisStore struct {
 	seen       atomic.Int64 // the highest admission count Redis reported
 	probing    atomic.Bool
 
-	mu        sync.Mutex // guards the fields below
-	down      bool       // Redis could not be reached at the last try
+	mu        sync.Mutex    // guards the fields below
+	down      bool          // Redis could not be reached at the last try
+	wentDown  chan struct{} // closed when down becomes true; nil: not made yet
 	lastProbe time.Time
 	holdUntil time.Time // no admission before: a switch just happened
 	lastAdmit time.Time
@@ -254,6 +255,10 @@ func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time
 	l.mu.Lock()
 	hold, down := l.holdUntil, l.down
 	probeDue := down && now.Sub(l.lastProbe) >= l.probeEvery
+	if l.wentDown == nil {
+		l.wentDown = make(chan struct{})
+	}
+	wentDown := l.wentDown
 	l.mu.Unlock()
 	if now.Before(hold) {
 		return false, hold, nil, nil
@@ -273,11 +278,38 @@ func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time
 		ahead = l.per
 	}
 	member := l.member + strconv.FormatUint(l.seq.Add(1), 36)
-	out, err := l.eval(ctx, member, ahead)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, time.Time{}, nil, ctx.Err()
+	// The call runs to its own timeout, so that a Redis that hangs is found
+	// down even by requests with shorter deadlines, which give up waiting
+	// for it; a request waiting for it falls back once another finds it so.
+	if down {
+		wentDown = nil // failing closed: wait for the answer
+	}
+	type answer struct {
+		out []int64
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		out, err := l.eval(context.WithoutCancel(ctx), member, ahead)
+		ch <- answer{out, err}
+	}()
+	late := func() {
+		if a := <-ch; a.err != nil {
+			l.lost(a.err)
 		}
+	}
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		go late()
+		return false, time.Time{}, nil, ctx.Err()
+	case <-wentDown:
+		go late()
+		return false, now, nil, nil // the next try falls back
+	}
+	out, err := a.out, a.err
+	if err != nil {
 		l.lost(err)
 		if l.failClosed {
 			return false, time.Time{}, nil, fmt.Errorf("%w: %v", ErrRedisUnavailable, err)
@@ -415,6 +447,10 @@ func (l *redisStore) lost(err error) {
 		return
 	}
 	l.down = true
+	if l.wentDown != nil {
+		close(l.wentDown)
+		l.wentDown = nil
+	}
 	l.fallbacks.Add(1)
 	if l.failClosed {
 		l.logger.Warn("ratelimit: Redis cannot be reached; refusing requests until it answers",
