@@ -112,6 +112,7 @@ type redisStore struct {
 	mu        sync.Mutex    // guards the fields below
 	down      bool          // Redis could not be reached at the last try
 	wentDown  chan struct{} // closed when down becomes true; nil: not made yet
+	switches  uint64        // changes of down so far
 	lastProbe time.Time
 	holdUntil time.Time // no admission before: a switch just happened
 	lastAdmit time.Time
@@ -258,7 +259,7 @@ func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time
 	if l.wentDown == nil {
 		l.wentDown = make(chan struct{})
 	}
-	wentDown := l.wentDown
+	wentDown, switches := l.wentDown, l.switches
 	l.mu.Unlock()
 	if now.Before(hold) {
 		return false, hold, nil, nil
@@ -293,9 +294,9 @@ func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time
 		out, err := l.eval(context.WithoutCancel(ctx), member, ahead)
 		ch <- answer{out, err}
 	}()
-	late := func() {
+	late := func() { // a failure after Redis was lost and found again since says nothing new
 		if a := <-ch; a.err != nil {
-			l.lost(a.err)
+			l.lostSince(switches, a.err)
 		}
 	}
 	var a answer
@@ -322,6 +323,11 @@ func (l *redisStore) try(ctx context.Context, track bool) (ok bool, retryAt time
 	if out[0] == 1 {
 		l.mu.Lock()
 		l.lastAdmit = l.now()
+		if l.down && !l.failClosed { // a late failure switched to the local window meanwhile: it waits this one out too
+			if h := l.lastAdmit.Add(l.span); h.After(l.holdUntil) {
+				l.holdUntil = h
+			}
+		}
 		l.mu.Unlock()
 		if track {
 			res = &settleOnce{settle: l.settler(member)}
@@ -439,14 +445,25 @@ func (l *redisStore) tryLocal() (bool, time.Time) {
 }
 
 // lost records that Redis could not be reached.
-func (l *redisStore) lost(err error) {
+func (l *redisStore) lost(err error) { l.lostSince(anySwitches, err) }
+
+// anySwitches makes lostSince count a failure whenever its call was made.
+const anySwitches = ^uint64(0)
+
+// lostSince is lost for a call made when down had changed switches times,
+// which counts only if it has not changed since.
+func (l *redisStore) lostSince(switches uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if switches != anySwitches && switches != l.switches {
+		return
+	}
 	l.lastProbe = l.now()
 	if l.down {
 		return
 	}
 	l.down = true
+	l.switches++
 	if l.wentDown != nil {
 		close(l.wentDown)
 		l.wentDown = nil
@@ -473,6 +490,7 @@ func (l *redisStore) found() {
 		return
 	}
 	l.down = false
+	l.switches++
 	l.recoveries.Add(1)
 	l.logger.Info("ratelimit: Redis answers again; back to the shared limit", "key", l.keys[0])
 	if !l.failClosed {
