@@ -475,7 +475,7 @@ func (f *fill) unread(closed bool) bool {
 // following it (another variant, a stalled or a refused download).
 func (f *fill) unheld() {
 	f.mu.Lock()
-	abandon := f.unread(true)
+	abandon := !f.t.flights.held(f.fl) && f.unread(true) // a request may have joined since
 	f.mu.Unlock()
 	if abandon {
 		f.cancel()
