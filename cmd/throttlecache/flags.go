@@ -34,7 +34,7 @@ func parseFlags(fs *flag.FlagSet, cmd string, args []string) ([]string, error) {
 			return nil, usagef("%s: %v (see %s %s -h)", cmd, err, programName, cmd)
 		}
 		rest := fs.Args()
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" && !valueOf(fs, args[:consumed-1]) {
 			return append(pos, rest...), nil
 		}
 		if len(rest) == 0 {
@@ -65,4 +65,23 @@ func helpText(fs *flag.FlagSet, synopsis, examples string) string {
 func printHelp(w io.Writer, fs *flag.FlagSet, synopsis, examples string) int {
 	fmt.Fprint(w, helpText(fs, synopsis, examples))
 	return exitOK
+}
+
+// valueOf reports whether the argument after before is the value of the
+// flag that ends before ("-user-agent --"), not the end of the flags.
+func valueOf(fs *flag.FlagSet, before []string) bool {
+	if len(before) == 0 {
+		return false
+	}
+	name, ok := strings.CutPrefix(before[len(before)-1], "-")
+	name = strings.TrimPrefix(name, "-")
+	if !ok || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+	return !isBool || !b.IsBoolFlag()
 }

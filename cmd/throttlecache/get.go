@@ -262,11 +262,11 @@ func (o *getOptions) config(set map[string]bool, stderr io.Writer) (throttlecach
 		return cfg, usagef("-log-every %v: must not be negative", o.logEvery)
 	}
 	cfg.RequestsPerSecond = o.rps
-	if !(o.rps > 0) || o.rps > 1e6 {
-		return cfg, usagef("-rps %v: must be a number of requests per second above 0", o.rps)
+	if !(o.rps > 0) || o.rps > 100_000 {
+		return cfg, usagef("-rps %v: must be a number of requests per second above 0, at most 100000", o.rps)
 	}
 
-	cfg.UserAgent = o.userAgent
+	cfg.UserAgent = strings.TrimSpace(o.userAgent)
 	if !set["user-agent"] {
 		cfg.UserAgent = strings.TrimSpace(os.Getenv(envUA))
 	}
@@ -276,7 +276,7 @@ func (o *getOptions) config(set map[string]bool, stderr io.Writer) (throttlecach
 	if o.edgar {
 		l, err := edgarLimiter(o.rps)
 		if err != nil {
-			return cfg, err
+			return cfg, usagef("-rps %v: %v", o.rps, err)
 		}
 		cfg.Limiter = l
 		if cfg.UserAgent == "" {

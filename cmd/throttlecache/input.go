@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,7 @@ import (
 type item struct {
 	URL    string
 	Path   string // from a "URL<TAB>path" line: relative to -o; "" for a path from the URL
-	Source string // "argument 2", "urls.txt:14": for messages
+	Source string // "urls.txt:14" for a line of a list, "" for an argument: for messages
 }
 
 // maxLine bounds a line of a URL list.
@@ -25,7 +26,8 @@ func readList(r io.Reader, name string) ([]item, error) {
 	var items []item
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff") // a byte-order mark
@@ -45,7 +47,9 @@ func readList(r io.Reader, name string) ([]item, error) {
 		}
 		items = append(items, it)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, usagef("%s:%d: a line longer than %d bytes", name, n, maxLine)
+	} else if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return items, nil

@@ -135,8 +135,11 @@ func isReservedName(name string) bool {
 	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
 		return true
 	}
-	if len(base) == 4 && (strings.HasPrefix(base, "COM") || strings.HasPrefix(base, "LPT")) {
-		return base[3] >= '0' && base[3] <= '9' || strings.ContainsRune("¹²³", rune(base[3]))
+	if num, ok := strings.CutPrefix(base, "COM"); ok || strings.HasPrefix(base, "LPT") {
+		if !ok {
+			num = base[3:]
+		}
+		return len(num) == 1 && num[0] >= '0' && num[0] <= '9' || num == "¹" || num == "²" || num == "³"
 	}
 	return false
 }
@@ -208,17 +211,20 @@ func plan(items []item, outDir string) ([]planned, error) {
 			return nil, usagef("%s: path %q must be relative and stay inside -o %s", it.Source, it.Path, outDir)
 		}
 		rel := path.Clean(p)
-		if j, dup := explicit[rel]; dup {
+		if rel == "." { // -o itself
+			return nil, usagef("%s: path %q must stay inside -o %s and name a file there, not -o itself", it.Source, it.Path, outDir)
+		}
+		if j, dup := explicit[strings.ToLower(rel)]; dup { // case folds on macOS and Windows
 			return nil, usagef("%s: path %q is also the path of %s", it.Source, it.Path, items[j].Source)
 		}
-		explicit[rel] = i
+		explicit[strings.ToLower(rel)] = i
 		files[strings.ToLower(rel)] = i
 		addDirs(rel)
 		out[i].Target = rel
 	}
 	for rel, i := range explicit {
-		if dirs[strings.ToLower(rel)] {
-			return nil, usagef("%s: path %q is a file, but another path in the list needs it as a folder", items[i].Source, rel)
+		if dirs[rel] {
+			return nil, usagef("%s: path %q is a file, but another path in the list needs it as a folder", items[i].Source, out[i].Target)
 		}
 	}
 	// Paths from URLs, in input order.
@@ -233,11 +239,12 @@ func plan(items []item, outDir string) ([]planned, error) {
 			out[i].Err = err
 			continue
 		}
-		if j, dup := urls[u.String()]; dup {
+		id := sameURL(u)
+		if j, dup := urls[id]; dup {
 			out[i].DupOf = j
 			continue
 		}
-		urls[u.String()] = i
+		urls[id] = i
 		natural[i] = urlRelPath(u)
 		addDirs(natural[i])
 	}
@@ -296,4 +303,15 @@ func parseURL(s string) (*url.URL, error) {
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
+}
+
+// sameURL is u as one resource, however spelled: the host in lower case,
+// without the scheme's default port.
+func sameURL(u *url.URL) string {
+	c := *u
+	c.Host = strings.ToLower(c.Host)
+	if p := c.Port(); (p == "443" && c.Scheme == "https") || (p == "80" && c.Scheme == "http") {
+		c.Host = strings.TrimSuffix(c.Host, ":"+p)
+	}
+	return c.String()
 }

@@ -124,7 +124,10 @@ func (r *reporter) failedEarly(source, url string, err error) {
 		return
 	}
 	r.printed++
-	fmt.Fprintf(r.w, "FAIL  %s (%s): %v\n", url, source, err)
+	if source != "" {
+		url += " (" + source + ")"
+	}
+	fmt.Fprintf(r.w, "FAIL  %s: %v\n", url, err)
 }
 
 // update is the batch's WithProgress callback.
