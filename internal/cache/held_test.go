@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gregjones/httpcache"
 )
 
 // TestOtherVariantLeavingGivesAnUnreadDownloadUp: variant A's leader
@@ -22,7 +20,8 @@ func TestOtherVariantLeavingGivesAnUnreadDownloadUp(t *testing.T) {
 	const chunk, chunks = 64 << 10, 100 // ~5 s at 50 ms a chunk
 	var aGone atomic.Bool
 	var aRequests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	tr, srv = newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Vary", "Accept-Language")
 		if r.Header.Get("Accept-Language") == "a" && aRequests.Add(1) == 1 {
 			for tr.flights.holdsOfOne() < 1 { // until B joined
@@ -46,14 +45,7 @@ func TestOtherVariantLeavingGivesAnUnreadDownloadUp(t *testing.T) {
 			return
 		}
 		io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
-	}))
-	t.Cleanup(srv.Close)
-	var err error
-	tr, err = New(srv.Client().Transport, Options{Store: NewByteStore(httpcache.NewMemoryCache(), nil), Policy: varyAll{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Policy: varyAll{}})
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
 		req.Header.Set("Accept-Language", "a")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -28,10 +27,13 @@ func (s *countedLookups) Lookup(ctx context.Context, k Key) (*Meta, io.ReadClose
 
 // TestRevalidatedAnswersFromUpdate: a stale entry confirmed by a 304 is
 // answered with the body the store's Update returns, and its new fields,
-// without a second Lookup (on S3, a second GET).
+// without a second Lookup.
 func TestRevalidatedAnswersFromUpdate(t *testing.T) {
 	var requests, conditional atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	st := &countedLookups{Store: NewByteStore(httpcache.NewMemoryCache(), nil)}
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		if r.Header.Get("If-None-Match") == `"v1"` {
 			conditional.Add(1)
@@ -43,17 +45,7 @@ func TestRevalidatedAnswersFromUpdate(t *testing.T) {
 		w.Header().Set("Etag", `"v1"`)
 		w.Header().Set("X-Seen", "first")
 		w.Write([]byte("the body"))
-	}))
-	t.Cleanup(srv.Close)
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	st := &countedLookups{Store: NewByteStore(httpcache.NewMemoryCache(), nil)}
-	tr, err := New(srv.Client().Transport, Options{Store: st, Policy: storeAll{},
-		Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Store: st, Now: func() time.Time { return time.Unix(0, now.Load()) }})
 	get := func() (string, *http.Response) {
 		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/doc")
 		if err != nil {
@@ -105,24 +97,17 @@ func (s *invalidatedDuringUpdate) Invalidate(context.Context, Key) (int, error) 
 // its entry loses the entry; the request that revalidated still gets its
 // answer.
 func TestInvalidationDuringUpdateWins(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	st := &invalidatedDuringUpdate{Store: NewByteStore(httpcache.NewMemoryCache(), nil)}
+	tr, srv := newEngine(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Etag", `"v1"`)
 		if r.Header.Get("If-None-Match") == `"v1"` {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 		w.Write([]byte("the body"))
-	}))
-	t.Cleanup(srv.Close)
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	st := &invalidatedDuringUpdate{Store: NewByteStore(httpcache.NewMemoryCache(), nil)}
-	tr, err := New(srv.Client().Transport, Options{Store: st, Policy: storeAll{},
-		Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	}, Options{Store: st, Now: func() time.Time { return time.Unix(0, now.Load()) }})
 	c := &http.Client{Transport: tr}
 	st.post = func() {
 		resp, err := c.Post(srv.URL+"/doc", "text/plain", nil)
