@@ -34,6 +34,10 @@ var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 var (
 	errBodyClosed = errors.New("cache: read on closed body")
 	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
+	// errFellBehind ends the body of a reader that read nothing for
+	// StallAfter while the store had failed and degradedWindow bytes waited
+	// for it: memory stays bounded and the other readers go on, at the cost
+	// of that reader's answer (a leaked body, most likely).
 	errFellBehind = errors.New("cache: body not read for too long while the store failed: the download went on without it")
 )
 
