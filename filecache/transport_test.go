@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,6 +153,48 @@ func TestCallerNoCacheRevalidates(t *testing.T) {
 	u := e.srv.URL + "/r"
 	expect(t, get(t, e.tr, "GET", u), 200, Miss, nil)
 	expect(t, get(t, e.tr, "GET", u, "Cache-Control", "no-cache"), 200, Revalidated, []byte("x"))
+}
+
+// A request with no-cache that arrives while an earlier request's
+// download is still going on does not get that download, which the origin
+// sent before it was made: it gets an answer of its own. (It followed the
+// earlier download, as a HIT.)
+func TestCallerNoCacheDoesNotShareAnOlderDownload(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	var served atomic.Int32
+	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 1 {
+			w.Write([]byte("new"))
+			return
+		}
+		w.Header().Set("Content-Length", "6")
+		w.Write([]byte("old"))
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write([]byte("old"))
+	})
+	u := e.srv.URL + "/r"
+	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	second := make(chan result, 1)
+	go func() { second <- get(t, e.tr, "GET", u, "Cache-Control", "no-cache") }()
+	time.Sleep(50 * time.Millisecond) // the second request waits for the first download
+	close(release)
+	if body, err := io.ReadAll(first.Body); err != nil || string(body) != "oldold" {
+		t.Fatalf("first body %q, %v", body, err)
+	}
+	first.Body.Close()
+	r := <-second
+	if string(r.body) != "new" || r.cache == Hit {
+		t.Fatalf("no-cache request during an older download got %q (%s), want the origin's new answer", r.body, r.cache)
+	}
+	if n := served.Load(); n != 2 {
+		t.Fatalf("origin served %d requests, want 2", n)
+	}
 }
 
 func TestStaleIfError(t *testing.T) {

@@ -325,9 +325,9 @@ func (f *fill) stalled() bool {
 }
 
 // follow answers rq from f's download, or returns nil for another Vary
-// variant or a failed or stalled download.
+// variant, a failed or stalled download, or one older than rq allows.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
-	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() {
+	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.answeredBy(f.head, t.now()) {
 		return nil
 	}
 	r := f.attach(rq.ctx)

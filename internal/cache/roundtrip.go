@@ -22,7 +22,16 @@ type request struct {
 	ctx  context.Context
 	key  Key // with its Variant, without Vary
 	pol  Request
-	cond bool // the caller validates: If-None-Match or If-Modified-Since
+	cond bool      // the caller validates: If-None-Match or If-Modified-Since
+	at   time.Time // when the cache got it
+}
+
+// answeredBy reports whether m, which a flight rq joined stored or is
+// downloading, may answer rq: it is fresh for rq, or the origin sent it
+// after rq arrived (a request that must be validated, such as no-cache,
+// may share a download only if the origin answered after it was made).
+func (rq *request) answeredBy(m *Meta, now time.Time) bool {
+	return rq.pol.Fresh(m, now) || !m.Fetched.Before(rq.at)
 }
 
 // RoundTrip implements http.RoundTripper: a GET or HEAD is answered from a
@@ -146,8 +155,8 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			status = cachestatus.Stale
 		}
 		k, m, body := t.lookup(rq)
-		if m != nil && k != o.key && !rq.pol.Fresh(m, t.now()) { // another variant's, which nobody asked the origin about
-			closeBody(body)
+		if m != nil && ((k != o.key && !rq.pol.Fresh(m, t.now())) || !rq.answeredBy(m, t.now())) {
+			closeBody(body) // another variant's, which nobody asked the origin about, or older than rq allows
 			m = nil
 		} else if k != o.key {
 			status = cachestatus.Hit
@@ -213,7 +222,7 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 	}
 	k.Variant = variant(req, t.secretKey)
 	cond := len(req.Header["If-None-Match"]) > 0 || len(req.Header["If-Modified-Since"]) > 0
-	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond}, ""
+	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond, at: t.now()}, ""
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
