@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/throttlecache/throttlecache/internal/cache"
@@ -47,37 +48,112 @@ func (s *Store) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Wri
 	return &writer{s: s, k: k, f: f, since: m.Started}, nil
 }
 
-// writer is a body being written to a temporary file.
+// writer is a body being written to a temporary file, in pieces of
+// writeChunk: the page cache reads a file written in large pieces back
+// faster (by 5 to 10% at 1 MiB against the sizes a network read gives),
+// and every hit reads it. Written bytes not yet in the file are read from
+// the buffer. One goroutine writes; any may ReadAt.
 type writer struct {
 	s         *Store
 	k         cache.Key
 	f         File
 	since     time.Time
-	n, synced int64
+	n, synced int64 // bytes written, and those handed to write-back
 	err       error
 	committed bool
 	aborted   bool
+
+	mu     sync.Mutex // guards buf's changes against ReadAt; only Write changes it
+	buf    *[writeChunk]byte
+	filled int  // the bytes of buf not yet in f, which end at n
+	closed bool // buf went back to its pool
 }
+
+const writeChunk = 256 << 10
+
+var writePool = sync.Pool{New: func() any { return new([writeChunk]byte) }}
 
 func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	n, err := w.f.Write(p)
-	w.n += int64(n)
+	if w.filled+len(p) > writeChunk {
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) >= writeChunk {
+		n, err := w.f.Write(p)
+		w.mu.Lock()
+		w.n += int64(n)
+		w.mu.Unlock()
+		return n, w.wrote(err)
+	}
+	w.mu.Lock()
+	if w.buf == nil {
+		w.buf = writePool.Get().(*[writeChunk]byte)
+	}
+	w.filled += copy(w.buf[w.filled:], p)
+	w.n += int64(len(p))
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// flush writes the buffered bytes to the file. ReadAt reads buf meanwhile,
+// which the write only reads too.
+func (w *writer) flush() error {
+	if w.err != nil || w.filled == 0 {
+		return w.err
+	}
+	_, err := w.f.Write(w.buf[:w.filled])
+	if err == nil {
+		w.mu.Lock()
+		w.filled = 0
+		w.mu.Unlock()
+	}
+	return w.wrote(err) // after a failure buf keeps the bytes for ReadAt
+}
+
+// wrote records the outcome of a write to the file.
+func (w *writer) wrote(err error) error {
 	if err != nil {
 		w.err = err
 		w.s.fail("write", w.f.Name(), err)
-		return n, err
+		return err
 	}
-	if w.n-w.synced >= syncEvery {
-		startWriteback(w.f, w.synced, w.n-w.synced)
-		w.synced = w.n
+	if done := w.n - int64(w.filled); done-w.synced >= syncEvery {
+		startWriteback(w.f, w.synced, done-w.synced)
+		w.synced = done
 	}
-	return n, nil
+	return nil
 }
 
-func (w *writer) ReadAt(p []byte, off int64) (int, error) { return w.f.ReadAt(p, off) }
+func (w *writer) ReadAt(p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	inFile := w.n - int64(w.filled)
+	if off >= inFile {
+		n := 0
+		if off < w.n {
+			n = copy(p, w.buf[off-inFile:w.filled])
+		}
+		w.mu.Unlock()
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	w.mu.Unlock()
+	n, err := w.f.ReadAt(p[:min(int64(len(p)), inFile-off)], off)
+	if err == nil && n < len(p) { // the rest is in buf, or in the file by now
+		k, err := w.ReadAt(p[n:], off+int64(n))
+		return n + k, err
+	}
+	return n, err
+}
 
 // Abort removes the temporary file; readers keep it open until Close.
 func (w *writer) Abort() {
@@ -89,6 +165,12 @@ func (w *writer) Abort() {
 
 // Close closes the temporary file, and removes it unless committed.
 func (w *writer) Close() error {
+	w.mu.Lock()
+	if buf := w.buf; buf != nil && !w.closed {
+		defer writePool.Put(buf)
+	}
+	w.closed, w.buf = true, nil
+	w.mu.Unlock()
 	err := w.f.Close()
 	w.Abort()
 	return err
@@ -107,7 +189,10 @@ func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 	if s.invalidatedSince(w.k, w.since) {
 		return cache.ErrInvalidated
 	}
-	err := w.f.Sync()
+	err := w.flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
 	var fi os.FileInfo
 	if err == nil {
 		fi, err = w.f.Stat()
