@@ -335,11 +335,11 @@ func (t *Transport) follow(rq *request, f *fill) *http.Response {
 		return nil
 	}
 	httpbody.CloseRequest(rq.req)
-	h := f.head.Header.Clone()
+	var add []string
 	if f.want >= 0 {
-		h["Content-Length"] = []string{strconv.FormatInt(f.want, 10)}
+		add = []string{"Content-Length", strconv.FormatInt(f.want, 10)}
 	}
-	resp := newResponse(rq.req, f.head.Status, h, f.want, r, f.head.Uncompressed)
+	resp := newResponse(rq.req, f.head.Status, cloneHeader(f.head.Header, add...), f.want, r, f.head.Uncompressed)
 	if !f.store {
 		return t.mark(rq.req, resp, cachestatus.Miss, "shared") // the origin's answer, not stored
 	}

@@ -90,3 +90,27 @@ func TestVarySig(t *testing.T) {
 		}
 	}
 }
+
+// cloneHeader's copy shares no value slice with the stored header or with
+// another response's, keeps a nil value as Clone does, and sets the added
+// fields over stored ones.
+func TestCloneHeader(t *testing.T) {
+	stored := http.Header{"A": {"1", "2"}, "B": {"3"}, "Nil": nil, "Age": {"9"}}
+	h1 := cloneHeader(stored, "Age", "0", "X-Cache", "HIT")
+	h2 := cloneHeader(stored, "Age", "1")
+	h1["A"] = append(h1["A"], "appended")
+	h1["B"][0] = "changed"
+	if !slices.Equal(stored["A"], []string{"1", "2"}) || stored["B"][0] != "3" || stored["Age"][0] != "9" {
+		t.Fatalf("the stored header changed: %v", stored)
+	}
+	if !slices.Equal(h2["A"], []string{"1", "2"}) || h2["B"][0] != "3" || h2.Get("Age") != "1" || h2.Get("X-Cache") != "" {
+		t.Fatalf("another response's header changed: %v", h2)
+	}
+	if v, ok := h1["Nil"]; !ok || v != nil {
+		t.Fatalf("nil value: %v, %v", v, ok)
+	}
+	h1["Age"] = append(h1["Age"], "x")
+	if h1.Get("X-Cache") != "HIT" || len(h1) != 5 {
+		t.Fatalf("added fields: %v", h1)
+	}
+}

@@ -107,25 +107,30 @@ func KeyFor(u *url.URL) (Key, bool) {
 	if p[0] != '/' {
 		return Key{}, false
 	}
-	segs := strings.Split(p[1:], "/")
 	var b strings.Builder
-	for i, s := range segs {
-		esc := escapeName(s, "")
-		if i < len(segs)-1 {
+	b.Grow(len(p) + len(u.RawQuery) + 8)
+	last := strings.LastIndexByte(p, '/')
+	if last > 0 {
+		for s := range strings.SplitSeq(p[1:last], "/") {
+			esc := escapeName(s, "")
 			if esc == "" {
 				esc = emptySegment
 			}
 			b.WriteString(limitName(esc, maxName))
 			b.WriteByte('/')
-			continue
 		}
-		name := "@" + esc
-		if u.RawQuery != "" || u.ForceQuery {
-			name += "@" + escapeName(u.RawQuery, "")
-		}
-		b.WriteString(limitName(name, maxName))
+	}
+	start := b.Len()
+	b.WriteByte('@')
+	b.WriteString(escapeName(p[last+1:], ""))
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteByte('@')
+		b.WriteString(escapeName(u.RawQuery, ""))
 	}
 	path := b.String()
+	if len(path)-start > maxName {
+		path = path[:start] + limitName(path[start:], maxName)
+	}
 	if len(hd)+len(path) > maxRel {
 		// Too deep to spell out: a folder no escaped name can equal.
 		sum := sha256.Sum256([]byte(path))

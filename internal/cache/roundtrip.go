@@ -522,15 +522,15 @@ func (t *Transport) respond(rq *request, k Key, m *Meta, body io.ReadCloser, sta
 		closeBody(body)
 		body = http.NoBody
 	}
-	h := m.Header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
+	add := [...]string{cachestatus.Header, status, "Age", strconv.FormatInt(int64(rq.pol.Age(m, t.now())/time.Second), 10),
+		"Content-Length", ""}
+	n := len(add)
 	if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified {
-		h["Content-Length"] = []string{strconv.FormatInt(m.Size, 10)}
+		add[n-1] = strconv.FormatInt(m.Size, 10)
+	} else {
+		n -= 2
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(rq.pol.Age(m, t.now())/time.Second), 10)}
-	resp := newResponse(req, m.Status, h, m.Size, body, m.Uncompressed)
+	resp := newResponse(req, m.Status, cloneHeader(m.Header, add[:n]...), m.Size, body, m.Uncompressed)
 	return t.mark(req, resp, status, "")
 }
 
@@ -547,6 +547,31 @@ func (t *Transport) mark(req *http.Request, resp *http.Response, status, why str
 		t.log.LogAttrs(req.Context(), slog.LevelDebug, t.name, attrs...)
 	}
 	return resp
+}
+
+// cloneHeader returns a copy of h with the fields of add (name, value,
+// name, value...) set, in one allocation for the map and one for the
+// values: a hit allocates little.
+func cloneHeader(h http.Header, add ...string) http.Header {
+	nv := len(add) / 2
+	for _, v := range h {
+		nv += len(v)
+	}
+	sv := make([]string, nv)
+	out := make(http.Header, len(h)+len(add)/2)
+	for k, v := range h {
+		if v == nil {
+			out[k] = nil // as Clone keeps it
+			continue
+		}
+		n := copy(sv, v)
+		out[k], sv = sv[:n:n], sv[n:]
+	}
+	for i := 0; i+1 < len(add); i += 2 {
+		sv[0] = add[i+1]
+		out[add[i]], sv = sv[:1:1], sv[1:]
+	}
+	return out
 }
 
 // newResponse is an HTTP/1.1 response to req that the cache made.

@@ -25,7 +25,9 @@ func Set(resp *http.Response, status string) {
 	if resp.Header == nil {
 		resp.Header = http.Header{}
 	}
-	resp.Header[Header] = []string{status}
+	if v := resp.Header[Header]; len(v) != 1 || v[0] != status {
+		resp.Header[Header] = []string{status}
+	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}

@@ -182,9 +182,12 @@ func (s *Store) fail(op, path string, err error) {
 }
 
 // paths returns the body and sidecar of k.
-func (s *Store) paths(k cache.Key) (body, meta string) {
-	body = s.dir + string(filepath.Separator) + filepath.FromSlash(k.String())
-	return body, body + metaSuffix
+func (s *Store) paths(k cache.Key) (body, meta string) { return s.pathsOf(k.String()) }
+
+// pathsOf returns the body and sidecar of the entry key, in one string.
+func (s *Store) pathsOf(key string) (body, meta string) {
+	meta = s.dir + string(filepath.Separator) + filepath.FromSlash(key) + metaSuffix
+	return meta[:len(meta)-len(metaSuffix)], meta
 }
 
 // lockBase names k's lock file and starts its temporary files' names, so

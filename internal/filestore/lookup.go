@@ -107,7 +107,7 @@ func (s *Store) Lookup(_ context.Context, k cache.Key) (*cache.Meta, io.ReadClos
 // looks again without when the body turns out to be another file.
 func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, error) {
 	key := k.String()
-	bodyPath, metaPath := s.paths(k)
+	bodyPath, metaPath := s.pathsOf(key)
 	c, trusted, err := s.loadMeta(key, metaPath, trust)
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +121,7 @@ func (s *Store) lookup(k cache.Key, trust bool) (*cache.Meta, io.ReadCloser, err
 			return m, cache.MemBody(c.body), nil
 		}
 	}
-	f, err := os.Open(bodyPath)
+	f, err := openRead(bodyPath)
 	if err != nil {
 		return nil, nil, cache.ErrNotFound
 	}
