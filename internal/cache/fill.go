@@ -117,7 +117,8 @@ func (f *fill) run() {
 	var err error
 	for err == nil {
 		var k int
-		if k, err = f.src.Read(buf[:]); k > 0 {
+		// Reads end at multiples of chunkSize, so that a store may write whole aligned pieces.
+		if k, err = f.src.Read(buf[:chunkSize-f.n%chunkSize]); k > 0 {
 			if aerr := f.add(buf[:k]); aerr != nil && (err == nil || err == io.EOF) {
 				err = aerr
 			}

@@ -49,10 +49,12 @@ func (s *Store) Create(_ context.Context, k cache.Key, m *cache.Meta) (cache.Wri
 }
 
 // writer is a body being written to a temporary file, in pieces of
-// writeChunk: the page cache reads a file written in large pieces back
-// faster (by 5 to 10% at 1 MiB against the sizes a network read gives),
-// and every hit reads it. Written bytes not yet in the file are read from
-// the buffer. One goroutine writes; any may ReadAt.
+// writeChunk that start at multiples of it: the page cache reads a file
+// written in large aligned pieces back faster (by 5 to 10% at 1 MiB
+// against the sizes network reads give), and every hit reads it. Whole
+// aligned pieces are written as they come, the rest through a buffer,
+// whose bytes ReadAt reads until they are in the file. One goroutine
+// writes; any may ReadAt.
 type writer struct {
 	s         *Store
 	k         cache.Key
@@ -74,29 +76,31 @@ const writeChunk = 256 << 10
 var writePool = sync.Pool{New: func() any { return new([writeChunk]byte) }}
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.filled+len(p) > writeChunk {
-		if err := w.flush(); err != nil {
-			return 0, err
+	total := len(p)
+	for len(p) > 0 && w.err == nil {
+		if w.filled == 0 && w.n%writeChunk == 0 && len(p) >= writeChunk { // whole pieces: no copy
+			n, err := w.f.Write(p[:len(p)/writeChunk*writeChunk])
+			w.mu.Lock()
+			w.n += int64(n)
+			w.mu.Unlock()
+			p = p[n:]
+			w.wrote(err)
+			continue
+		}
+		take := min(writeChunk-int(w.n%writeChunk), len(p)) // to the end of the piece
+		w.mu.Lock()
+		if w.buf == nil {
+			w.buf = writePool.Get().(*[writeChunk]byte)
+		}
+		w.filled += copy(w.buf[w.filled:], p[:take])
+		w.n += int64(take)
+		w.mu.Unlock()
+		p = p[take:]
+		if w.n%writeChunk == 0 {
+			w.flush()
 		}
 	}
-	if len(p) >= writeChunk {
-		n, err := w.f.Write(p)
-		w.mu.Lock()
-		w.n += int64(n)
-		w.mu.Unlock()
-		return n, w.wrote(err)
-	}
-	w.mu.Lock()
-	if w.buf == nil {
-		w.buf = writePool.Get().(*[writeChunk]byte)
-	}
-	w.filled += copy(w.buf[w.filled:], p)
-	w.n += int64(len(p))
-	w.mu.Unlock()
-	return len(p), nil
+	return total - len(p), w.err
 }
 
 // flush writes the buffered bytes to the file. ReadAt reads buf meanwhile,
