@@ -89,7 +89,9 @@ type Config struct {
 	// CacheMode selects the cache stage. Default: Disabled.
 	CacheMode CacheMode
 	// CacheDir holds the cache for RFCFile and FileCache, which require it.
-	// New creates it when missing.
+	// New creates it when missing. The other modes ignore it, and Disabled
+	// ignores Rules and MaxCacheBytes too, so that one Config can switch
+	// modes by CacheMode alone.
 	CacheDir string
 	// Rules override what servers say about freshness (site regex → path
 	// regex → max-age). Default: none.
