@@ -318,6 +318,13 @@ func (f *fill) abandonIfUnread() {
 	}
 }
 
+// downloaded reports whether the whole body arrived (it may be committing).
+func (f *fill) downloaded() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.final
+}
+
 // stalled reports whether the download made no progress for stallAfter.
 func (f *fill) stalled() bool {
 	f.mu.Lock()
@@ -328,7 +335,7 @@ func (f *fill) stalled() bool {
 // follow answers rq from f's download, or returns nil for another Vary
 // variant, a failed or stalled download, or one older than rq allows.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
-	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.answeredBy(f.head, t.now()) {
+	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.answeredBy(f.head, time.Time{}, t.now()) {
 		return nil
 	}
 	r := f.attach(rq.ctx)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A flight is one origin request (and its fill) that other requests for
@@ -35,8 +36,11 @@ const (
 type outcome struct {
 	kind outcomeKind
 	key  Key // outEntry, outStale: the entry settled (another Vary variant's is not)
-	fill *fill
-	err  error
+	// answered is when the origin's answer (a body, a 304, a failure)
+	// arrived; zero when the entry came from elsewhere.
+	answered time.Time
+	fill     *fill
+	err      error
 }
 
 type flights struct {

@@ -27,11 +27,13 @@ type request struct {
 }
 
 // answeredBy reports whether m, which a flight rq joined stored or is
-// downloading, may answer rq: it is fresh for rq, or the origin sent it
-// after rq arrived (a request that must be validated, such as no-cache,
-// may share a download only if the origin answered after it was made).
-func (rq *request) answeredBy(m *Meta, now time.Time) bool {
-	return rq.pol.Fresh(m, now) || !m.Fetched.Before(rq.at)
+// downloading, may answer rq: it is fresh for rq, or the origin answered
+// (at the later of answered and m.Fetched) after rq arrived. So a request
+// that must be validated, such as no-cache, shares an answer only if the
+// origin gave it after the request was made: a download, a 304, or a
+// failure that the entry stands in for.
+func (rq *request) answeredBy(m *Meta, answered, now time.Time) bool {
+	return rq.pol.Fresh(m, now) || !answered.Before(rq.at) || !m.Fetched.Before(rq.at)
 }
 
 // RoundTrip implements http.RoundTripper: a GET or HEAD is answered from a
@@ -155,7 +157,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			status = cachestatus.Stale
 		}
 		k, m, body := t.lookup(rq)
-		if m != nil && ((k != o.key && !rq.pol.Fresh(m, t.now())) || !rq.answeredBy(m, t.now())) {
+		if m != nil && ((k != o.key && !rq.pol.Fresh(m, t.now())) || !rq.answeredBy(m, o.answered, t.now())) {
 			closeBody(body) // another variant's, which nobody asked the origin about, or older than rq allows
 			m = nil
 		} else if k != o.key {
@@ -170,11 +172,11 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			t.stats.coalesced.Add(1)
 			return resp, nil, false
 		}
-		if o.fill.stalled() {
-			resp, err := t.direct(rq)
+		if o.fill.stalled() || (!rq.answeredBy(o.fill.head, time.Time{}, t.now()) && !o.fill.downloaded()) {
+			resp, err := t.direct(rq) // rather than wait for a download rq may not have
 			return resp, err, false
 		}
-		wait = true // another variant's download, or a failed one: look again once it is over
+		wait = true // another variant's download, a failed one, or one being committed: look again once it is over
 	case outError:
 		httpbody.CloseRequest(rq.req)
 		return nil, o.err, false
@@ -387,7 +389,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		}
 		if old != nil && rq.pol.Stale(old, respTime, nil) {
 			if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
-				done(outcome{kind: outStale, key: k})
+				done(outcome{kind: outStale, key: k, answered: respTime})
 				return r, nil
 			}
 		}
@@ -407,7 +409,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 			httpbody.Discard(resp.Body)
 			cancel()
-			done(outcome{kind: outStale, key: k})
+			done(outcome{kind: outStale, key: k, answered: respTime})
 			return r, nil
 		}
 	}
@@ -456,12 +458,12 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 				t.stats.stored.Add(1)
 				t.stats.storedBytes.Add(nm.Size)
 			}
-			done(outcome{kind: outEntry, key: k})
+			done(outcome{kind: outEntry, key: k, answered: respTime})
 			return t.respond(rq, k, &nm, body, cachestatus.Revalidated), nil
 		}
 	}
 	if r := t.fromStore(rq, k, old, cachestatus.Revalidated, &nm); r != nil {
-		done(outcome{kind: outEntry, key: k})
+		done(outcome{kind: outEntry, key: k, answered: respTime})
 		return r, nil
 	}
 	done(outcome{kind: outRetry})
