@@ -193,10 +193,10 @@ func (w *writer) Commit(_ context.Context, m *cache.Meta) error {
 	if s.invalidatedSince(w.k, w.since) {
 		return cache.ErrInvalidated
 	}
-	err := w.flush()
-	if err == nil {
-		err = w.f.Sync()
+	if err := w.flush(); err != nil {
+		return err // counted by wrote
 	}
+	err := w.f.Sync()
 	var fi os.FileInfo
 	if err == nil {
 		fi, err = w.f.Stat()

@@ -179,3 +179,25 @@ func TestWriterFailedFlushKeepsBytes(t *testing.T) {
 		t.Fatal("ReadAt after Close succeeded")
 	}
 }
+
+// One failed write is one store error. A tail that waited in the buffer
+// and fails when Commit flushes it is counted once, not also as a failed
+// commit.
+func TestWriterFailedFlushAtCommitCountsOneError(t *testing.T) {
+	s, _, fail := recordingStore(t)
+	k := urlKey(t, "http://example.com/tail")
+	m := &cache.Meta{Key: k.String(), Status: 200, Fetched: time.Now(), Size: 100}
+	w, err := s.Create(context.Background(), k, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	fail()
+	w.Write(bytes.Repeat([]byte("x"), 100)) // buffered now; before, it failed here
+	if err := w.Commit(context.Background(), m); err == nil {
+		t.Fatal("Commit over a failing disk succeeded")
+	}
+	if n := s.Stats().Errors; n != 1 {
+		t.Fatalf("one failed write counted as %d store errors", n)
+	}
+}
