@@ -119,7 +119,9 @@ type Config struct {
 	// Header holds default headers, set on every request that lacks them.
 	Header http.Header
 	// MaxCacheBytes caps the size of the FileCache or RFCFile folder: past it
-	// the least recently used entries are evicted. Default: 0, no cap.
+	// the least recently used entries are evicted. Processes sharing the
+	// folder may pass it by an eighth each between their measurements of
+	// the folder. Default: 0, no cap.
 	MaxCacheBytes int64
 	// MaxBodyBytes is the largest body the RFC modes store; larger bodies,
 	// or bodies of unknown length once they grow past it, stream through

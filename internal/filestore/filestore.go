@@ -61,7 +61,10 @@ type File interface {
 // Options configures a [Store].
 type Options struct {
 	// MaxBytes caps the folder: past it the least recently used entries
-	// are removed in the background, down to 90%. Default (0): no cap.
+	// are removed in the background, down to 90%. Processes sharing the
+	// folder each count their own commits and measure the folder after
+	// committing an eighth of the cap, so it may pass the cap by an eighth
+	// per other process until the next measurement. Default (0): no cap.
 	MaxBytes int64
 	Logger   *slog.Logger // a warning for every failed read or write; default: discarded
 	// CreateTemp and Reserve replace os.CreateTemp and the reservation of

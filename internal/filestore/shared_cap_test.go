@@ -9,7 +9,9 @@ import (
 
 // TestCapHoldsAcrossProcesses: two Stores on one folder stand for two
 // processes sharing it, each with the same MaxBytes; the folder ends up
-// under the cap, though each counts only its own commits.
+// within the cap and the eighth of it the other process may have committed
+// since it was last measured, though each counts only its own commits
+// (without measuring the folder it would hold 1.5 MiB).
 func TestCapHoldsAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	const maxBytes = 1 << 20
@@ -37,8 +39,8 @@ func TestCapHoldsAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Bytes > maxBytes {
-		t.Fatalf("folder holds %d bytes in %d entries, over MaxBytes %d; evictions: a %d, b %d",
+	if sum.Bytes > maxBytes+maxBytes/8 {
+		t.Fatalf("folder holds %d bytes in %d entries, over MaxBytes %d and an eighth; evictions: a %d, b %d",
 			sum.Bytes, sum.Entries, maxBytes, a.Stats().Evictions, b.Stats().Evictions)
 	}
 }
