@@ -48,16 +48,17 @@ var (
 // fails mid-download, readers get the rest from memory, at the pace of the
 // slowest.
 type fill struct {
-	t      *Transport
-	fl     *flight
-	k      Key
-	head   *Meta // the response, as followers get it
-	store  bool  // started out to store the body (else: shared with waiters only)
-	w      Writer
-	src    io.ReadCloser
-	want   int64 // Content-Length, or -1
-	cancel context.CancelFunc
-	end    func() // ends the flight and releases the lock, once
+	t        *Transport
+	fl       *flight
+	k        Key
+	head     *Meta     // the response, as followers get it
+	answered time.Time // when it arrived, by the real clock
+	store    bool      // started out to store the body (else: shared with waiters only)
+	w        Writer
+	src      io.ReadCloser
+	want     int64 // Content-Length, or -1
+	cancel   context.CancelFunc
+	end      func() // ends the flight and releases the lock, once
 
 	mu        sync.Mutex
 	m         *Meta // what to commit; nil once storing is given up
@@ -81,13 +82,13 @@ type fill struct {
 // startFill starts the fill of resp's body into a new entry at k (when not
 // storable, shared with the waiters only) and returns the leader's
 // response, or nil when the store cannot take it.
-func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable bool, resp *http.Response,
+func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable bool, resp *http.Response, answered time.Time,
 	cancel context.CancelFunc, stopLeader func() bool, done func(outcome)) *http.Response {
 	w, err := t.store.Create(rq.ctx, k, m)
 	if err != nil {
 		return nil
 	}
-	f := &fill{t: t, fl: fl, k: k, head: m, store: storable, w: w, src: resp.Body, want: resp.ContentLength,
+	f := &fill{t: t, fl: fl, k: k, head: m, answered: answered, store: storable, w: w, src: resp.Body, want: resp.ContentLength,
 		cancel: cancel, end: sync.OnceFunc(func() { done(outcome{kind: outRetry}) }), wake: make(chan struct{}),
 		readers: map[*reader]struct{}{}, refs: 1, drainTo: -1, progress: time.Now()}
 	if storable {
@@ -335,7 +336,7 @@ func (f *fill) stalled() bool {
 // follow answers rq from f's download, or returns nil for another Vary
 // variant, a failed or stalled download, or one older than rq allows.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
-	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.answeredBy(f.head, time.Time{}, t.now()) {
+	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.mayShare(f.answered, nil) {
 		return nil
 	}
 	r := f.attach(rq.ctx)

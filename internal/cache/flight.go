@@ -37,7 +37,7 @@ type outcome struct {
 	kind outcomeKind
 	key  Key // outEntry, outStale: the entry settled (another Vary variant's is not)
 	// answered is when the origin's answer (a body, a 304, a failure)
-	// arrived; zero when the entry came from elsewhere.
+	// arrived, by the real clock; zero when the entry came from elsewhere.
 	answered time.Time
 	fill     *fill
 	err      error

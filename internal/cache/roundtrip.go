@@ -22,18 +22,26 @@ type request struct {
 	ctx  context.Context
 	key  Key // with its Variant, without Vary
 	pol  Request
-	cond bool      // the caller validates: If-None-Match or If-Modified-Since
-	at   time.Time // when the cache got it
+	cond bool // the caller validates: If-None-Match or If-Modified-Since
+	// validate: the caller demands an answer from the origin (no-cache,
+	// max-age=0); at and atClock: when the cache got it, by the real clock
+	// and by the cache's.
+	validate    bool
+	at, atClock time.Time
 }
 
-// answeredBy reports whether m, which a flight rq joined stored or is
-// downloading, may answer rq: it is fresh for rq, or the origin answered
-// (at the later of answered and m.Fetched) after rq arrived. So a request
-// that must be validated, such as no-cache, shares an answer only if the
-// origin gave it after the request was made: a download, a 304, or a
-// failure that the entry stands in for.
-func (rq *request) answeredBy(m *Meta, answered, now time.Time) bool {
-	return rq.pol.Fresh(m, now) || !answered.Before(rq.at) || !m.Fetched.Before(rq.at)
+// mayShare reports whether an answer the origin gave at answered (by the
+// real clock; zero when not known, and then the entry m's Fetched, by the
+// cache's clock, tells) may answer rq: any may, unless rq demands an answer
+// from the origin and this one came before rq arrived.
+func (rq *request) mayShare(answered time.Time, m *Meta) bool {
+	switch {
+	case !rq.validate:
+		return true
+	case !answered.IsZero():
+		return !answered.Before(rq.at)
+	}
+	return m != nil && m.Fetched.After(rq.atClock)
 }
 
 // RoundTrip implements http.RoundTripper: a GET or HEAD is answered from a
@@ -157,7 +165,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			status = cachestatus.Stale
 		}
 		k, m, body := t.lookup(rq)
-		if m != nil && ((k != o.key && !rq.pol.Fresh(m, t.now())) || !rq.answeredBy(m, o.answered, t.now())) {
+		if m != nil && ((k != o.key && !rq.pol.Fresh(m, t.now())) || !rq.mayShare(o.answered, m)) {
 			closeBody(body) // another variant's, which nobody asked the origin about, or older than rq allows
 			m = nil
 		} else if k != o.key {
@@ -172,8 +180,8 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			t.stats.coalesced.Add(1)
 			return resp, nil, false
 		}
-		if o.fill.stalled() || (!rq.answeredBy(o.fill.head, time.Time{}, t.now()) && !o.fill.downloaded()) {
-			resp, err := t.direct(rq) // rather than wait for a download rq may not have
+		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
+			resp, err := t.alone(rq) // rather than wait for a download rq may not have
 			return resp, err, false
 		}
 		wait = true // another variant's download, a failed one, or one being committed: look again once it is over
@@ -224,7 +232,9 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 	}
 	k.Variant = variant(req, t.secretKey)
 	cond := len(req.Header["If-None-Match"]) > 0 || len(req.Header["If-Modified-Since"]) > 0
-	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond, at: t.now()}, ""
+	validate := HasDirective(req.Header, "no-cache") || HasDirective(req.Header, "max-age=0")
+	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond, validate: validate,
+		at: time.Now(), atClock: t.now()}, ""
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
@@ -339,7 +349,7 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (
 	}
 	var body io.ReadCloser
 	k, m, body = t.lookup(rq)
-	if m != nil && rq.pol.Fresh(m, t.now()) {
+	if m != nil && (rq.pol.Fresh(m, t.now()) || (rq.validate && rq.mayShare(time.Time{}, m))) { // stored meanwhile
 		unlock()
 		t.flights.end(fl, outcome{kind: outEntry, key: k})
 		return t.respond(rq, k, m, body, cachestatus.Hit), nil
@@ -374,13 +384,17 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 			conditional = true
 		}
 	}
+	var answered time.Time // by the real clock, which orders requests
 	done := func(o outcome) {
+		if o.answered.IsZero() {
+			o.answered = answered
+		}
 		unlock()
 		t.flights.end(fl, o)
 	}
 	started, reqTime := time.Now(), t.now()
 	resp, err := t.next.RoundTrip(out)
-	respTime := t.now()
+	respTime, answered := t.now(), time.Now()
 	if err != nil {
 		cancel()
 		if ctx.Err() != nil {
@@ -389,7 +403,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		}
 		if old != nil && rq.pol.Stale(old, respTime, nil) {
 			if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
-				done(outcome{kind: outStale, key: k, answered: respTime})
+				done(outcome{kind: outStale, key: k})
 				return r, nil
 			}
 		}
@@ -409,7 +423,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		if r := t.fromStore(rq, k, old, cachestatus.Stale, nil); r != nil {
 			httpbody.Discard(resp.Body)
 			cancel()
-			done(outcome{kind: outStale, key: k, answered: respTime})
+			done(outcome{kind: outStale, key: k})
 			return r, nil
 		}
 	}
@@ -432,7 +446,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		m := &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode,
 			Header: StoredHeader(resp.Header), Uncompressed: resp.Uncompressed,
 			Requested: reqTime, Fetched: respTime, Vary: names, Size: max(resp.ContentLength, 0), Started: started}
-		if r := t.startFill(rq, fl, k, m, storable, resp, cancel, stop, done); r != nil {
+		if r := t.startFill(rq, fl, k, m, storable, resp, answered, cancel, stop, done); r != nil {
 			return r, nil
 		}
 	}
@@ -458,12 +472,12 @@ func (t *Transport) revalidated(rq *request, fl *flight, k Key, old *Meta, resp 
 				t.stats.stored.Add(1)
 				t.stats.storedBytes.Add(nm.Size)
 			}
-			done(outcome{kind: outEntry, key: k, answered: respTime})
+			done(outcome{kind: outEntry, key: k})
 			return t.respond(rq, k, &nm, body, cachestatus.Revalidated), nil
 		}
 	}
 	if r := t.fromStore(rq, k, old, cachestatus.Revalidated, &nm); r != nil {
-		done(outcome{kind: outEntry, key: k, answered: respTime})
+		done(outcome{kind: outEntry, key: k})
 		return r, nil
 	}
 	done(outcome{kind: outRetry})
@@ -482,6 +496,31 @@ func (t *Transport) fromStore(rq *request, k Key, old *Meta, status string, newe
 		m = newer
 	}
 	return t.respond(rq, k, m, body, status)
+}
+
+// alone fetches for rq outside the flight it may not share, as direct
+// does, but answers a failure from the stale entry when the policy allows.
+func (t *Transport) alone(rq *request) (*http.Response, error) {
+	k, m, body := t.lookup(rq)
+	closeBody(body)
+	req := rq.req
+	if m != nil && rq.pol.Stale(m, t.now(), nil) {
+		req = req.WithContext(cachestatus.WithStale(rq.ctx)) // answered stale at once, not retried
+	}
+	resp, err := t.next.RoundTrip(req)
+	if m != nil && (err != nil || serverError(resp.StatusCode)) && rq.pol.Stale(m, t.now(), resp) {
+		if r := t.fromStore(rq, k, m, cachestatus.Stale, nil); r != nil {
+			if err == nil {
+				httpbody.Discard(resp.Body)
+			}
+			return r, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.Request = rq.req
+	return t.mark(rq.req, resp, cachestatus.Miss, "alone"), nil
 }
 
 // direct fetches without the cache, after it could not help.
