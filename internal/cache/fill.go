@@ -319,6 +319,11 @@ func (f *fill) abandonIfUnread() {
 	}
 }
 
+// otherVariant reports whether f downloads another Vary variant than rq's.
+func (f *fill) otherVariant(rq *request) bool {
+	return f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary
+}
+
 // downloaded reports whether the whole body arrived (it may be committing).
 func (f *fill) downloaded() bool {
 	f.mu.Lock()
@@ -336,7 +341,7 @@ func (f *fill) stalled() bool {
 // follow answers rq from f's download, or returns nil for another Vary
 // variant, a failed or stalled download, or one older than rq allows.
 func (t *Transport) follow(rq *request, f *fill) *http.Response {
-	if (f.k.Vary != "" && varySig(f.head.Vary, rq.req.Header) != f.k.Vary) || f.stalled() || !rq.mayShare(f.answered, nil) {
+	if f.otherVariant(rq) || f.stalled() || !rq.mayShare(f.answered, nil) {
 		return nil
 	}
 	r := f.attach(rq.ctx)

@@ -146,7 +146,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 				return
 			case <-tick.C:
 				if o.fill != nil && o.fill.stalled() {
-					resp, err = t.direct(rq)
+					resp, err = t.alone(rq)
 					again = false
 					return
 				}
@@ -182,6 +182,9 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
 			resp, err := t.alone(rq) // rather than wait for a download rq may not have
+			if err == nil && !o.fill.otherVariant(rq) && resp.Header.Get(cachestatus.Header) == cachestatus.Miss {
+				fl.invalid.Store(true) // the origin's newer answer: the older download is not stored over the entry
+			}
 			return resp, err, false
 		}
 		wait = true // another variant's download, a failed one, or one being committed: look again once it is over
@@ -189,7 +192,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		httpbody.CloseRequest(rq.req)
 		return nil, o.err, false
 	case outDirect:
-		resp, err := t.direct(rq)
+		resp, err := t.alone(rq) // with rq's own stale-if-error
 		return resp, err, false
 	}
 	return nil, nil, true
@@ -498,23 +501,26 @@ func (t *Transport) fromStore(rq *request, k Key, old *Meta, status string, newe
 	return t.respond(rq, k, m, body, status)
 }
 
-// alone fetches for rq outside the flight it may not share, as direct
+// alone fetches for rq outside the flight it did not share, as direct
 // does, but answers a failure from the stale entry when the policy allows.
 func (t *Transport) alone(rq *request) (*http.Response, error) {
-	k, m, body := t.lookup(rq)
+	_, m, body := t.lookup(rq)
 	closeBody(body)
 	req := rq.req
 	if m != nil && rq.pol.Stale(m, t.now(), nil) {
 		req = req.WithContext(cachestatus.WithStale(rq.ctx)) // answered stale at once, not retried
 	}
 	resp, err := t.next.RoundTrip(req)
-	if m != nil && (err != nil || serverError(resp.StatusCode)) && rq.pol.Stale(m, t.now(), resp) {
-		if r := t.fromStore(rq, k, m, cachestatus.Stale, nil); r != nil {
+	if err != nil || serverError(resp.StatusCode) {
+		// The entry now: a download rq did not share may have replaced it.
+		k, m, body := t.lookup(rq)
+		if m != nil && rq.pol.Stale(m, t.now(), resp) {
 			if err == nil {
 				httpbody.Discard(resp.Body)
 			}
-			return r, nil
+			return t.respond(rq, k, m, body, cachestatus.Stale), nil
 		}
+		closeBody(body)
 	}
 	if err != nil {
 		return nil, err

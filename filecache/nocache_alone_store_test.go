@@ -1,0 +1,49 @@
+package filecache
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A no-cache request made while an older download still arrives asks the
+// origin alone and gets a newer 200. The older download is then not stored
+// over the entry, so a later request does not get the older body as a HIT
+// for the rest of its max-age after the cache handed out the newer one.
+func TestAloneAnswerNotOverwrittenByOlderCommit(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	var served atomic.Int32
+	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 1 {
+			w.Write([]byte("new"))
+			return
+		}
+		w.Header().Set("Content-Length", "3")
+		w.Write([]byte("o"))
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write([]byte("ld"))
+	})
+	u := e.srv.URL + "/r"
+	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	r := get(t, e.tr, "GET", u, "Cache-Control", "no-cache")
+	if string(r.body) != "new" {
+		t.Fatalf("no-cache request: %q %s", r.body, r.cache)
+	}
+	close(release)
+	io.Copy(io.Discard, first.Body)
+	first.Body.Close()
+	e.clock.Advance(time.Second)
+	later := get(t, e.tr, "GET", u)
+	if string(later.body) != "new" {
+		t.Fatalf("ordinary request after a no-cache request got \"new\": %q %s (origin asked %d times), want \"new\"",
+			later.body, later.cache, served.Load())
+	}
+}
