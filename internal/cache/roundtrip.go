@@ -182,8 +182,8 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
 			resp, err := t.alone(rq) // rather than wait for a download rq may not have
-			if err == nil && !o.fill.otherVariant(rq) && resp.Header.Get(cachestatus.Header) == cachestatus.Miss {
-				fl.invalid.Store(true) // the origin's newer answer: the older download is not stored over the entry
+			if err == nil && !o.fill.otherVariant(rq) && resp.StatusCode < 500 && resp.Header.Get(cachestatus.Header) == cachestatus.Miss {
+				fl.invalid.Store(true) // the origin's newer answer (not a failure): the older download is not stored over it
 			}
 			return resp, err, false
 		}
