@@ -60,23 +60,25 @@ type fill struct {
 	cancel   context.CancelFunc
 	end      func() // ends the flight and releases the lock, once
 
-	mu        sync.Mutex
-	m         *Meta // what to commit; nil once storing is given up
-	n         int64
-	crc       uint32
-	final     bool  // the network body ended
-	err       error // why, when it did not end complete
-	ended     bool  // the commit, if any, is over
-	abandoned bool
-	wake      chan struct{} // closed at every change, by the fill or a reader
-	readers   map[*reader]struct{}
-	refs      int   // readers and the goroutine; w is closed at 0
-	drainTo   int64 // -1, or the size past which the download is given up
-	progress  time.Time
-	degraded  bool // the store failed: bytes from memOff on are in mem, those below held in w
-	memOff    int64
-	held      int64
-	mem       []byte
+	mu         sync.Mutex
+	m          *Meta // what to commit; nil once storing is given up
+	n          int64
+	crc        uint32
+	final      bool  // the network body ended
+	err        error // why, when it did not end complete
+	ended      bool  // the commit, if any, is over
+	abandoned  bool
+	stored     bool          // committed
+	superseded bool          // the origin gave a newer answer since: store nothing
+	wake       chan struct{} // closed at every change, by the fill or a reader
+	readers    map[*reader]struct{}
+	refs       int   // readers and the goroutine; w is closed at 0
+	drainTo    int64 // -1, or the size past which the download is given up
+	progress   time.Time
+	degraded   bool // the store failed: bytes from memOff on are in mem, those below held in w
+	memOff     int64
+	held       int64
+	mem        []byte
 }
 
 // startFill starts the fill of resp's body into a new entry at k (when not
@@ -243,11 +245,15 @@ func (f *fill) commit(m *Meta) {
 	t, c, ctx := f.t, *m, context.Background() // neither Close nor a reader may cut a commit short
 	c.SetSum(f.n, f.crc)
 	c.Stored = t.now()
-	if f.fl.invalid.Load() || f.w.Commit(ctx, &c) != nil {
+	if f.fl.invalid.Load() || f.isSuperseded() || f.w.Commit(ctx, &c) != nil {
 		f.w.Abort()
 		return
 	}
-	if f.fl.invalid.Load() {
+	f.mu.Lock()
+	f.stored = true
+	superseded := f.superseded
+	f.mu.Unlock()
+	if f.fl.invalid.Load() || superseded {
 		t.store.Remove(ctx, f.k)
 		return
 	}
@@ -317,6 +323,24 @@ func (f *fill) abandonIfUnread() {
 	if abandon {
 		f.cancel()
 	}
+}
+
+// supersede tells f that the origin gave a newer answer than its
+// download: the download is not stored, or removed if it already was.
+func (f *fill) supersede() {
+	f.mu.Lock()
+	f.superseded = true
+	stored := f.stored
+	f.mu.Unlock()
+	if stored {
+		f.t.store.Remove(context.Background(), f.k)
+	}
+}
+
+func (f *fill) isSuperseded() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.superseded
 }
 
 // otherVariant reports whether f downloads another Vary variant than rq's.

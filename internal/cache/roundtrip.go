@@ -182,8 +182,8 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
 			resp, err := t.alone(rq) // rather than wait for a download rq may not have
-			if err == nil && !o.fill.otherVariant(rq) && resp.StatusCode < 500 && resp.Header.Get(cachestatus.Header) == cachestatus.Miss {
-				fl.invalid.Store(true) // the origin's newer answer (not a failure): the older download is not stored over it
+			if err == nil && rq.validate && !o.fill.otherVariant(rq) && newerAnswer(resp) {
+				o.fill.supersede() // not stored over the origin's newer answer
 			}
 			return resp, err, false
 		}
@@ -527,6 +527,15 @@ func (t *Transport) alone(rq *request) (*http.Response, error) {
 	}
 	resp.Request = rq.req
 	return t.mark(rq.req, resp, cachestatus.Miss, "alone"), nil
+}
+
+// newerAnswer reports whether resp, which alone got from the origin, says
+// what the resource is now: a success, a redirect, or 404 or 410; not a
+// failure or a refusal such as 429.
+func newerAnswer(resp *http.Response) bool {
+	c := resp.StatusCode
+	return resp.Header.Get(cachestatus.Header) == cachestatus.Miss &&
+		(c < 400 || c == http.StatusNotFound || c == http.StatusGone)
 }
 
 // direct fetches without the cache, after it could not help.
