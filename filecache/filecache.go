@@ -132,7 +132,7 @@ func (p policy) Request(req *http.Request, rule cache.Rule) (cache.Request, stri
 		return nil, "no rule"
 	}
 	return &request{maxAge: rule.MaxAge, staleIfError: p.staleIfError,
-		revalidate: cache.HasDirective(req.Header, "no-cache") || cache.HasDirective(req.Header, "max-age=0")}, ""
+		revalidate: cache.DemandsOrigin(req.Header)}, ""
 }
 
 func (policy) Vary() bool                                                 { return false }

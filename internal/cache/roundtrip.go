@@ -235,9 +235,14 @@ func (t *Transport) classify(req *http.Request) (*request, string) {
 	}
 	k.Variant = variant(req, t.secretKey)
 	cond := len(req.Header["If-None-Match"]) > 0 || len(req.Header["If-Modified-Since"]) > 0
-	validate := HasDirective(req.Header, "no-cache") || HasDirective(req.Header, "max-age=0")
-	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond, validate: validate,
+	return &request{req: req, ctx: req.Context(), key: k, pol: pol, cond: cond, validate: DemandsOrigin(req.Header),
 		at: time.Now(), atClock: t.now()}, ""
+}
+
+// DemandsOrigin reports whether a request with header h demands an answer
+// from the origin: Cache-Control no-cache or max-age=0 (or Pragma no-cache).
+func DemandsOrigin(h http.Header) bool {
+	return HasDirective(h, "no-cache") || HasDirective(h, "max-age=0")
 }
 
 // HasDirective reports whether h's Cache-Control (or, for no-cache,
