@@ -21,11 +21,7 @@ func TestAloneAnswerOlderCommitsDuringAlone(t *testing.T) {
 	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
 		switch served.Add(1) {
 		case 1:
-			w.Header().Set("Content-Length", "3")
-			w.Write([]byte("o"))
-			w.(http.Flusher).Flush()
-			<-release
-			w.Write([]byte("ld"))
+			serveOld(w, release)
 		case 2: // the no-cache request: answers once the older download is stored
 			close(entered)
 			<-committed
@@ -55,43 +51,5 @@ func TestAloneAnswerOlderCommitsDuringAlone(t *testing.T) {
 	if string(later.body) != "new" {
 		t.Fatalf("ordinary request after a no-cache request got \"new\": %q %s (origin asked %d times), want \"new\"",
 			later.body, later.cache, served.Load())
-	}
-}
-
-// As TestAloneFailureKeepsOlderDownload, with the origin throttling the
-// no-cache request (429): a refusal is no newer answer, and the older
-// download is stored.
-func TestAlone429KeepsOlderDownload(t *testing.T) {
-	e := newEnv(t)
-	release := make(chan struct{})
-	var served atomic.Int32
-	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
-		if served.Add(1) > 1 {
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		w.Header().Set("Content-Length", "3")
-		w.Write([]byte("o"))
-		w.(http.Flusher).Flush()
-		<-release
-		w.Write([]byte("ld"))
-	})
-	u := e.srv.URL + "/r"
-	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(time.Second)
-	if r := get(t, e.tr, "GET", u, "Cache-Control", "no-cache"); r.status != http.StatusTooManyRequests {
-		t.Fatalf("no-cache request: %d %s", r.status, r.cache)
-	}
-	close(release)
-	io.Copy(io.Discard, first.Body)
-	first.Body.Close()
-	e.clock.Advance(time.Second)
-	r := get(t, e.tr, "GET", u)
-	if r.status != 200 || r.cache != Hit || string(r.body) != "old" {
-		t.Fatalf("after a throttled no-cache request: %d %s %q (origin asked %d times), want 200 HIT \"old\"",
-			r.status, r.cache, r.body, served.Load())
 	}
 }

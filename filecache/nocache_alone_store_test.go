@@ -21,11 +21,7 @@ func TestAloneAnswerNotOverwrittenByOlderCommit(t *testing.T) {
 			w.Write([]byte("new"))
 			return
 		}
-		w.Header().Set("Content-Length", "3")
-		w.Write([]byte("o"))
-		w.(http.Flusher).Flush()
-		<-release
-		w.Write([]byte("ld"))
+		serveOld(w, release)
 	})
 	u := e.srv.URL + "/r"
 	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
@@ -48,36 +44,46 @@ func TestAloneAnswerNotOverwrittenByOlderCommit(t *testing.T) {
 	}
 }
 
-// When the origin fails the no-cache request that asked it alone, the older
-// download it did not share is still stored: a failure is not a newer
-// answer.
+// When the origin fails or refuses the no-cache request that asked it
+// alone, the older download it did not share is still stored: a failure or
+// a refusal (429) is not a newer answer.
 func TestAloneFailureKeepsOlderDownload(t *testing.T) {
-	e := newEnv(t)
-	release := make(chan struct{})
-	var served atomic.Int32
-	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
-		if served.Add(1) > 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Length", "3")
-		w.Write([]byte("o"))
-		w.(http.Flusher).Flush()
-		<-release
-		w.Write([]byte("ld"))
-	})
-	u := e.srv.URL + "/r"
-	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
-	if err != nil {
-		t.Fatal(err)
+	for _, code := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			e := newEnv(t)
+			release := make(chan struct{})
+			var served atomic.Int32
+			e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+				if served.Add(1) > 1 {
+					w.WriteHeader(code)
+					return
+				}
+				serveOld(w, release)
+			})
+			u := e.srv.URL + "/r"
+			first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Second)
+			if r := get(t, e.tr, "GET", u, "Cache-Control", "no-cache"); r.status != code {
+				t.Fatalf("no-cache request: %d %s", r.status, r.cache)
+			}
+			close(release)
+			io.Copy(io.Discard, first.Body)
+			first.Body.Close()
+			e.clock.Advance(time.Second)
+			expect(t, get(t, e.tr, "GET", u), 200, Hit, []byte("old"))
+		})
 	}
-	e.clock.Advance(time.Second)
-	if r := get(t, e.tr, "GET", u, "Cache-Control", "no-cache"); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("no-cache request: %d %s", r.status, r.cache)
-	}
-	close(release)
-	io.Copy(io.Discard, first.Body)
-	first.Body.Close()
-	e.clock.Advance(time.Second)
-	expect(t, get(t, e.tr, "GET", u), 200, Hit, []byte("old"))
+}
+
+// serveOld answers with "old", its first byte at once and the rest once
+// release is closed: an older download still arriving.
+func serveOld(w http.ResponseWriter, release <-chan struct{}) {
+	w.Header().Set("Content-Length", "3")
+	w.Write([]byte("o"))
+	w.(http.Flusher).Flush()
+	<-release
+	w.Write([]byte("ld"))
 }
