@@ -31,6 +31,10 @@ const (
 
 var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
+// testHookFillStarted, set by a test, runs in the leader once its fill's
+// goroutine is started.
+var testHookFillStarted func(*fill)
+
 var (
 	errBodyClosed = errors.New("cache: read on closed body")
 	errAbandoned  = errors.New("cache: download abandoned: its readers went away")
@@ -104,7 +108,9 @@ func (t *Transport) startFill(rq *request, fl *flight, k Key, m *Meta, storable 
 		w.Close()
 		return nil
 	}
-	fl.decide(outcome{kind: outFill, fill: f})
+	if testHookFillStarted != nil {
+		testHookFillStarted(f)
+	}
 	resp.Body = r
 	return t.mark(rq.req, resp, cachestatus.Miss, "")
 }
@@ -116,6 +122,9 @@ func (f *fill) broadcast() {
 
 // run downloads the body, then commits it or gives it up.
 func (f *fill) run() {
+	// Waiters follow the fill: decided here, before the fill can end the
+	// flight (a short body may be over before its leader runs again).
+	f.fl.decide(outcome{kind: outFill, fill: f})
 	buf := chunkPool.Get().(*[chunkSize]byte)
 	var err error
 	for err == nil {
