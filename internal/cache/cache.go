@@ -62,6 +62,7 @@ type engine struct {
 
 	flights flights
 	stats   counters
+	markers sync.Mutex // held by addVariant
 
 	secretOnce sync.Once
 	secret     []byte

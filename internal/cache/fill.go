@@ -274,8 +274,11 @@ func (f *fill) commit(m *Meta) {
 }
 
 // addVariant records k in its URL's Vary marker, keeping the maxVariants
-// most recent.
+// most recent. Processes sharing a store may still lose a variant from the
+// marker when they commit two at once: its next request is a miss.
 func (t *Transport) addVariant(ctx context.Context, k Key, names []string) {
+	t.markers.Lock() // two variants' commits would each write the marker they read, without the other's
+	defer t.markers.Unlock()
 	base := k
 	base.Vary = ""
 	mk := &Meta{Key: base.String(), Vary: names, Fetched: t.now(), Variants: []string{k.Vary}}

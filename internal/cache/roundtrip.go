@@ -20,7 +20,7 @@ const maxWaits = 4 // flights a request waits for before it fetches alone
 type request struct {
 	req  *http.Request
 	ctx  context.Context
-	key  Key // with its Variant, without Vary
+	key  Key // with its Variant; with Vary once another variant's download showed which (await)
 	pol  Request
 	cond bool // the caller validates: If-None-Match or If-Modified-Since
 	// validate: the caller demands an answer from the origin (no-cache,
@@ -187,7 +187,13 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			}
 			return resp, err, false
 		}
-		wait = true // another variant's download, a failed one, or one being committed: look again once it is over
+		if o.fill.otherVariant(rq) && rq.key.Vary == "" {
+			// Another variant's download: rq's own variant gets a flight
+			// of its own beside it, which the rest of rq's stampede joins.
+			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header)
+			return nil, nil, true
+		}
+		wait = true // a failed download, or one being committed: look again once it is over
 	case outError:
 		httpbody.CloseRequest(rq.req)
 		return nil, o.err, false
@@ -448,6 +454,7 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 	}
 	if storable || (framed && rq.pol.Shareable(resp)) {
 		k := rq.key
+		k.Vary = "" // what the answer names, not the one rq expected
 		if len(names) > 0 {
 			k.Vary = varySig(names, rq.req.Header)
 		}

@@ -18,9 +18,9 @@ func (varyAll) Request(*http.Request, Rule) (Request, string) { return varyAll{}
 func (varyAll) Vary() bool                                    { return true }
 
 // TestOtherVariantLeavesAStalledFill: a request for variant B that joins
-// while variant A's download runs waits for the flight to end, but goes to
-// the origin once A's download stalls (StallAfter), not at its own
-// deadline.
+// while variant A's download runs, stalled here, gets the origin's answer
+// before its own deadline (TestOtherVariantDoesNotWaitForADownload has one
+// that is not stalled).
 func TestOtherVariantLeavesAStalledFill(t *testing.T) {
 	hold := make(chan struct{})
 	var aRequests atomic.Int32
