@@ -169,7 +169,7 @@ func (f *fill) run() {
 	f.ended = true
 	f.broadcast()
 	f.mu.Unlock()
-	f.t.flights.whenIdle(f.fl, f.release) // waiters that joined still get to read it
+	f.fl.g.whenIdle(f.fl, f.release) // waiters that joined still get to read it
 }
 
 // add makes p, the next bytes of the body, available to the readers.
@@ -499,7 +499,7 @@ func (r *reader) detach(why error) {
 	r.err = why
 	close(r.gone)
 	delete(f.readers, r)
-	abandon := !f.t.flights.held(f.fl) && f.unread(why == errBodyClosed) // else a waiter is about to follow
+	abandon := !f.fl.g.held(f.fl) && f.unread(why == errBodyClosed) // else a waiter is about to follow
 	f.broadcast()
 	f.mu.Unlock()
 	if abandon {
@@ -529,7 +529,7 @@ func (f *fill) unread(closed bool) bool {
 // following it (another variant, a stalled or a refused download).
 func (f *fill) unheld() {
 	f.mu.Lock()
-	abandon := !f.t.flights.held(f.fl) && f.unread(true) // a request may have joined since
+	abandon := !f.fl.g.held(f.fl) && f.unread(true) // a request may have joined since
 	f.mu.Unlock()
 	if abandon {
 		f.cancel()

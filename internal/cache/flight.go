@@ -11,6 +11,7 @@ import (
 // A flight is one origin request (and its fill) that other requests for
 // the entry in this process wait for and share.
 type flight struct {
+	g       *flights // the table it is in
 	key     Key
 	ready   chan struct{} // closed once out is decided
 	out     outcome
@@ -61,7 +62,7 @@ func (g *flights) join(k Key) (*flight, bool) {
 	if g.m == nil {
 		g.m = make(map[string]*flight)
 	}
-	f := &flight{key: k, ready: make(chan struct{}), done: make(chan struct{})}
+	f := &flight{g: g, key: k, ready: make(chan struct{}), done: make(chan struct{})}
 	g.m[id] = f
 	return f, true
 }
