@@ -3,6 +3,7 @@ package filecache
 import (
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,4 +87,47 @@ func serveOld(w http.ResponseWriter, release <-chan struct{}) {
 	w.(http.Flusher).Flush()
 	<-release
 	w.Write([]byte("ld"))
+}
+
+// Ten no-cache requests that arrive together while an older download still
+// arrives share one origin request of their own, on files as in memory.
+func TestNoCacheBurstDuringOlderDownload(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	var served atomic.Int32
+	e.srv.HandleFunc("/r", func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 1 {
+			time.Sleep(100 * time.Millisecond) // the burst gathers
+			w.Write([]byte("new"))
+			return
+		}
+		serveOld(w, release)
+	})
+	t.Cleanup(sync.OnceFunc(func() { close(release) }))
+	u := e.srv.URL + "/r"
+	first, err := e.tr.RoundTrip(newRequest(t, "GET", u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	e.clock.Advance(time.Second)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			resp, err := e.tr.RoundTrip(newRequest(t, "GET", u, "Cache-Control", "no-cache"))
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "new" {
+				t.Errorf("request %d: %q %s, %v; want the origin's new answer", i, b, resp.Header.Get(Header), err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := served.Load(); n != 2 {
+		t.Fatalf("%d origin requests, want 2: the older download's and the burst's", n)
+	}
 }

@@ -61,6 +61,7 @@ type engine struct {
 	name    string
 
 	flights flights
+	beside  flights // requests that go to the origin beside a flight they could not share (besides)
 	stats   counters
 	markers sync.Mutex // held by addVariant
 

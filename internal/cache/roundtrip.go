@@ -146,7 +146,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 				return
 			case <-tick.C:
 				if o.fill != nil && o.fill.stalled() {
-					resp, err = t.alone(rq)
+					resp, err = t.besides(rq)
 					again = false
 					return
 				}
@@ -181,7 +181,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			return resp, nil, false
 		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
-			resp, err := t.alone(rq) // rather than wait for a download rq may not have
+			resp, err := t.besides(rq) // rather than wait for a download rq may not have
 			if err == nil && rq.validate && !o.fill.otherVariant(rq) && newerAnswer(resp) {
 				o.fill.supersede() // not stored over the origin's newer answer
 			}
@@ -198,7 +198,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		httpbody.CloseRequest(rq.req)
 		return nil, o.err, false
 	case outDirect:
-		resp, err := t.alone(rq) // with rq's own stale-if-error
+		resp, err := t.alone(rq, nil) // with rq's own stale-if-error
 		return resp, err, false
 	}
 	return nil, nil, true
@@ -515,30 +515,100 @@ func (t *Transport) fromStore(rq *request, k Key, old *Meta, status string, newe
 
 // alone fetches for rq outside the flight it did not share, as direct
 // does, but answers a failure from the stale entry when the policy allows.
-func (t *Transport) alone(rq *request) (*http.Response, error) {
+// With fl, a flight of t.beside that rq leads, its answer is shared with
+// fl's waiters (not stored) as it downloads.
+func (t *Transport) alone(rq *request, fl *flight) (*http.Response, error) {
+	end := func(o outcome) {
+		if fl != nil {
+			t.beside.end(fl, o)
+		}
+	}
 	_, m, body := t.lookup(rq)
 	closeBody(body)
-	req := rq.req
+	ctx := rq.ctx
 	if m != nil && rq.pol.Stale(m, t.now(), nil) {
-		req = req.WithContext(cachestatus.WithStale(rq.ctx)) // answered stale at once, not retried
+		ctx = cachestatus.WithStale(ctx) // answered stale at once, not retried
+	}
+	req, cancel, stop := rq.req, context.CancelFunc(func() {}), func() bool { return true }
+	if fl != nil { // the download may outlive rq's context for the waiters
+		ctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		stop = context.AfterFunc(rq.ctx, cancel)
+	}
+	if ctx != rq.ctx {
+		req = req.WithContext(ctx)
 	}
 	resp, err := t.next.RoundTrip(req)
+	answered := time.Now()
 	if err != nil || serverError(resp.StatusCode) {
+		end(outcome{kind: outDirect}) // each waiter with its own stale-if-error
 		// The entry now: a download rq did not share may have replaced it.
 		k, m, body := t.lookup(rq)
 		if m != nil && rq.pol.Stale(m, t.now(), resp) {
 			if err == nil {
 				httpbody.Discard(resp.Body)
 			}
+			stop()
+			cancel()
 			return t.respond(rq, k, m, body, cachestatus.Stale), nil
 		}
 		closeBody(body)
 	}
 	if err != nil {
+		stop()
+		cancel()
+		if rq.ctx.Err() != nil {
+			return nil, rq.ctx.Err()
+		}
 		return nil, err
 	}
 	resp.Request = rq.req
+	if fl != nil && !serverError(resp.StatusCode) && httpbody.Framed(resp) && (rq.pol.Storable(resp) || rq.pol.Shareable(resp)) {
+		k := rq.key
+		k.Vary = ""
+		var names []string
+		if t.policy.Vary() {
+			names = VaryNames(resp.Header)
+		}
+		if !slices.Contains(names, "*") {
+			if len(names) > 0 {
+				k.Vary = varySig(names, rq.req.Header)
+			}
+			m := &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode,
+				Header: StoredHeader(resp.Header), Uncompressed: resp.Uncompressed, Vary: names, Size: max(resp.ContentLength, 0)}
+			if r := t.startFill(rq, fl, k, m, false, resp, answered, cancel, stop, end); r != nil {
+				return r, nil
+			}
+		}
+	}
+	end(outcome{kind: outDirect})
+	if fl != nil {
+		resp.Body = httpbody.OnClose(resp.Body, func() { stop(); cancel() })
+	}
 	return t.mark(rq.req, resp, cachestatus.Miss, "alone"), nil
+}
+
+// besides fetches for rq, as alone does, beside a flight it could not
+// share: a stalled download, or one older than rq allows. The requests
+// that do so at once share the first one's answer when they may (see
+// follow), so that a burst costs one origin request.
+func (t *Transport) besides(rq *request) (*http.Response, error) {
+	fl, leader := t.beside.join(rq.key)
+	if leader {
+		return t.alone(rq, fl)
+	}
+	defer t.beside.unhold(fl)
+	o, err := fl.wait(rq.ctx)
+	if err != nil {
+		httpbody.CloseRequest(rq.req)
+		return nil, err
+	}
+	if o.kind == outFill {
+		if resp := t.follow(rq, o.fill); resp != nil {
+			t.stats.coalesced.Add(1)
+			return resp, nil
+		}
+	}
+	return t.alone(rq, nil)
 }
 
 // newerAnswer reports whether resp, which alone got from the origin, says
@@ -571,6 +641,7 @@ func (t *Transport) unsafe(req *http.Request) (*http.Response, error) {
 				continue
 			}
 			t.flights.invalidate(k)
+			t.beside.invalidate(k)
 			n, _ := t.store.Invalidate(ctx, k)
 			t.stats.inv.Add(int64(n))
 			t.log.Debug(t.name+": invalidated", "url", u.Redacted(), "entries", n)
