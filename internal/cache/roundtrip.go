@@ -28,6 +28,9 @@ type request struct {
 	// and by the cache's.
 	validate    bool
 	at, atClock time.Time
+	// besideVariant: rq's variant is fetched beside another variant's
+	// download in this process, which holds the URL's lock (see lead).
+	besideVariant bool
 }
 
 // mayShare reports whether an answer the origin gave at answered (by the
@@ -190,7 +193,7 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 		if o.fill.otherVariant(rq) && rq.key.Vary == "" {
 			// Another variant's download: rq's own variant gets a flight
 			// of its own beside it, which the rest of rq's stampede joins.
-			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header)
+			rq.key.Vary, rq.besideVariant = varySig(o.fill.head.Vary, rq.req.Header), true
 			return nil, nil, true
 		}
 		wait = true // a failed download, or one being committed: look again once it is over
@@ -346,7 +349,10 @@ func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error
 // locks across processes (another process may have).
 func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (*http.Response, error) {
 	unlock := func() {}
-	if t.locker != nil {
+	// A store may lock variants with their URL: one fetched beside another
+	// variant's download in this process goes without the lock, which that
+	// download holds. (Another process's request for it waits.)
+	if t.locker != nil && !rq.besideVariant {
 		u, err := t.locker.Lock(rq.ctx, rq.key, fl.alive)
 		if err != nil {
 			if rq.ctx.Err() != nil {
