@@ -78,13 +78,19 @@ func (f *flight) decide(o outcome) {
 // end decides o unless decided, and ends the flight.
 func (g *flights) end(f *flight, o outcome) {
 	f.decide(o)
+	g.retire(f)
+	f.ended.Do(func() { close(f.done) })
+}
+
+// retire takes f out of the table, if still there, so that the next join
+// starts a flight of its own; f goes on for those that follow it.
+func (g *flights) retire(f *flight) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.m[f.key.String()] == f {
 		delete(g.m, f.key.String())
 		g.ends.Add(1)
 	}
-	g.mu.Unlock()
-	f.ended.Do(func() { close(f.done) })
 }
 
 // unhold ends the hold a waiter took by joining f; the last one also

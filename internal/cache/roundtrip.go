@@ -103,6 +103,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// detach returns a context for a request whose download may outlive ctx
+// for the requests that share it: it has ctx's values and reports ctx's
+// deadline to the stages below, and ctx's end ends it, with ctx's cause
+// (a deadline stays context.DeadlineExceeded), until stop is called.
+func detach(ctx context.Context) (_ context.Context, cancel context.CancelFunc, stop func() bool) {
+	c, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop = context.AfterFunc(ctx, func() { cancelCause(context.Cause(ctx)) })
+	return detached{c, ctx}, func() { cancelCause(nil) }, stop
+}
+
+type detached struct {
+	context.Context
+	parent context.Context
+}
+
+func (d detached) Deadline() (time.Time, bool) { return d.parent.Deadline() }
+
 // revalidateLater revalidates m at k in the background as fl's leader (see
 // lead), on a request detached from rq's context and ended by Close.
 func (t *Transport) revalidateLater(rq *request, fl *flight, k Key, m *Meta, ends uint64) {
@@ -382,13 +399,12 @@ func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (
 // if any. It ends fl and calls unlock when the flight is over: at once, or
 // when the fill ends.
 func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func()) (*http.Response, error) {
-	ctx := rq.ctx
-	// The leader's context ends the request until the fill takes the body.
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ctx, sctx := rq.ctx, rq.ctx
 	if old != nil && rq.pol.Stale(old, t.now(), nil) {
-		fctx = cachestatus.WithStale(fctx) // a failure is answered stale at once, not retried
+		sctx = cachestatus.WithStale(ctx) // a failure is answered stale at once, not retried
 	}
-	stop := context.AfterFunc(ctx, cancel)
+	// The leader's context ends the request until the fill takes the body.
+	fctx, cancel, stop := detach(sctx)
 	out := rq.req.WithContext(fctx)
 	conditional := false
 	if old != nil {
@@ -537,14 +553,16 @@ func (t *Transport) alone(rq *request, fl *flight) (*http.Response, error) {
 	}
 	req, cancel, stop := rq.req, context.CancelFunc(func() {}), func() bool { return true }
 	if fl != nil { // the download may outlive rq's context for the waiters
-		ctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
-		stop = context.AfterFunc(rq.ctx, cancel)
+		ctx, cancel, stop = detach(ctx)
 	}
 	if ctx != rq.ctx {
 		req = req.WithContext(ctx)
 	}
 	resp, err := t.next.RoundTrip(req)
 	answered := time.Now()
+	if err != nil && rq.ctx.Err() != nil {
+		end(outcome{kind: outRetry}) // rq gave up, not the origin: a waiter asks in its place
+	}
 	if err != nil || serverError(resp.StatusCode) {
 		end(outcome{kind: outDirect}) // each waiter with its own stale-if-error
 		// The entry now: a download rq did not share may have replaced it.
@@ -568,7 +586,8 @@ func (t *Transport) alone(rq *request, fl *flight) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Request = rq.req
-	if fl != nil && !serverError(resp.StatusCode) && httpbody.Framed(resp) && (rq.pol.Storable(resp) || rq.pol.Shareable(resp)) {
+	tooLarge := t.maxBody > 0 && resp.ContentLength > t.maxBody // as in fetch: then shared only if Shareable
+	if fl != nil && !serverError(resp.StatusCode) && httpbody.Framed(resp) && ((rq.pol.Storable(resp) && !tooLarge) || rq.pol.Shareable(resp)) {
 		k := rq.key
 		k.Vary = ""
 		var names []string
@@ -598,23 +617,41 @@ func (t *Transport) alone(rq *request, fl *flight) (*http.Response, error) {
 // that do so at once share the first one's answer when they may (see
 // follow), so that a burst costs one origin request.
 func (t *Transport) besides(rq *request) (*http.Response, error) {
-	fl, leader := t.beside.join(rq.key)
-	if leader {
-		return t.alone(rq, fl)
-	}
-	defer t.beside.unhold(fl)
-	o, err := fl.wait(rq.ctx)
-	if err != nil {
-		httpbody.CloseRequest(rq.req)
-		return nil, err
-	}
-	if o.kind == outFill {
-		if resp := t.follow(rq, o.fill); resp != nil {
-			t.stats.coalesced.Add(1)
-			return resp, nil
+	for waits := 0; ; waits++ {
+		fl, leader := t.beside.join(rq.key)
+		if leader {
+			return t.alone(rq, fl)
+		}
+		o, err := fl.wait(rq.ctx)
+		if err != nil {
+			t.beside.unhold(fl)
+			httpbody.CloseRequest(rq.req)
+			return nil, err
+		}
+		if o.kind == outFill {
+			if resp := t.follow(rq, o.fill); resp != nil {
+				t.beside.unhold(fl)
+				t.stats.coalesced.Add(1)
+				return resp, nil
+			}
+		}
+		again := waits < maxWaits
+		switch {
+		case !again, o.kind == outRetry: // its leader gave up: one of its waiters asks instead
+		case o.kind != outFill: // a failure: each with its own stale-if-error
+			again = false
+		case o.fill.otherVariant(rq) && rq.key.Vary == "":
+			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header) // a flight of rq's own variant
+		case o.fill.otherVariant(rq):
+			again = false
+		default: // older than rq allows, stalled or given up: another flight in its place
+			t.beside.retire(fl)
+		}
+		t.beside.unhold(fl)
+		if !again {
+			return t.alone(rq, nil)
 		}
 	}
-	return t.alone(rq, nil)
 }
 
 // newerAnswer reports whether resp, which alone got from the origin, says
