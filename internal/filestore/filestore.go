@@ -83,6 +83,9 @@ type Store struct {
 	reserve  func(f File, n int64) error
 	lease    time.Duration // lockLease; shorter in tests
 
+	heldMu sync.Mutex
+	held   map[string]*heldLock // lock path: the locks this Store holds
+
 	metas metaCache
 	stats struct{ errors, corrupt, evictions atomic.Int64 }
 

@@ -88,20 +88,70 @@ func (l *entryLock) release() {
 // Lock takes k's lock, waiting until it is free or ctx ends. The holder
 // renews it (the file's mtime) while alive (nil: always) reports progress;
 // a waiter gives up with [ErrStalled] 5 s after the last renewal.
+//
+// A Vary variant is written under its URL's lock (see lockBase). When this
+// Store holds that lock already, for another variant's download, a variant
+// shares it instead of waiting for that download to end; the lock is
+// released when its last holder lets go.
 func (s *Store) Lock(ctx context.Context, k cache.Key, alive func() bool) (func(), error) {
-	l, err := lockEntry(ctx, s.lockPath(k.String()), s.lease)
+	path := s.lockPath(k.String())
+	h, err := s.hold(ctx, path, k.Vary != "")
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, ErrStalled) {
-			s.fail("lock", s.lockPath(k.String()), err)
+			s.fail("lock", path, err)
 		}
 		return nil, err
 	}
 	renew := func() {
 		now := time.Now()
-		os.Chtimes(l.path, now, now)
+		os.Chtimes(path, now, now)
 	}
 	renew() // a lock file left by a dead holder keeps its old time until touched
 	return cache.Renew(s.lease/3, alive, renew, func() {
-		s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", l.path)
-	}, l.release), nil
+		s.log.Warn("filestore: the download of a locked entry stalled; other processes stop waiting for it", "path", path)
+	}, func() { s.drop(path, h) }), nil
+}
+
+// heldLock is a lock this Store holds, and how many hold it (see Lock).
+type heldLock struct {
+	l    *entryLock
+	refs int
+}
+
+// hold takes the lock at path, or a share of it when share is set and
+// this Store holds it.
+func (s *Store) hold(ctx context.Context, path string, share bool) (*heldLock, error) {
+	s.heldMu.Lock()
+	if h := s.held[path]; h != nil && share {
+		h.refs++
+		s.heldMu.Unlock()
+		return h, nil
+	}
+	s.heldMu.Unlock()
+	l, err := lockEntry(ctx, path, s.lease)
+	if err != nil {
+		return nil, err
+	}
+	h := &heldLock{l: l, refs: 1}
+	s.heldMu.Lock()
+	if s.held == nil {
+		s.held = make(map[string]*heldLock)
+	}
+	s.held[path] = h
+	s.heldMu.Unlock()
+	return h, nil
+}
+
+// drop lets go of h, held at path; the last holder releases it.
+func (s *Store) drop(path string, h *heldLock) {
+	s.heldMu.Lock()
+	h.refs--
+	last := h.refs == 0
+	if last {
+		delete(s.held, path)
+	}
+	s.heldMu.Unlock()
+	if last {
+		h.l.release()
+	}
 }

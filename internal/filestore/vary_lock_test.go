@@ -48,3 +48,41 @@ func TestVariantDownloadSurvivesPrune(t *testing.T) {
 		})
 	}
 }
+
+// TestVariantSharesItsURLsLock: a variant's Lock shares the URL's lock this
+// Store holds for another download instead of waiting for it; a request
+// for the URL itself still waits, and so does another Store on the folder
+// (another process) until the last holder lets go.
+func TestVariantSharesItsURLsLock(t *testing.T) {
+	dir := t.TempDir()
+	s, other := newStore(t, dir), newStore(t, dir)
+	base := urlKey(t, "https://example.com/a")
+	va, vb := base, base
+	va.Vary, vb.Vary = "0123456789abcdef01234567", "76543210fedcba9876543210"
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	unlockA, err := s.Lock(context.Background(), va, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB, err := s.Lock(short(), vb, nil)
+	if err != nil {
+		t.Fatalf("variant B while this Store holds the URL's lock for A: %v, want a share at once", err)
+	}
+	if _, err := s.Lock(short(), base, nil); err == nil {
+		t.Fatal("the URL itself got its lock while variants hold it")
+	}
+	unlockA()
+	if _, err := other.Lock(short(), vb, nil); err == nil {
+		t.Fatal("another process got the lock while variant B still holds it")
+	}
+	unlockB()
+	unlock, err := other.Lock(short(), vb, nil)
+	if err != nil {
+		t.Fatalf("another process after both let go: %v", err)
+	}
+	unlock()
+}
