@@ -20,7 +20,7 @@ const maxWaits = 4 // flights a request waits for before it fetches alone
 type request struct {
 	req  *http.Request
 	ctx  context.Context
-	key  Key // with its Variant; with Vary once another variant's download showed which (await)
+	key  Key // with its Variant; with Vary once a marker or another variant's download showed which
 	pol  Request
 	cond bool // the caller validates: If-None-Match or If-Modified-Since
 	// validate: the caller demands an answer from the origin (no-cache,
@@ -28,9 +28,6 @@ type request struct {
 	// and by the cache's.
 	validate    bool
 	at, atClock time.Time
-	// besideVariant: rq's variant is fetched beside another variant's
-	// download in this process, which holds the URL's lock (see lead).
-	besideVariant bool
 }
 
 // mayShare reports whether an answer the origin gave at answered (by the
@@ -71,6 +68,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for waits := 0; ; waits++ {
 		ends := t.flights.ends.Load()
 		k, m, body := t.lookup(rq)
+		if t.policy.Vary() {
+			rq.key.Vary = k.Vary // the variant the URL's marker selects, if any: its own flight and lock
+		}
 		if m != nil && rq.pol.Fresh(m, t.now()) {
 			if waits > 0 {
 				t.stats.coalesced.Add(1)
@@ -200,18 +200,18 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			t.stats.coalesced.Add(1)
 			return resp, nil, false
 		}
+		if o.fill.otherVariant(rq) && rq.key.Vary == "" {
+			// Another variant's download: rq's own variant gets a flight
+			// of its own beside it, which the rest of rq's stampede joins.
+			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header)
+			return nil, nil, true
+		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
 			resp, err := t.besides(rq) // rather than wait for a download rq may not have
 			if err == nil && rq.validate && !o.fill.otherVariant(rq) && newerAnswer(resp) {
 				o.fill.supersede() // not stored over the origin's newer answer
 			}
 			return resp, err, false
-		}
-		if o.fill.otherVariant(rq) && rq.key.Vary == "" {
-			// Another variant's download: rq's own variant gets a flight
-			// of its own beside it, which the rest of rq's stampede joins.
-			rq.key.Vary, rq.besideVariant = varySig(o.fill.head.Vary, rq.req.Header), true
-			return nil, nil, true
 		}
 		wait = true // a failed download, or one being committed: look again once it is over
 	case outError:
@@ -366,11 +366,20 @@ func (t *Transport) bypass(req *http.Request, why string) (*http.Response, error
 // locks across processes (another process may have).
 func (t *Transport) lead(rq *request, fl *flight, k Key, m *Meta, ends uint64) (*http.Response, error) {
 	unlock := func() {}
-	// A store may lock variants with their URL: one fetched beside another
-	// variant's download in this process goes without the lock, which that
-	// download holds. (Another process's request for it waits.)
-	if t.locker != nil && !rq.besideVariant {
+	if t.locker != nil {
 		u, err := t.locker.Lock(rq.ctx, rq.key, fl.alive)
+		if err == nil && rq.key.Vary == "" && t.policy.Vary() {
+			// Under the URL's lock a marker may name rq's variant now: its
+			// lock is the one a download of that variant holds.
+			if k, _, body := t.lookup(rq); k.Vary != "" {
+				closeBody(body)
+				u()
+				rq.key.Vary = k.Vary
+				u, err = t.locker.Lock(rq.ctx, rq.key, fl.alive)
+			} else {
+				closeBody(body)
+			}
+		}
 		if err != nil {
 			if rq.ctx.Err() != nil {
 				t.flights.end(fl, outcome{kind: outRetry})
