@@ -200,10 +200,12 @@ func (t *Transport) await(rq *request, fl *flight) (resp *http.Response, err err
 			t.stats.coalesced.Add(1)
 			return resp, nil, false
 		}
-		if o.fill.otherVariant(rq) && rq.key.Vary == "" {
-			// Another variant's download: rq's own variant gets a flight
-			// of its own beside it, which the rest of rq's stampede joins.
-			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header)
+		if sig := varySig(o.fill.head.Vary, rq.req.Header); o.fill.otherVariant(rq) && rq.key.Vary != sig {
+			// Another variant's download (also when the origin's Vary
+			// changed since the marker named rq's): rq's own variant gets
+			// a flight of its own beside it, which the rest of rq's
+			// stampede joins.
+			rq.key.Vary = sig
 			return nil, nil, true
 		}
 		if o.fill.stalled() || (!rq.mayShare(o.fill.answered, nil) && !o.fill.downloaded()) {
@@ -649,7 +651,7 @@ func (t *Transport) besides(rq *request) (*http.Response, error) {
 		case !again, o.kind == outRetry: // its leader gave up: one of its waiters asks instead
 		case o.kind != outFill: // a failure: each with its own stale-if-error
 			again = false
-		case o.fill.otherVariant(rq) && rq.key.Vary == "":
+		case o.fill.otherVariant(rq) && rq.key.Vary != varySig(o.fill.head.Vary, rq.req.Header):
 			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header) // a flight of rq's own variant
 		case o.fill.otherVariant(rq):
 			again = false
