@@ -474,8 +474,23 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 			return r, nil
 		}
 	}
+	if k, m, storable := t.answer(rq, resp); m != nil {
+		m.Requested, m.Fetched, m.Started = reqTime, respTime, started
+		if r := t.startFill(rq, fl, k, m, storable, resp, answered, cancel, stop, done); r != nil {
+			return r, nil
+		}
+	}
+	done(outcome{kind: outDirect})
+	resp.Body = httpbody.OnClose(resp.Body, cancel)
+	return t.mark(rq.req, resp, cachestatus.Miss, "not stored"), nil
+}
+
+// answer decides what becomes of resp, the origin's answer to rq: stored
+// and shared with the waiters (storable), shared only, or neither (m nil).
+// k is the entry it names: its Vary variant, not the one rq expected.
+func (t *Transport) answer(rq *request, resp *http.Response) (k Key, m *Meta, storable bool) {
 	framed := httpbody.Framed(resp)
-	storable := framed && rq.pol.Storable(resp)
+	storable = framed && rq.pol.Storable(resp)
 	var names []string
 	if storable && t.policy.Vary() {
 		names = VaryNames(resp.Header)
@@ -485,22 +500,17 @@ func (t *Transport) fetch(rq *request, fl *flight, k Key, old *Meta, unlock func
 		storable = false
 		t.stats.tooLarge.Add(1)
 	}
-	if storable || (framed && rq.pol.Shareable(resp)) {
-		k := rq.key
-		k.Vary = "" // what the answer names, not the one rq expected
-		if len(names) > 0 {
-			k.Vary = varySig(names, rq.req.Header)
-		}
-		m := &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode,
-			Header: StoredHeader(resp.Header), Uncompressed: resp.Uncompressed,
-			Requested: reqTime, Fetched: respTime, Vary: names, Size: max(resp.ContentLength, 0), Started: started}
-		if r := t.startFill(rq, fl, k, m, storable, resp, answered, cancel, stop, done); r != nil {
-			return r, nil
-		}
+	if !storable && !(framed && rq.pol.Shareable(resp)) {
+		return rq.key, nil, false
 	}
-	done(outcome{kind: outDirect})
-	resp.Body = httpbody.OnClose(resp.Body, cancel)
-	return t.mark(rq.req, resp, cachestatus.Miss, "not stored"), nil
+	k = rq.key
+	k.Vary = ""
+	if len(names) > 0 {
+		k.Vary = varySig(names, rq.req.Header)
+	}
+	m = &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode, Header: StoredHeader(resp.Header),
+		Uncompressed: resp.Uncompressed, Vary: names, Size: max(resp.ContentLength, 0)}
+	return k, m, storable
 }
 
 // revalidated answers a 304: the entry at k gets its new fields and times.
@@ -597,20 +607,8 @@ func (t *Transport) alone(rq *request, fl *flight) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Request = rq.req
-	tooLarge := t.maxBody > 0 && resp.ContentLength > t.maxBody // as in fetch: then shared only if Shareable
-	if fl != nil && !serverError(resp.StatusCode) && httpbody.Framed(resp) && ((rq.pol.Storable(resp) && !tooLarge) || rq.pol.Shareable(resp)) {
-		k := rq.key
-		k.Vary = ""
-		var names []string
-		if t.policy.Vary() {
-			names = VaryNames(resp.Header)
-		}
-		if !slices.Contains(names, "*") {
-			if len(names) > 0 {
-				k.Vary = varySig(names, rq.req.Header)
-			}
-			m := &Meta{Key: k.String(), URL: rq.req.URL.Redacted(), Status: resp.StatusCode,
-				Header: StoredHeader(resp.Header), Uncompressed: resp.Uncompressed, Vary: names, Size: max(resp.ContentLength, 0)}
+	if fl != nil && !serverError(resp.StatusCode) {
+		if k, m, _ := t.answer(rq, resp); m != nil { // shared as fetch would share it, and not stored
 			if r := t.startFill(rq, fl, k, m, false, resp, answered, cancel, stop, end); r != nil {
 				return r, nil
 			}
@@ -647,12 +645,16 @@ func (t *Transport) besides(rq *request) (*http.Response, error) {
 			}
 		}
 		again := waits < maxWaits
+		var sig string
+		if o.kind == outFill {
+			sig = varySig(o.fill.head.Vary, rq.req.Header)
+		}
 		switch {
 		case !again, o.kind == outRetry: // its leader gave up: one of its waiters asks instead
 		case o.kind != outFill: // a failure: each with its own stale-if-error
 			again = false
-		case o.fill.otherVariant(rq) && rq.key.Vary != varySig(o.fill.head.Vary, rq.req.Header):
-			rq.key.Vary = varySig(o.fill.head.Vary, rq.req.Header) // a flight of rq's own variant
+		case o.fill.otherVariant(rq) && rq.key.Vary != sig:
+			rq.key.Vary = sig // a flight of rq's own variant
 		case o.fill.otherVariant(rq):
 			again = false
 		default: // older than rq allows, stalled or given up: another flight in its place
